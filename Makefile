@@ -1,0 +1,38 @@
+# Quick start: `make run` (console on http://127.0.0.1:8000 and the demo server's transport worker),
+# `make test` (the whole suite). Both create .venv and install what they need first.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_SERVER ?= HUB01
+WEB_ADDRESS ?= 127.0.0.1:8000
+PYTEST_ARGS ?=
+
+.PHONY: run test install migrate seed bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo --server $(DEMO_SERVER)
+
+# The web console and the demo server's transport worker in the foreground; Ctrl-C stops both.
+run: export DEBUG ?= 1
+run: seed
+	@trap 'kill 0' INT TERM; \
+	$(PY) manage.py transport --server $(DEMO_SERVER) & \
+	$(PY) manage.py runserver $(WEB_ADDRESS) --noreload & \
+	wait
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf data .pytest_cache

@@ -1,0 +1,160 @@
+"""Send, Receive and Foreign connectors. Multi-valued parameters are JSON lists of canonical strings
+(`SMTP:*.contoso.com;1`, `0.0.0.0:25`, `192.168.1.0/24`) that the schemas parse and check."""
+from datetime import timedelta
+
+from django.db import models
+
+from exchange_console import secrets
+from exchange_console.organization.models import MB, ConfigObject, TransportServer
+
+
+class ProtocolLoggingLevel(models.TextChoices):
+    NONE = "None"
+    VERBOSE = "Verbose"
+
+
+class ConnectorQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+
+class OrganizationConnector(ConfigObject):
+    """What send and foreign connectors share: org-wide, routed to by address space, sent by source servers."""
+    name = models.CharField(max_length=64, unique=True)
+    address_spaces = models.JSONField(default=list, blank=True)
+    is_scoped_connector = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    comment = models.TextField(blank=True, default="")
+
+    objects = ConnectorQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+
+class SendConnector(OrganizationConnector):
+    USAGES = ("Custom", "Internal", "Internet", "Partner")
+
+    usage = models.CharField(max_length=16, default="Custom")
+    source_transport_servers = models.ManyToManyField(TransportServer, related_name="send_connectors")
+    dns_routing_enabled = models.BooleanField(default=True)
+    use_external_dns_servers_enabled = models.BooleanField(default=False)
+    smart_hosts = models.JSONField(default=list, blank=True)
+    smart_host_auth_mechanism = models.CharField(max_length=24, default="None")
+    auth_username = models.CharField(max_length=256, blank=True, default="")
+    auth_password_encrypted = models.TextField(blank=True, default="")
+    port = models.PositiveIntegerField(default=25)
+    fqdn = models.CharField(max_length=255, blank=True, default="")
+    max_message_size = models.BigIntegerField(null=True, default=10 * MB)
+    connection_inactivity_timeout = models.DurationField(default=timedelta(minutes=10))
+    protocol_logging_level = models.CharField(max_length=8, choices=ProtocolLoggingLevel.choices,
+                                              default=ProtocolLoggingLevel.NONE)
+    require_tls = models.BooleanField(default=False)
+    ignore_starttls = models.BooleanField(default=False)
+    tls_auth_level = models.CharField(max_length=24, blank=True, null=True, default=None)
+    tls_domain = models.CharField(max_length=255, blank=True, default="")
+    domain_secure_enabled = models.BooleanField(default=False)
+    force_helo = models.BooleanField(default=False)
+    error_policies = models.CharField(max_length=64, default="Default")
+    smtp_max_messages_per_connection = models.PositiveIntegerField(default=20)
+    linked_receive_connector = models.ForeignKey("ReceiveConnector", null=True, blank=True,
+                                                 on_delete=models.PROTECT, related_name="linked_send_connectors")
+
+    class Meta(OrganizationConnector.Meta):
+        constraints = [
+            models.CheckConstraint(condition=models.Q(port__gte=1, port__lte=65535), name="send_port_range"),
+            models.CheckConstraint(condition=models.Q(smtp_max_messages_per_connection__gte=1),
+                                   name="send_max_messages_per_connection_min"),
+        ]
+
+    @property
+    def authentication_credential(self):
+        """(user, password) for smart host authentication; the password is encrypted at rest."""
+        if not self.auth_username:
+            return None
+        return (self.auth_username, secrets.decrypt(self.auth_password_encrypted))
+
+    @authentication_credential.setter
+    def authentication_credential(self, credential):
+        user, password = credential or ("", "")
+        self.auth_username, self.auth_password_encrypted = user, secrets.encrypt(password)
+
+
+class ForeignConnector(OrganizationConnector):
+    source_transport_servers = models.ManyToManyField(TransportServer, related_name="foreign_connectors")
+    drop_directory = models.CharField(max_length=260, blank=True, default="")
+    drop_directory_quota = models.BigIntegerField(null=True, default=None)
+    max_message_size = models.BigIntegerField(null=True, default=None)
+    relay_dsn_required = models.BooleanField(default=False)
+
+
+class ReceiveConnectorQuerySet(ConnectorQuerySet):
+    def for_server(self, server):
+        return self.filter(server=server)
+
+
+class ReceiveConnector(ConfigObject):
+    USAGES = ("Custom", "Internet", "Internal", "Client", "Partner")
+    PERMISSION_GROUPS = ("AnonymousUsers", "ExchangeUsers", "ExchangeServers", "ExchangeLegacyServers",
+                         "Partners", "Custom")
+    AUTH_MECHANISMS = ("Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer",
+                       "ExternalAuthoritative")
+
+    server = models.ForeignKey(TransportServer, on_delete=models.CASCADE, related_name="receive_connectors")
+    name = models.CharField(max_length=64)
+    usage = models.CharField(max_length=16, default="Custom")
+    bindings = models.JSONField(default=list)
+    remote_ip_ranges = models.JSONField(default=list)
+    fqdn = models.CharField(max_length=255, blank=True, default="")
+    banner = models.CharField(max_length=512, blank=True, default="")
+    permission_groups = models.JSONField(default=list, blank=True)
+    auth_mechanism = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    comment = models.TextField(blank=True, default="")
+    protocol_logging_level = models.CharField(max_length=8, choices=ProtocolLoggingLevel.choices,
+                                              default=ProtocolLoggingLevel.NONE)
+
+    max_message_size = models.BigIntegerField(default=10 * MB)
+    max_header_size = models.IntegerField(default=64 * 1024)
+    max_recipients_per_message = models.IntegerField(default=200)
+    max_hop_count = models.IntegerField(default=30)
+    max_local_hop_count = models.IntegerField(default=8)
+    max_inbound_connection = models.IntegerField(null=True, default=5000)
+    max_inbound_connection_per_source = models.IntegerField(null=True, default=20)
+    max_inbound_connection_percentage_per_source = models.IntegerField(default=2)
+    connection_timeout = models.DurationField(default=timedelta(minutes=10))
+    connection_inactivity_timeout = models.DurationField(default=timedelta(minutes=5))
+    message_rate_limit = models.IntegerField(null=True, default=None)
+    message_rate_source = models.CharField(max_length=16, default="IPAddress")
+    tarpit_interval = models.DurationField(default=timedelta(seconds=5))
+    max_protocol_errors = models.IntegerField(null=True, default=5)
+    max_logon_failures = models.IntegerField(default=3)
+
+    size_enabled = models.CharField(max_length=24, default="Enabled")
+    eight_bit_mime_enabled = models.BooleanField(default=True)
+    pipelining_enabled = models.BooleanField(default=True)
+    chunking_enabled = models.BooleanField(default=True)
+    binary_mime_enabled = models.BooleanField(default=True)
+    delivery_status_notification_enabled = models.BooleanField(default=True)
+    enhanced_status_codes_enabled = models.BooleanField(default=True)
+    require_ehlo_domain = models.BooleanField(default=False)
+    require_tls = models.BooleanField(default=False)
+    domain_secure_enabled = models.BooleanField(default=False)
+
+    objects = ReceiveConnectorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["server__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "name"], name="receive_connector_name_per_server"),
+            models.CheckConstraint(condition=models.Q(max_message_size__gte=65536, max_message_size__lte=2147483647),
+                                   name="receive_max_message_size_range"),
+            models.CheckConstraint(condition=models.Q(connection_inactivity_timeout__lt=models.F("connection_timeout")),
+                                   name="receive_inactivity_below_connection_timeout"),
+        ]
+
+    @property
+    def identity(self):
+        return f"{self.server.name}\\{self.name}"
+

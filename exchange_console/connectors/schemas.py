@@ -1,0 +1,339 @@
+"""Schemas of Send, Receive and Foreign connectors: Exchange's parameters, usage presets and cross-field rules."""
+from datetime import timedelta
+
+from exchange_console import params as p
+from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, SendConnector
+from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, parse_address_space
+from exchange_console.lib.ipranges import parse_binding, parse_ip_range
+from exchange_console.organization.models import TransportServer
+from exchange_console.organization.schemas import MAX_INT, SECOND, all_servers, common_params, unique_name
+from exchange_console.schema import ObjectSchema, Param, pending_refs, rule
+
+KB = 1024
+SMART_HOST_AUTH = ("None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer", "ExternalAuthoritative")
+TLS_AUTH_LEVELS = ("EncryptionOnly", "CertificateValidation", "DomainValidation")
+ERROR_POLICIES = ("Default", "DowngradeDnsFailures", "DowngradeCustomFailures", "UpgradeCustomFailures")
+
+
+def source_servers_param():
+    return Param("SourceTransportServers", "source_transport_servers",
+                 p.ObjectRefs(TransportServer.objects.all, "Transport server"), m2m=True)
+
+
+def spaces(connector):
+    return [parse_address_space(text) for text in connector.address_spaces]
+
+
+def default_source_servers(connector, given):
+    """Exchange takes the local server; a console has none, so all Hub servers are the sources."""
+    if "SourceTransportServers" not in given:
+        connector._pending_refs = {**getattr(connector, "_pending_refs", {}),
+                                   "source_transport_servers": list(TransportServer.objects.hubs())}
+
+
+def source_servers_rules(connector):
+    servers = pending_refs(connector, "source_transport_servers")
+    if not servers:
+        yield rule("SourceTransportServers", "SourceTransportServers: at least one source server is required.")
+        return
+    roles = {server.role for server in servers}
+    if len(roles) > 1:
+        yield rule("SourceTransportServers",
+                   "SourceTransportServers: Hub Transport and Edge Transport servers can't be mixed.")
+    edge_only = roles == {TransportServer.EDGE}
+    for space in spaces(connector):
+        if space.address == ALL_ACCEPTED_DOMAINS and not edge_only:
+            yield rule("AddressSpaces", "AddressSpaces: '--' (all accepted domains) is only valid for a connector "
+                                        "whose source servers are Edge Transport servers.")
+        if not space.is_smtp and edge_only:
+            yield rule("AddressSpaces", f"AddressSpaces: '{space}': Edge Transport servers accept only SMTP "
+                                        f"address spaces.")
+
+
+# --- Send connectors ------------------------------------------------------------------------------------------
+
+def send_usage_presets(connector, given):
+    """Usage sets what its intended use implies; parameters given explicitly win."""
+    if connector.usage == "Internal" and connector.smart_hosts and "SmartHostAuthMechanism" not in given:
+        connector.smart_host_auth_mechanism = "ExchangeServer"
+    if connector.usage == "Partner" and "DomainSecureEnabled" not in given:
+        connector.domain_secure_enabled = True
+    default_source_servers(connector, given)
+
+
+def send_routing_rules(connector):
+    if connector.linked_receive_connector is not None:
+        if connector.address_spaces:
+            yield rule("LinkedReceiveConnector",
+                       "LinkedReceiveConnector: a linked connector can't have AddressSpaces; set them to $null.")
+        if connector.dns_routing_enabled:
+            yield rule("LinkedReceiveConnector", "LinkedReceiveConnector: DNSRoutingEnabled must be $false.")
+        if connector.max_message_size is not None:
+            yield rule("LinkedReceiveConnector", "LinkedReceiveConnector: MaxMessageSize must be unlimited.")
+    elif not connector.address_spaces:
+        yield rule("AddressSpaces", "AddressSpaces: at least one address space is required.")
+    if connector.smart_hosts and connector.dns_routing_enabled:
+        yield rule("DNSRoutingEnabled",
+                   "DNSRoutingEnabled: must be $false when SmartHosts is specified.")
+    if not connector.smart_hosts and not connector.dns_routing_enabled:
+        yield rule("SmartHosts", "SmartHosts: required when DNSRoutingEnabled is $false.")
+    if any(not space.is_smtp for space in spaces(connector)) and connector.dns_routing_enabled:
+        yield rule("AddressSpaces", "AddressSpaces: a non-SMTP address space needs SmartHosts and "
+                                    "DNSRoutingEnabled $false.")
+
+
+def send_auth_rules(connector):
+    mechanism = connector.smart_host_auth_mechanism
+    if mechanism != "None" and not connector.smart_hosts:
+        yield rule("SmartHostAuthMechanism",
+                   f"SmartHostAuthMechanism: '{mechanism}' applies to smart hosts only; set SmartHosts first.")
+    if mechanism in ("BasicAuth", "BasicAuthRequireTLS") and not connector.auth_username:
+        yield rule("AuthenticationCredential",
+                   f"AuthenticationCredential: required when SmartHostAuthMechanism is '{mechanism}'.")
+
+
+def send_tls_rules(connector):
+    if connector.require_tls and connector.ignore_starttls:
+        yield rule("IgnoreSTARTTLS", "IgnoreSTARTTLS: must be $false when RequireTLS is $true.")
+    if connector.tls_auth_level and not connector.require_tls:
+        yield rule("TlsAuthLevel", "TlsAuthLevel: can only be set when RequireTLS is $true.")
+    if connector.tls_auth_level == "DomainValidation" and not connector.tls_domain:
+        yield rule("TlsDomain", "TlsDomain: required when TlsAuthLevel is DomainValidation.")
+    if connector.tls_domain and connector.tls_auth_level != "DomainValidation":
+        yield rule("TlsDomain", "TlsDomain: can only be set when TlsAuthLevel is DomainValidation.")
+    if connector.domain_secure_enabled:
+        if not connector.dns_routing_enabled:
+            yield rule("DomainSecureEnabled", "DomainSecureEnabled: requires DNSRoutingEnabled $true.")
+        if connector.ignore_starttls:
+            yield rule("DomainSecureEnabled", "DomainSecureEnabled: requires IgnoreSTARTTLS $false.")
+        if any(space.is_wildcard for space in spaces(connector)):
+            yield rule("DomainSecureEnabled",
+                       "DomainSecureEnabled: not allowed with wildcard address spaces such as '*' or '*.contoso.com'.")
+
+
+SEND_CONNECTOR = ObjectSchema(
+    noun="SendConnector",
+    model=SendConnector,
+    params=common_params() + [
+        Param("Name", "name", p.String(64, allow_empty=False), mandatory=True),
+        Param("Usage", "usage", p.Enum(*SendConnector.USAGES), create_only=True),
+        Param("AddressSpaces", "address_spaces", p.AddressSpaces()),
+        Param("IsScopedConnector", "is_scoped_connector", p.Bool()),
+        Param("DNSRoutingEnabled", "dns_routing_enabled", p.Bool()),
+        Param("UseExternalDNSServersEnabled", "use_external_dns_servers_enabled", p.Bool()),
+        Param("SmartHosts", "smart_hosts", p.SmartHosts()),
+        Param("SmartHostAuthMechanism", "smart_host_auth_mechanism", p.Enum(*SMART_HOST_AUTH)),
+        Param("AuthenticationCredential", "authentication_credential", p.Credential()),
+        Param("Port", "port", p.Int(1, 65535)),
+        Param("Fqdn", "fqdn", p.String(255, check=p.check_fqdn)),
+        Param("MaxMessageSize", "max_message_size", p.Size(0, MAX_INT * KB)),
+        Param("ConnectionInactivityTimeOut", "connection_inactivity_timeout", p.TimeSpan(SECOND, timedelta(days=1))),
+        Param("ProtocolLoggingLevel", "protocol_logging_level", p.Enum("None", "Verbose")),
+        Param("RequireTLS", "require_tls", p.Bool()),
+        Param("IgnoreSTARTTLS", "ignore_starttls", p.Bool()),
+        Param("TlsAuthLevel", "tls_auth_level", p.Enum(*TLS_AUTH_LEVELS, nullable=True)),
+        Param("TlsDomain", "tls_domain", p.String(255, check=p.check_domain_pattern)),
+        Param("DomainSecureEnabled", "domain_secure_enabled", p.Bool()),
+        Param("ForceHELO", "force_helo", p.Bool()),
+        Param("ErrorPolicies", "error_policies", p.Enum(*ERROR_POLICIES)),
+        Param("SmtpMaxMessagesPerConnection", "smtp_max_messages_per_connection", p.Int(1, MAX_INT)),
+        Param("LinkedReceiveConnector", "linked_receive_connector",
+              p.ObjectRef(lambda: ReceiveConnector.objects.select_related("server"), "Receive connector",
+                          identity=lambda connector: connector.identity)),
+        source_servers_param(),
+        Param("Enabled", "enabled", p.Bool()),
+        Param("Comment", "comment", p.String(1024)),
+    ],
+    presets=send_usage_presets,
+    rules=[unique_name(SendConnector), send_routing_rules, send_auth_rules, send_tls_rules, source_servers_rules],
+    affected_servers=all_servers,
+    default_columns=("Identity", "AddressSpaces", "Enabled"),
+)
+
+
+# --- Receive connectors --------------------------------------------------------------------------------------
+
+# REFERENCE's table: PermissionGroups, AuthMechanism and the Bindings/RemoteIPRanges each usage presets.
+RECEIVE_USAGE_PRESETS = {
+    "Client": (["ExchangeUsers"], ["Tls", "BasicAuth", "BasicAuthRequireTLS", "Integrated"], ["0.0.0.0:587"], None),
+    "Internal": (["ExchangeLegacyServers", "ExchangeServers"], ["Tls", "ExchangeServer"], ["0.0.0.0:25"], None),
+    "Internet": (["AnonymousUsers"], ["Tls"], None, ["0.0.0.0-255.255.255.255"]),
+    "Partner": (["Partners"], ["Tls"], None, None),
+    "Custom": ([], ["Tls"], None, None),
+}
+
+
+def receive_usage_presets(connector, given):
+    groups, mechanisms, bindings, ranges = RECEIVE_USAGE_PRESETS[connector.usage]
+    presets = {"PermissionGroups": ("permission_groups", groups), "AuthMechanism": ("auth_mechanism", mechanisms),
+               "Bindings": ("bindings", bindings), "RemoteIPRanges": ("remote_ip_ranges", ranges)}
+    for name, (field_name, value) in presets.items():
+        if name not in given and value is not None:
+            setattr(connector, field_name, list(value))
+    if "Server" not in given and connector.server_id is None:
+        servers = list(TransportServer.objects.all()[:2])
+        if len(servers) == 1:
+            connector.server = servers[0]
+    if connector.server_id and not connector.fqdn:
+        connector.fqdn = connector.server.fqdn
+    if connector.server_id and connector.server.is_edge and "MessageRateLimit" not in given:
+        connector.message_rate_limit = 600
+
+
+def receive_required(connector):
+    if connector.server_id is None:
+        yield rule("Server", "Server: a value is required (the organization has more than one transport server).")
+    if not connector.bindings:
+        yield rule("Bindings", f"Bindings: required for a receive connector of usage '{connector.usage}'.")
+    if not connector.remote_ip_ranges:
+        yield rule("RemoteIPRanges", f"RemoteIPRanges: required for a receive connector of usage '{connector.usage}'.")
+
+
+def receive_auth_rules(connector):
+    mechanisms, groups = set(connector.auth_mechanism), set(connector.permission_groups)
+    if "BasicAuthRequireTLS" in mechanisms and not {"BasicAuth", "Tls"} <= mechanisms:
+        yield rule("AuthMechanism", "AuthMechanism: BasicAuthRequireTLS requires BasicAuth and Tls.")
+    if "ExternalAuthoritative" in mechanisms:
+        if mechanisms - {"ExternalAuthoritative", "Tls"}:
+            yield rule("AuthMechanism", "AuthMechanism: ExternalAuthoritative can only be combined with Tls.")
+        if "ExchangeServers" not in groups:
+            yield rule("PermissionGroups",
+                       "PermissionGroups: ExternalAuthoritative requires the ExchangeServers permission group.")
+    if connector.require_tls and "Tls" not in mechanisms:
+        yield rule("RequireTLS", "RequireTLS: requires the Tls authentication mechanism.")
+    if connector.domain_secure_enabled and "Tls" not in mechanisms:
+        yield rule("DomainSecureEnabled", "DomainSecureEnabled: requires the Tls authentication mechanism.")
+
+
+def receive_session_rules(connector):
+    if connector.banner and not connector.banner.startswith("220 "):
+        yield rule("Banner", "Banner: a custom banner must start with '220 '.")
+    if connector.connection_inactivity_timeout >= connector.connection_timeout:
+        yield rule("ConnectionInactivityTimeout",
+                   "ConnectionInactivityTimeout: must be lower than ConnectionTimeout.")
+
+
+def binding_conflicts(connector):
+    """REFERENCE "Shared bindings": a shared IP:port needs remote ranges that are disjoint or nested."""
+    if connector.server_id is None:
+        return
+    mine = [parse_binding(text) for text in connector.bindings]
+    my_ranges = [parse_ip_range(text) for text in connector.remote_ip_ranges]
+    others = ReceiveConnector.objects.filter(server_id=connector.server_id).exclude(pk=connector.pk)
+    for other in others.select_related("server"):
+        if not any(a.overlaps(parse_binding(b)) for a in mine for b in other.bindings):
+            continue
+        if any(_ranges_conflict(a, parse_ip_range(b)) for a in my_ranges for b in other.remote_ip_ranges):
+            yield rule("Bindings", f"The values that you specified for the Bindings and RemoteIPRanges parameters "
+                                   f"conflict with the settings on Receive connector \"{other.identity}\".")
+
+
+def _ranges_conflict(a, b):
+    if a.same_span(b):
+        return True
+    return a.overlaps(b) and not (a.contains_range(b) or b.contains_range(a))
+
+
+def unique_name_on_server(connector):
+    if connector.server_id is None:
+        return ()
+    return unique_name(ReceiveConnector, scope=lambda c: {"server_id": c.server_id})(connector)
+
+
+def _own_server(connector):
+    return [connector.server]
+
+
+def _bool_params(*names):
+    return [Param(name, field, p.Bool()) for name, field in names]
+
+
+RECEIVE_CONNECTOR = ObjectSchema(
+    noun="ReceiveConnector",
+    model=ReceiveConnector,
+    params=common_params() + [
+        Param("Name", "name", p.String(64, allow_empty=False), mandatory=True),
+        Param("Server", "server", p.ObjectRef(TransportServer.objects.all, "Transport server"), create_only=True),
+        Param("Usage", "usage", p.Enum(*ReceiveConnector.USAGES), create_only=True),
+        Param("Bindings", "bindings", p.Bindings()),
+        Param("RemoteIPRanges", "remote_ip_ranges", p.IPRanges()),
+        Param("Fqdn", "fqdn", p.String(255, check=p.check_fqdn)),
+        Param("Banner", "banner", p.String(512)),
+        Param("PermissionGroups", "permission_groups", p.MultiEnum(*ReceiveConnector.PERMISSION_GROUPS)),
+        Param("AuthMechanism", "auth_mechanism", p.MultiEnum(*ReceiveConnector.AUTH_MECHANISMS)),
+        Param("Enabled", "enabled", p.Bool()),
+        Param("Comment", "comment", p.String(1024)),
+        Param("ProtocolLoggingLevel", "protocol_logging_level", p.Enum("None", "Verbose")),
+        Param("MaxMessageSize", "max_message_size", p.Size(65536, MAX_INT, unlimited=False)),
+        Param("MaxHeaderSize", "max_header_size", p.Size(1, MAX_INT, unlimited=False)),
+        Param("MaxRecipientsPerMessage", "max_recipients_per_message", p.Int(1, 512000)),
+        Param("MaxHopCount", "max_hop_count", p.Int(1, 500)),
+        Param("MaxLocalHopCount", "max_local_hop_count", p.Int(0, 50)),
+        Param("MaxInboundConnection", "max_inbound_connection", p.Int(1, MAX_INT, unlimited=True)),
+        Param("MaxInboundConnectionPerSource", "max_inbound_connection_per_source", p.Int(1, 10000, unlimited=True)),
+        Param("MaxInboundConnectionPercentagePerSource", "max_inbound_connection_percentage_per_source",
+              p.Int(1, 100)),
+        Param("ConnectionTimeout", "connection_timeout", p.TimeSpan(SECOND, timedelta(days=1))),
+        Param("ConnectionInactivityTimeout", "connection_inactivity_timeout", p.TimeSpan(SECOND, timedelta(days=1))),
+        Param("MessageRateLimit", "message_rate_limit", p.Int(1, MAX_INT, unlimited=True)),
+        Param("MessageRateSource", "message_rate_source", p.Enum("None", "User", "IPAddress", "All")),
+        Param("TarpitInterval", "tarpit_interval", p.TimeSpan(timedelta(0), timedelta(minutes=10))),
+        Param("MaxProtocolErrors", "max_protocol_errors", p.Int(0, MAX_INT, unlimited=True)),
+        Param("MaxLogonFailures", "max_logon_failures", p.Int(0, 10)),
+        Param("SizeEnabled", "size_enabled", p.Enum("Enabled", "Disabled", "EnabledWithoutValue")),
+        *_bool_params(("EightBitMimeEnabled", "eight_bit_mime_enabled"), ("PipeliningEnabled", "pipelining_enabled"),
+                      ("ChunkingEnabled", "chunking_enabled"), ("BinaryMimeEnabled", "binary_mime_enabled"),
+                      ("DeliveryStatusNotificationEnabled", "delivery_status_notification_enabled"),
+                      ("EnhancedStatusCodesEnabled", "enhanced_status_codes_enabled"),
+                      ("RequireEHLODomain", "require_ehlo_domain"), ("RequireTLS", "require_tls"),
+                      ("DomainSecureEnabled", "domain_secure_enabled")),
+    ],
+    presets=receive_usage_presets,
+    rules=[receive_required, unique_name_on_server, receive_auth_rules, receive_session_rules, binding_conflicts],
+    affected_servers=_own_server,
+    default_columns=("Identity", "Bindings", "Enabled"),
+)
+
+
+# --- Foreign connectors --------------------------------------------------------------------------------------
+
+def foreign_presets(connector, given):
+    if not connector.drop_directory:
+        connector.drop_directory = connector.name
+    default_source_servers(connector, given)
+
+
+def foreign_rules(connector):
+    if not connector.address_spaces:
+        yield rule("AddressSpaces", "AddressSpaces: at least one address space is required.")
+    if any(server.is_edge for server in pending_refs(connector, "source_transport_servers")):
+        yield rule("SourceTransportServers", "SourceTransportServers: foreign connectors run on Hub Transport "
+                                             "servers only.")
+
+
+def check_drop_directory(text):
+    normalized = text.replace("\\", "/")
+    if normalized.startswith("/") or ".." in normalized.split("/") or ":" in normalized:
+        raise ValueError(f"'{text}' must be a folder under the server's RootDropDirectoryPath (no '..' or drive)")
+
+
+FOREIGN_CONNECTOR = ObjectSchema(
+    noun="ForeignConnector",
+    model=ForeignConnector,
+    params=common_params() + [
+        Param("Name", "name", p.String(64, allow_empty=False), mandatory=True),
+        Param("AddressSpaces", "address_spaces", p.AddressSpaces()),
+        Param("IsScopedConnector", "is_scoped_connector", p.Bool()),
+        source_servers_param(),
+        Param("DropDirectory", "drop_directory", p.String(260, check=check_drop_directory)),
+        Param("DropDirectoryQuota", "drop_directory_quota", p.Size(1, 2**53)),
+        Param("MaxMessageSize", "max_message_size", p.Size(0, MAX_INT * KB)),
+        Param("RelayDsnRequired", "relay_dsn_required", p.Bool()),
+        Param("Enabled", "enabled", p.Bool()),
+        Param("Comment", "comment", p.String(1024)),
+    ],
+    presets=foreign_presets,
+    rules=[unique_name(ForeignConnector), foreign_rules, source_servers_rules],
+    affected_servers=all_servers,
+    default_columns=("Identity", "AddressSpaces", "Enabled"),
+)

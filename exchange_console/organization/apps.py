@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OrganizationConfig(AppConfig):
+    name = "exchange_console.organization"
+    label = "organization"

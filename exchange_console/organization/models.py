@@ -1,0 +1,173 @@
+"""The organization's configuration: sites, transport servers, domains, transport settings, mailboxes.
+
+Values are stored in their parsed form (bytes, timedeltas, canonical strings); parsing, display and the
+cross-field rules live in the schemas (schemas.py), the one write path in exchange_console.services.
+Sizes of None mean "unlimited".
+"""
+import uuid
+from datetime import timedelta
+
+from django.contrib.auth.hashers import check_password
+from django.db import models
+
+MB = 1024 * 1024
+
+
+class ConfigObject(models.Model):
+    """Every configuration object: a GUID identity, Exchange's WhenCreated/WhenChanged, and a version that
+    increments on every save so that concurrent editors can detect each other."""
+    guid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def identity(self):
+        return self.name
+
+    def __str__(self):
+        return self.identity
+
+
+class Organization(ConfigObject):
+    name = models.CharField(max_length=64, unique=True)
+
+
+class TransportConfig(ConfigObject):
+    """Get-/Set-TransportConfig: organization-wide transport settings (one row)."""
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="transport_config")
+    max_send_size = models.BigIntegerField(null=True, default=10 * MB)
+    max_receive_size = models.BigIntegerField(null=True, default=10 * MB)
+    max_recipient_envelope_limit = models.IntegerField(null=True, default=5000)
+    tls_send_domain_secure_list = models.JSONField(default=list, blank=True)
+    tls_receive_domain_secure_list = models.JSONField(default=list, blank=True)
+    external_postmaster_address = models.CharField(max_length=320, blank=True, default="")
+
+    name = "Transport Settings"
+
+    @property
+    def identity(self):
+        return "Transport Settings"
+
+    def postmaster_address(self):
+        """ExternalPostmasterAddress, or Exchange's default postmaster@<default accepted domain>."""
+        if self.external_postmaster_address:
+            return self.external_postmaster_address
+        default = AcceptedDomain.objects.filter(default=True).first()
+        return f"postmaster@{default.domain_name.removeprefix('*.')}" if default else ""
+
+
+class Site(ConfigObject):
+    name = models.CharField(max_length=64, unique=True)
+
+
+class TransportServerQuerySet(models.QuerySet):
+    def hubs(self):
+        return self.filter(role=TransportServer.HUB)
+
+
+class TransportServer(ConfigObject):
+    HUB, EDGE = "HubTransport", "Edge"
+
+    name = models.CharField(max_length=15, unique=True)
+    fqdn = models.CharField(max_length=255)
+    role = models.CharField(max_length=16, choices=[(HUB, HUB), (EDGE, EDGE)], default=HUB)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="servers")
+
+    transient_failure_retry_count = models.PositiveSmallIntegerField(default=6)
+    transient_failure_retry_interval = models.DurationField(default=timedelta(minutes=5))
+    outbound_connection_failure_retry_interval = models.DurationField(default=timedelta(minutes=10))
+    message_retry_interval = models.DurationField(default=timedelta(minutes=1))
+    delay_notification_timeout = models.DurationField(default=timedelta(hours=4))
+    message_expiration_timeout = models.DurationField(default=timedelta(days=2))
+    max_outbound_connections = models.IntegerField(null=True, default=1000)
+    max_per_domain_outbound_connections = models.IntegerField(null=True, default=20)
+    internal_dns_servers = models.JSONField(default=list, blank=True)
+    external_dns_servers = models.JSONField(default=list, blank=True)
+
+    # Relative paths are under EXCHANGE_DATA_DIR/<server name>.
+    receive_protocol_log_path = models.CharField(
+        max_length=260, default="TransportRoles/Logs/ProtocolLog/SmtpReceive")
+    send_protocol_log_path = models.CharField(max_length=260, default="TransportRoles/Logs/ProtocolLog/SmtpSend")
+    receive_protocol_log_max_age = models.DurationField(default=timedelta(days=30))
+    send_protocol_log_max_age = models.DurationField(default=timedelta(days=30))
+    receive_protocol_log_max_directory_size = models.BigIntegerField(null=True, default=250 * MB)
+    send_protocol_log_max_directory_size = models.BigIntegerField(null=True, default=250 * MB)
+    receive_protocol_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
+    send_protocol_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
+    message_tracking_log_enabled = models.BooleanField(default=True)
+    message_tracking_log_path = models.CharField(max_length=260, default="TransportRoles/Logs/MessageTracking")
+    message_tracking_log_max_age = models.DurationField(default=timedelta(days=30))
+    message_tracking_log_max_directory_size = models.BigIntegerField(null=True, default=1000 * MB)
+    message_tracking_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
+    root_drop_directory_path = models.CharField(max_length=260, blank=True, default="")
+
+    objects = TransportServerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(transient_failure_retry_count__lte=15),
+                                   name="server_retry_count_range"),
+        ]
+
+    @property
+    def is_edge(self):
+        return self.role == self.EDGE
+
+    @property
+    def celery_queue(self):
+        """The Celery queue that this server's transport worker consumes."""
+        return f"transport.{self.name.lower()}"
+
+
+class DomainType(models.TextChoices):
+    AUTHORITATIVE = "Authoritative"
+    INTERNAL_RELAY = "InternalRelay"
+    EXTERNAL_RELAY = "ExternalRelay"
+
+
+class AcceptedDomain(ConfigObject):
+    name = models.CharField(max_length=64, unique=True)
+    domain_name = models.CharField(max_length=255, unique=True)
+    domain_type = models.CharField(max_length=16, choices=DomainType.choices, default=DomainType.AUTHORITATIVE)
+    default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["default"], condition=models.Q(default=True),
+                                    name="one_default_accepted_domain"),
+        ]
+
+
+class RemoteDomain(ConfigObject):
+    name = models.CharField(max_length=64, unique=True)
+    domain_name = models.CharField(max_length=255, unique=True)
+    auto_reply_enabled = models.BooleanField(default=False)
+    auto_forward_enabled = models.BooleanField(default=False)
+    delivery_report_enabled = models.BooleanField(default=True)
+    ndr_enabled = models.BooleanField(default=True)
+    content_type = models.CharField(max_length=16, default="MimeHtmlText")
+    character_set = models.CharField(max_length=32, blank=True, default="")
+    line_wrap_size = models.IntegerField(null=True, default=None)
+    is_internal = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+
+class Mailbox(ConfigObject):
+    """A mail user: what 'Exchange users' authentication checks, and where local delivery lands."""
+    name = models.CharField(max_length=64, unique=True)
+    primary_smtp_address = models.CharField(max_length=320, unique=True)
+    password = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["name"]
+
+    def check_password(self, raw_password):
+        return check_password(raw_password, self.password)

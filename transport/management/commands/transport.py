@@ -1,0 +1,28 @@
+"""`manage.py transport --server NAME`: a Celery worker that consumes NAME's queue and runs its transport."""
+from django.core.management.base import BaseCommand, CommandError
+
+from exchange_console.celery import app
+from exchange_console.organization.models import TransportServer
+from transport.worker import TransportServerStep
+
+
+class Command(BaseCommand):
+    help = "Run the transport worker of one transport server (a Celery worker on that server's queue)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--server", required=True, help="Transport server name, as in Get-TransportServer")
+        parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--loglevel", default="INFO")
+
+    def handle(self, *args, server, concurrency, loglevel, **options):
+        found = TransportServer.objects.filter(name__iexact=server).first()
+        if found is None:
+            raise CommandError(f"The transport server '{server}' couldn't be found.")
+        app.user_options["worker"].add(
+            lambda parser: parser.add_argument("--transport-server", default=found.name))
+        app.steps["worker"].add(TransportServerStep)
+        app.worker_main([
+            "worker", f"--queues={found.celery_queue}", f"--hostname={found.name.lower()}@%h",
+            f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=threads",
+            f"--transport-server={found.name}", "--without-gossip", "--without-mingle",
+        ])
