@@ -12,3 +12,14 @@ def reload_configuration(server_name):
     from transport.worker import reload_running_configuration
 
     reload_running_configuration(server_name)
+
+
+@shared_task(ignore_result=True)
+def categorize_message(server_name, message_id):
+    """A message was durably accepted into server_name's queue store (transport.queue.store): route it."""
+    log.info("%s: message %s queued for categorization", server_name, message_id)
+
+
+def hand_to_categorizer(server_name, message_id):
+    """Send categorize_message to the server's own queue (also used to recover the store at start)."""
+    categorize_message.apply_async((server_name, message_id), queue=f"transport.{server_name.lower()}")

@@ -1,0 +1,84 @@
+"""Exchange's W3C-style CSV logs (protocol and message tracking): header lines, daily files
+<PREFIX>yyyymmdd-n.log rolled at a size limit, old files pruned by age and by total folder size."""
+import csv
+import io
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+SOFTWARE = "Microsoft Exchange Server"
+VERSION = "14.0.0.0"
+
+
+def format_time(moment):
+    """Exchange's date-time field: UTC with milliseconds, e.g. 2019-01-30T10:00:01.123Z."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def csv_line(values):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(["" if value is None else value for value in values])
+    return buffer.getvalue()
+
+
+class RollingLog:
+    """One log folder. Safe to call from several threads of one process; each server has its own folder."""
+
+    def __init__(self, directory, prefix, log_type, fields, max_file_size=None, max_age=None,
+                 max_directory_size=None):
+        self.directory, self.prefix, self.log_type, self.fields = Path(directory), prefix, log_type, fields
+        self.max_file_size, self.max_age, self.max_directory_size = max_file_size, max_age, max_directory_size
+        self._lock = threading.Lock()
+        self._path = None
+
+    def write(self, values, moment=None):
+        moment = moment or datetime.now(timezone.utc)
+        line = csv_line([format_time(moment), *values]).encode("utf-8")
+        with self._lock:
+            path = self._current_file(moment, len(line))
+            with open(path, "ab") as file:
+                if file.tell() == 0:
+                    file.write(self._header(moment))
+                file.write(line)
+
+    def _header(self, moment):
+        return (f"#Software: {SOFTWARE}\r\n#Version: {VERSION}\r\n#Log-Type: {self.log_type}\r\n"
+                f"#Date: {format_time(moment)}\r\n#Fields: {','.join(self.fields)}\r\n").encode()
+
+    def _current_file(self, moment, incoming):
+        day = moment.strftime("%Y%m%d")
+        if self._path is None or not self._path.name.startswith(f"{self.prefix}{day}-"):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._path = self._last_file_of(day)
+            self.prune(moment)
+        if self._is_full(self._path, incoming):
+            number = int(self._path.stem.rsplit("-", 1)[1]) + 1
+            self._path = self.directory / f"{self.prefix}{day}-{number}.log"
+            self.prune(moment)
+        return self._path
+
+    def _last_file_of(self, day):
+        numbers = [int(path.stem.rsplit("-", 1)[1]) for path in self.directory.glob(f"{self.prefix}{day}-*.log")
+                   if path.stem.rsplit("-", 1)[1].isdigit()]
+        return self.directory / f"{self.prefix}{day}-{max(numbers, default=1)}.log"
+
+    def _is_full(self, path, incoming):
+        return (self.max_file_size is not None and path.exists()
+                and path.stat().st_size + incoming > self.max_file_size)
+
+    def prune(self, moment):
+        """Delete files older than max_age, then the oldest until the folder fits max_directory_size."""
+        files = sorted(self.directory.glob(f"{self.prefix}*.log"), key=lambda path: path.stat().st_mtime)
+        if self.max_age is not None:
+            cutoff = moment.timestamp() - self.max_age.total_seconds()
+            for path in [path for path in files if path.stat().st_mtime < cutoff and path != self._path]:
+                path.unlink(missing_ok=True)
+                files.remove(path)
+        if self.max_directory_size is not None:
+            total = sum(path.stat().st_size for path in files)
+            for path in files:
+                if total <= self.max_directory_size or path == self._path:
+                    break
+                total -= path.stat().st_size
+                path.unlink(missing_ok=True)
