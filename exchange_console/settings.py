@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "formtools",
     "exchange_console.organization",
     "exchange_console.connectors",
+    "exchange_console.certificates",
     "exchange_console.accounts",
 ]
 

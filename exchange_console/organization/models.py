@@ -104,6 +104,9 @@ class TransportServer(ConfigObject):
     message_tracking_log_max_directory_size = models.BigIntegerField(null=True, default=1000 * MB)
     message_tracking_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
     root_drop_directory_path = models.CharField(max_length=260, blank=True, default="")
+    # Written by the server's transport worker: {"bindings": {"IP:port": "Listening" or the error},
+    # "updated": ISO time}; what the console and Get-ReceiveConnector/Get-TransportServer show as status.
+    receive_listener_status = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = TransportServerQuerySet.as_manager()
 
