@@ -1,0 +1,120 @@
+"""What Exchange's Queue Viewer shows: the delivery queues of each transport server (one per next hop), the
+messages in them and each message's recipients still to deliver.
+
+The transport worker of the server writes these rows; the message content stays in that server's durable
+store (transport.queue.store), referenced by store_id. A message whose recipients go to two next hops is in
+two queues, as in Exchange.
+"""
+from django.db import models
+
+from exchange_console.organization.models import TransportServer
+
+
+class DeliveryType(models.TextChoices):
+    DNS_CONNECTOR = "DnsConnectorDelivery"
+    SMART_HOST_CONNECTOR = "SmartHostConnectorDelivery"
+    NON_SMTP_GATEWAY = "NonSmtpGatewayDelivery"
+    MAPI = "MapiDelivery"
+    UNREACHABLE = "Unreachable"
+    POISON = "Poison"
+
+
+class QueueStatus(models.TextChoices):
+    ACTIVE = "Active"
+    CONNECTING = "Connecting"
+    READY = "Ready"
+    RETRY = "Retry"
+    SUSPENDED = "Suspended"
+
+
+class MessageStatus(models.TextChoices):
+    ACTIVE = "Active"
+    PENDING_REMOVE = "PendingRemove"
+    PENDING_SUSPEND = "PendingSuspend"
+    READY = "Ready"
+    RETRY = "Retry"
+    SUSPENDED = "Suspended"
+
+
+class DeliveryQueueQuerySet(models.QuerySet):
+    def for_server(self, server_name):
+        return self.filter(server__name__iexact=server_name)
+
+    def failing_to_connect(self):
+        return self.filter(connection_failing=True)
+
+
+class DeliveryQueue(models.Model):
+    """Get-Queue: a next hop of one server. next_hop_domain is the recipient domain (DNS), the smart hosts,
+    the foreign connector, or the reason a recipient is unreachable; next_hop_connector names the connector."""
+    server = models.ForeignKey(TransportServer, on_delete=models.CASCADE, related_name="delivery_queues")
+    delivery_type = models.CharField(max_length=32, choices=DeliveryType.choices)
+    next_hop_domain = models.CharField(max_length=512)
+    next_hop_connector = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=16, choices=QueueStatus.choices, default=QueueStatus.READY)
+    next_retry_time = models.DateTimeField(null=True, blank=True)
+    last_retry_time = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    # Consecutive attempts in which no host of the next hop accepted a connection.
+    connection_failures = models.PositiveIntegerField(default=0)
+    connection_failing = models.BooleanField(default=False)
+
+    objects = DeliveryQueueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["server__name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "delivery_type", "next_hop_domain", "next_hop_connector"],
+                                    name="one_queue_per_next_hop"),
+        ]
+
+    @property
+    def identity(self):
+        return f"{self.server.name}\\{self.id}"
+
+    @property
+    def message_count(self):
+        return self.messages.count()
+
+    def __str__(self):
+        return self.identity
+
+
+class QueuedMessage(models.Model):
+    """Get-Message: one message in one queue."""
+    queue = models.ForeignKey(DeliveryQueue, on_delete=models.CASCADE, related_name="messages")
+    store_id = models.CharField(max_length=64)
+    from_address = models.CharField(max_length=320, blank=True, default="")
+    subject = models.CharField(max_length=1024, blank=True, default="")
+    internet_message_id = models.CharField(max_length=998, blank=True, default="")
+    size = models.BigIntegerField(default=0)
+    date_received = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.READY)
+    retry_count = models.PositiveIntegerField(default=0)
+    next_retry_time = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    delay_notified = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["date_received", "id"]
+        constraints = [models.UniqueConstraint(fields=["queue", "store_id"], name="one_message_per_queue")]
+
+    @property
+    def identity(self):
+        return f"{self.queue.identity}\\{self.id}"
+
+    def __str__(self):
+        return self.identity
+
+
+class QueuedRecipient(models.Model):
+    """A recipient of a queued message not yet delivered or failed; its row goes when it is done."""
+    message = models.ForeignKey(QueuedMessage, on_delete=models.CASCADE, related_name="recipients")
+    address = models.CharField(max_length=320)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.address
