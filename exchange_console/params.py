@@ -201,7 +201,8 @@ class MultiEnum(MultiValued):
 
     def __init__(self, *choices):
         super().__init__()
-        self.enum = Enum(*choices)
+        self.choices = choices
+        self.enum = Enum("None", *choices)
 
     def parse(self, value):
         items = [self.enum.parse(item) for item in split_list(value)]
@@ -209,7 +210,7 @@ class MultiEnum(MultiValued):
             if len(items) > 1:
                 raise ValueError("None can't be combined with other values")
             return []
-        return [choice for choice in self.enum.choices if choice in items]
+        return [choice for choice in self.choices if choice in items]
 
     def format(self, value):
         return ", ".join(value) if value else "None"

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "exchange_console.connectors",
     "exchange_console.certificates",
     "exchange_console.accounts",
+    "transport",
     "exchange_console.queues",
 ]
 
@@ -110,6 +111,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        "control_folder": str(_broker_dir / "control"),
         "polling_interval": 0.1,
     }
 CELERY_TASK_IGNORE_RESULT = True

@@ -153,10 +153,11 @@ SEND_CONNECTOR = ObjectSchema(
 
 # --- Receive connectors --------------------------------------------------------------------------------------
 
-# REFERENCE's table: PermissionGroups, AuthMechanism and the Bindings/RemoteIPRanges each usage presets.
+# REFERENCE's table: PermissionGroups, AuthMechanism and the Bindings/RemoteIPRanges each usage presets
+# (lists in the parameter types' canonical order, as a parsed value would be).
 RECEIVE_USAGE_PRESETS = {
-    "Client": (["ExchangeUsers"], ["Tls", "BasicAuth", "BasicAuthRequireTLS", "Integrated"], ["0.0.0.0:587"], None),
-    "Internal": (["ExchangeLegacyServers", "ExchangeServers"], ["Tls", "ExchangeServer"], ["0.0.0.0:25"], None),
+    "Client": (["ExchangeUsers"], ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS"], ["0.0.0.0:587"], None),
+    "Internal": (["ExchangeServers", "ExchangeLegacyServers"], ["Tls", "ExchangeServer"], ["0.0.0.0:25"], None),
     "Internet": (["AnonymousUsers"], ["Tls"], None, ["0.0.0.0-255.255.255.255"]),
     "Partner": (["Partners"], ["Tls"], None, None),
     "Custom": ([], ["Tls"], None, None),

@@ -38,30 +38,34 @@ class IPRange:
 
 
 def parse_ip_range(text):
+    """A single address, 'a-b', CIDR 'a/n' or 'a(mask)', as RemoteIPRanges accepts them."""
     raw = str(text).strip()
+    if "-" in raw and "/" not in raw:
+        start, end = (_address(part, raw) for part in raw.split("-", 1))
+        if start.version != end.version:
+            raise ValueError(f"'{raw}' mixes IPv4 and IPv6 addresses")
+        if start > end:
+            raise ValueError(f"'{raw}': the first address of a range must not be higher than the last")
+        return IPRange(start, end, f"{start}-{end}")
+    if "/" in raw or ("(" in raw and raw.endswith(")")):
+        network = _network(raw.replace("(", "/").rstrip(")"), raw)
+        return IPRange(network[0], network[-1], str(network))
+    address = _address(raw, raw)
+    return IPRange(address, address, str(address))
+
+
+def _address(part, raw):
     try:
-        if "/" in raw:
-            network = ipaddress.ip_network(raw, strict=False)
-            return IPRange(network[0], network[-1], str(network))
-        if "(" in raw and raw.endswith(")"):
-            address, mask = raw[:-1].split("(", 1)
-            network = ipaddress.ip_network(f"{address.strip()}/{mask.strip()}", strict=False)
-            return IPRange(network[0], network[-1], str(network))
-        if "-" in raw:
-            start, end = (ipaddress.ip_address(part.strip()) for part in raw.split("-", 1))
-            if start.version != end.version:
-                raise ValueError(f"'{raw}' mixes IPv4 and IPv6 addresses")
-            if start > end:
-                raise ValueError(f"'{raw}': the first address of a range must not be higher than the last")
-            return IPRange(start, end, f"{start}-{end}")
-        address = ipaddress.ip_address(raw)
-        return IPRange(address, address, str(address))
-    except ValueError as error:
-        if str(error).startswith("'"):
-            raise
-        raise ValueError(
-            f"'{raw}' is not an IP address, a range (a-b) or a CIDR block (a/n)"
-        ) from None
+        return ipaddress.ip_address(part.strip())
+    except ValueError:
+        raise ValueError(f"'{raw}' is not an IP address, a range (a-b) or a CIDR block (a/n)") from None
+
+
+def _network(spec, raw):
+    try:
+        return ipaddress.ip_network(spec.replace(" ", ""), strict=False)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not an IP address, a range (a-b) or a CIDR block (a/n)") from None
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def parse_ip_endpoint(text):
         return str(ipaddress.ip_address(raw))
     except ValueError:
         pass
-    host, port = split_host_port(raw)
+    host, port = split_host_port(raw, default_port=53)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -1,0 +1,97 @@
+"""What a newcomer meets first: strict settings, current migrations, the demo seed, the worker command."""
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from exchange_console.connectors.models import ReceiveConnector
+from exchange_console.organization.models import AcceptedDomain, Mailbox, Organization, Site, TransportServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_settings(tmp_path, **env):
+    """Import the settings in a fresh interpreter with the given environment; return the process."""
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY")}
+    environment.update({"EXCHANGE_DATA_DIR": str(tmp_path), "SECRET_KEY": "k", **env})
+    return subprocess.run([sys.executable, "-c", "import exchange_console.settings as s; print(s.DATABASES['default']"
+                           "['ENGINE'], s.CELERY_BROKER_URL, s.DEBUG)"],
+                          cwd=ROOT, env=environment, capture_output=True, text=True)
+
+
+def test_it_defaults_to_sqlite_and_a_serverless_broker(tmp_path):
+    result = run_settings(tmp_path)
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://localhost/", "False"]
+
+
+def test_it_takes_postgresql_and_redis_from_the_environment(tmp_path):
+    result = run_settings(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/x",
+                          CELERY_BROKER_URL="redis://127.0.0.1:6379/0", DEBUG="true")
+    assert result.stdout.split() == ["django.db.backends.postgresql", "redis://127.0.0.1:6379/0", "True"]
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+    ({"DATABASE_URL": "mysql://root@localhost/x"}, "DATABASE_URL='mysql://root@localhost/x' has an unsupported scheme"),
+    ({"CELERY_BROKER_URL": "amqp://guest@localhost//"}, "CELERY_BROKER_URL='amqp://guest@localhost//' has an "
+                                                         "unsupported scheme"),
+    ({"SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is false"),
+    ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE='soon' is not a whole number"),
+])
+def test_it_refuses_a_bad_setting_at_start_up(tmp_path, env, message):
+    result = run_settings(tmp_path, **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_every_setting_read_is_listed_in_env_example_and_readme():
+    import re
+
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', (ROOT / "exchange_console/settings.py").read_text()))
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert read, "no settings found"
+    assert {name for name in read if f"{name}=" not in example} == set()
+    assert {name for name in read if f"`{name}`" not in readme} == set()
+
+
+def test_migrations_are_current(db):
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_seed_demo_builds_the_demo_organization_and_is_idempotent(db, capsys, settings, tmp_path):
+    settings.EXCHANGE_DATA_DIR = tmp_path
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    call_command("seed_demo")
+    assert capsys.readouterr().out == first
+    assert Organization.objects.get().name == "First Organization"
+    assert Site.objects.get().name == "Default-First-Site-Name"
+    assert TransportServer.objects.get().name == "HUB01"
+    assert AcceptedDomain.objects.get(default=True).domain_type == "Authoritative"
+    assert sorted(ReceiveConnector.objects.values_list("name", "bindings")) == [
+        ("Client HUB01", ["0.0.0.0:2587"]), ("Default HUB01", ["0.0.0.0:2025"])]
+    assert Mailbox.objects.get().primary_smtp_address == "administrator@contoso.com"
+    password = (tmp_path / "demo-admin-password.txt").read_text()
+    assert f"Console administrator: administrator / {password}" in first
+
+
+def test_the_demo_administrator_can_sign_in(db, client, settings, tmp_path):
+    settings.EXCHANGE_DATA_DIR = tmp_path
+    call_command("seed_demo", stdout=io.StringIO())
+    password = (tmp_path / "demo-admin-password.txt").read_text()
+    assert client.get("/").status_code == 302
+    response = client.post("/login/", {"username": "administrator", "password": password})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_the_transport_command_refuses_an_unknown_server(db):
+    with pytest.raises(CommandError, match="The transport server 'NOPE' couldn't be found."):
+        call_command("transport", "--server", "NOPE")
