@@ -5,14 +5,18 @@ change is applied by swapping one object.
 """
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+
+from exchange_console.lib.ipranges import parse_binding, parse_ip_range
+from transport.logs.tracking import TrackingSettings
 
 
 @dataclass(frozen=True)
 class ReceiveConnectorConfig:
     identity: str
     name: str
-    bindings: tuple
-    remote_ip_ranges: tuple
+    bindings: tuple            # of lib.ipranges.Binding
+    remote_ip_ranges: tuple    # of lib.ipranges.IPRange
     fqdn: str
     banner: str
     permission_groups: frozenset
@@ -20,9 +24,48 @@ class ReceiveConnectorConfig:
     enabled: bool
     protocol_logging_level: str
     max_message_size: int
+    max_header_size: int
     max_recipients_per_message: int
+    max_hop_count: int
+    max_local_hop_count: int
+    max_inbound_connection: int          # None = unlimited
+    max_inbound_connection_per_source: int
+    max_inbound_connection_percentage_per_source: int
     connection_timeout: timedelta
     connection_inactivity_timeout: timedelta
+    message_rate_limit: int              # messages per minute, None = unlimited
+    message_rate_source: str
+    tarpit_interval: timedelta
+    max_protocol_errors: int             # None = unlimited
+    max_logon_failures: int
+    size_enabled: str
+    eight_bit_mime_enabled: bool
+    pipelining_enabled: bool
+    delivery_status_notification_enabled: bool
+    enhanced_status_codes_enabled: bool
+    require_ehlo_domain: bool
+    require_tls: bool
+    domain_secure_enabled: bool
+
+    @property
+    def verbose_logging(self):
+        return self.protocol_logging_level == "Verbose"
+
+
+@dataclass(frozen=True)
+class ProtocolLogSettings:
+    directory: Path
+    max_file_size: int
+    max_age: timedelta
+    max_directory_size: int
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What AUTH checks a mailbox login against: its name or address and the password hash (never plain)."""
+    name: str
+    address: str
+    password_hash: str
 
 
 @dataclass(frozen=True)
@@ -32,28 +75,264 @@ class ServerSnapshot:
     role: str
     site: str
     receive_connectors: tuple
-    accepted_domains: tuple
+    accepted_domains: tuple             # (domain pattern, DomainType)
+    max_receive_size: int               # TransportConfig; None = unlimited
+    max_recipient_envelope_limit: int
+    tls_receive_domain_secure_list: tuple
+    certificate_pem: bytes              # the certificate enabled for SMTP, with its chain
+    private_key_pem: bytes
+    organization_certificates: tuple    # (sha256 hex, PEM) of every transport server's SMTP certificate
+    trusted_roots_pem: bytes            # CA certificates that client certificates are verified against
+    credentials: tuple                  # of Credential
+    protocol_log: ProtocolLogSettings
+    tracking: TrackingSettings
+    queue_directory: Path
+
+    def enabled_connectors(self):
+        return tuple(connector for connector in self.receive_connectors if connector.enabled)
 
 
 def build_snapshot(server_name):
     """Read the configuration of one server from the database (called off the hot path)."""
+    from django.conf import settings
+
+    from exchange_console.certificates.services import server_certificate, trusted_roots_pem
+    from exchange_console.certificates.models import ExchangeCertificate
     from exchange_console.connectors.models import ReceiveConnector
-    from exchange_console.organization.models import AcceptedDomain, TransportServer
+    from exchange_console.organization.models import AcceptedDomain, Mailbox, TransportConfig, TransportServer
+    from transport.logs.tracking import tracking_settings_for
 
     server = TransportServer.objects.select_related("site").get(name__iexact=server_name)
-    connectors = tuple(
-        ReceiveConnectorConfig(
-            identity=connector.identity, name=connector.name, bindings=tuple(connector.bindings),
-            remote_ip_ranges=tuple(connector.remote_ip_ranges), fqdn=connector.fqdn or server.fqdn,
-            banner=connector.banner, permission_groups=frozenset(connector.permission_groups),
-            auth_mechanism=frozenset(connector.auth_mechanism), enabled=connector.enabled,
-            protocol_logging_level=connector.protocol_logging_level,
-            max_message_size=connector.max_message_size,
-            max_recipients_per_message=connector.max_recipients_per_message,
-            connection_timeout=connector.connection_timeout,
-            connection_inactivity_timeout=connector.connection_inactivity_timeout,
-        )
-        for connector in ReceiveConnector.objects.filter(server=server).select_related("server")
+    config = TransportConfig.objects.first() or TransportConfig()
+    certificate = server_certificate(server)
+    server_dir = Path(settings.EXCHANGE_DATA_DIR) / server.name
+    return ServerSnapshot(
+        name=server.name, fqdn=server.fqdn, role=server.role, site=server.site.name,
+        receive_connectors=tuple(_connector_config(connector, server)
+                                 for connector in ReceiveConnector.objects.for_server(server)),
+        accepted_domains=tuple(AcceptedDomain.objects.values_list("domain_name", "domain_type")),
+        max_receive_size=config.max_receive_size,
+        max_recipient_envelope_limit=config.max_recipient_envelope_limit,
+        tls_receive_domain_secure_list=tuple(domain.lower() for domain in config.tls_receive_domain_secure_list),
+        certificate_pem=certificate.certificate_pem.encode(), private_key_pem=certificate.private_key_pem(),
+        organization_certificates=tuple(ExchangeCertificate.objects.filter(services="SMTP").values_list(
+            "thumbprint_sha256", "certificate_pem")),
+        trusted_roots_pem=trusted_roots_pem(server),
+        credentials=tuple(Credential(name.lower(), address.lower(), password) for name, address, password
+                          in Mailbox.objects.values_list("name", "primary_smtp_address", "password")),
+        protocol_log=ProtocolLogSettings(
+            server_dir / server.receive_protocol_log_path, server.receive_protocol_log_max_file_size,
+            server.receive_protocol_log_max_age, server.receive_protocol_log_max_directory_size),
+        tracking=tracking_settings_for(server),
+        queue_directory=server_dir / "Queue",
     )
-    domains = tuple((domain.domain_name, domain.domain_type) for domain in AcceptedDomain.objects.all())
-    return ServerSnapshot(server.name, server.fqdn, server.role, server.site.name, connectors, domains)
+
+
+def _connector_config(connector, server):
+    return ReceiveConnectorConfig(
+        identity=f"{server.name}\\{connector.name}", name=connector.name,
+        bindings=tuple(parse_binding(text) for text in connector.bindings),
+        remote_ip_ranges=tuple(parse_ip_range(text) for text in connector.remote_ip_ranges),
+        fqdn=connector.fqdn or server.fqdn, banner=connector.banner,
+        permission_groups=frozenset(connector.permission_groups),
+        auth_mechanism=frozenset(connector.auth_mechanism), enabled=connector.enabled,
+        protocol_logging_level=connector.protocol_logging_level,
+        max_message_size=connector.max_message_size, max_header_size=connector.max_header_size,
+        max_recipients_per_message=connector.max_recipients_per_message,
+        max_hop_count=connector.max_hop_count, max_local_hop_count=connector.max_local_hop_count,
+        max_inbound_connection=connector.max_inbound_connection,
+        max_inbound_connection_per_source=connector.max_inbound_connection_per_source,
+        max_inbound_connection_percentage_per_source=connector.max_inbound_connection_percentage_per_source,
+        connection_timeout=connector.connection_timeout,
+        connection_inactivity_timeout=connector.connection_inactivity_timeout,
+        message_rate_limit=connector.message_rate_limit, message_rate_source=connector.message_rate_source,
+        tarpit_interval=connector.tarpit_interval, max_protocol_errors=connector.max_protocol_errors,
+        max_logon_failures=connector.max_logon_failures, size_enabled=connector.size_enabled,
+        eight_bit_mime_enabled=connector.eight_bit_mime_enabled,
+        pipelining_enabled=connector.pipelining_enabled,
+        delivery_status_notification_enabled=connector.delivery_status_notification_enabled,
+        enhanced_status_codes_enabled=connector.enhanced_status_codes_enabled,
+        require_ehlo_domain=connector.require_ehlo_domain, require_tls=connector.require_tls,
+        domain_secure_enabled=connector.domain_secure_enabled,
+    )
+
+
+# --- Send side: what the categorizer, the router and delivery read ----------------------------------------------
+
+@dataclass(frozen=True)
+class SendConnectorConfig:
+    """A send connector (SMTP to smart hosts or MX hosts)."""
+    name: str
+    address_spaces: tuple                # of lib.domains.AddressSpace
+    enabled: bool
+    is_scoped_connector: bool
+    source_transport_servers: tuple      # server names
+    max_message_size: int                # None = unlimited
+    dns_routing_enabled: bool
+    use_external_dns_servers_enabled: bool
+    smart_hosts: tuple
+    smart_host_auth_mechanism: str
+    authentication_credential: tuple     # (user, password) or None
+    port: int
+    fqdn: str
+    connection_inactivity_timeout: timedelta
+    protocol_logging_level: str
+    require_tls: bool
+    ignore_starttls: bool
+    tls_auth_level: str                  # None when RequireTLS is off
+    tls_domain: str
+    domain_secure_enabled: bool
+    force_helo: bool
+    smtp_max_messages_per_connection: int
+    is_foreign = False
+
+
+@dataclass(frozen=True)
+class ForeignConnectorConfig:
+    """A foreign connector: delivery writes drop files instead of speaking SMTP."""
+    name: str
+    address_spaces: tuple
+    enabled: bool
+    is_scoped_connector: bool
+    source_transport_servers: tuple
+    max_message_size: int
+    drop_directory: str
+    drop_directory_quota: int
+    is_foreign = True
+
+
+@dataclass(frozen=True)
+class SendServerConfig:
+    """The transport server settings delivery follows (retry, DNS, connection limits, folders)."""
+    name: str
+    fqdn: str
+    site: str
+    transient_failure_retry_count: int
+    transient_failure_retry_interval: timedelta
+    outbound_connection_failure_retry_interval: timedelta
+    message_retry_interval: timedelta
+    delay_notification_timeout: timedelta
+    message_expiration_timeout: timedelta
+    max_outbound_connections: int
+    max_per_domain_outbound_connections: int
+    internal_dns_servers: tuple
+    external_dns_servers: tuple
+    drop_root: Path                      # RootDropDirectoryPath resolved under EXCHANGE_DATA_DIR/<server>
+    data_dir: Path                       # EXCHANGE_DATA_DIR/<server>
+    send_protocol_log: ProtocolLogSettings
+
+
+@dataclass(frozen=True)
+class SendSnapshot:
+    """Everything the send side of one server reads: itself, the sites of all servers, the connectors,
+    the domains, the mailboxes and the organization's transport settings."""
+    server: SendServerConfig
+    server_sites: dict                   # every server name -> its site
+    send_connectors: tuple
+    foreign_connectors: tuple
+    accepted_domains: tuple              # (domain pattern, DomainType)
+    remote_domains: tuple                # (domain pattern, NDREnabled)
+    mailboxes: frozenset                 # primary SMTP addresses, lower case
+    max_recipient_envelope_limit: int
+    postmaster_address: str
+    tls_send_domain_secure_list: frozenset
+    certificate_pem: bytes               # this server's SMTP certificate: the client certificate of mutual TLS
+    private_key_pem: bytes
+    trusted_roots_pem: bytes
+
+    @property
+    def connectors(self):
+        return self.send_connectors + self.foreign_connectors
+
+    def connector(self, name):
+        return next((connector for connector in self.connectors if connector.name == name), None)
+
+
+def build_send_snapshot(server_name):
+    """Read what the send side of one server needs from the database (called off the hot path)."""
+    from exchange_console.certificates.services import server_certificate, trusted_roots_pem
+    from exchange_console.connectors.models import ForeignConnector, SendConnector
+    from exchange_console.organization.models import (
+        AcceptedDomain, Mailbox, RemoteDomain, TransportConfig, TransportServer,
+    )
+
+    server = TransportServer.objects.select_related("site").get(name__iexact=server_name)
+    config = TransportConfig.objects.first() or TransportConfig()
+    certificate = server_certificate(server)
+    return SendSnapshot(
+        server=_send_server_config(server),
+        server_sites=dict(TransportServer.objects.values_list("name", "site__name")),
+        send_connectors=tuple(_send_connector_config(connector, server.fqdn) for connector
+                              in SendConnector.objects.prefetch_related("source_transport_servers")),
+        foreign_connectors=tuple(_foreign_connector_config(connector) for connector
+                                 in ForeignConnector.objects.prefetch_related("source_transport_servers")),
+        accepted_domains=tuple(AcceptedDomain.objects.values_list("domain_name", "domain_type")),
+        remote_domains=tuple(RemoteDomain.objects.values_list("domain_name", "ndr_enabled")),
+        mailboxes=frozenset(address.lower() for address
+                            in Mailbox.objects.values_list("primary_smtp_address", flat=True)),
+        max_recipient_envelope_limit=config.max_recipient_envelope_limit,
+        postmaster_address=config.postmaster_address(),
+        tls_send_domain_secure_list=frozenset(domain.lower() for domain in config.tls_send_domain_secure_list),
+        certificate_pem=certificate.certificate_pem.encode(), private_key_pem=certificate.private_key_pem(),
+        trusted_roots_pem=trusted_roots_pem(server),
+    )
+
+
+def _send_server_config(server):
+    from django.conf import settings
+
+    data_dir = Path(settings.EXCHANGE_DATA_DIR) / server.name
+    return SendServerConfig(
+        name=server.name, fqdn=server.fqdn, site=server.site.name,
+        transient_failure_retry_count=server.transient_failure_retry_count,
+        transient_failure_retry_interval=server.transient_failure_retry_interval,
+        outbound_connection_failure_retry_interval=server.outbound_connection_failure_retry_interval,
+        message_retry_interval=server.message_retry_interval,
+        delay_notification_timeout=server.delay_notification_timeout,
+        message_expiration_timeout=server.message_expiration_timeout,
+        max_outbound_connections=server.max_outbound_connections,
+        max_per_domain_outbound_connections=server.max_per_domain_outbound_connections,
+        internal_dns_servers=tuple(server.internal_dns_servers),
+        external_dns_servers=tuple(server.external_dns_servers),
+        drop_root=data_dir / (server.root_drop_directory_path or "TransportRoles/Drop"),
+        data_dir=data_dir,
+        send_protocol_log=ProtocolLogSettings(
+            data_dir / server.send_protocol_log_path, server.send_protocol_log_max_file_size,
+            server.send_protocol_log_max_age, server.send_protocol_log_max_directory_size),
+    )
+
+
+def _source_names(connector):
+    return tuple(sorted(server.name for server in connector.source_transport_servers.all()))
+
+
+def _address_spaces(connector):
+    from exchange_console.lib.domains import parse_address_space
+
+    return tuple(parse_address_space(text) for text in connector.address_spaces)
+
+
+def _send_connector_config(connector, server_fqdn):
+    return SendConnectorConfig(
+        name=connector.name, address_spaces=_address_spaces(connector), enabled=connector.enabled,
+        is_scoped_connector=connector.is_scoped_connector, source_transport_servers=_source_names(connector),
+        max_message_size=connector.max_message_size, dns_routing_enabled=connector.dns_routing_enabled,
+        use_external_dns_servers_enabled=connector.use_external_dns_servers_enabled,
+        smart_hosts=tuple(connector.smart_hosts), smart_host_auth_mechanism=connector.smart_host_auth_mechanism,
+        authentication_credential=connector.authentication_credential, port=connector.port,
+        fqdn=connector.fqdn or server_fqdn, connection_inactivity_timeout=connector.connection_inactivity_timeout,
+        protocol_logging_level=connector.protocol_logging_level, require_tls=connector.require_tls,
+        ignore_starttls=connector.ignore_starttls, tls_auth_level=connector.tls_auth_level,
+        tls_domain=connector.tls_domain, domain_secure_enabled=connector.domain_secure_enabled,
+        force_helo=connector.force_helo,
+        smtp_max_messages_per_connection=connector.smtp_max_messages_per_connection,
+    )
+
+
+def _foreign_connector_config(connector):
+    return ForeignConnectorConfig(
+        name=connector.name, address_spaces=_address_spaces(connector), enabled=connector.enabled,
+        is_scoped_connector=connector.is_scoped_connector, source_transport_servers=_source_names(connector),
+        max_message_size=connector.max_message_size, drop_directory=connector.drop_directory or connector.name,
+        drop_directory_quota=connector.drop_directory_quota,
+    )

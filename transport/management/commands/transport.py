@@ -1,4 +1,5 @@
 """`manage.py transport --server NAME`: a Celery worker that consumes NAME's queue and runs its transport."""
+from click import Option
 from django.core.management.base import BaseCommand, CommandError
 
 from exchange_console.celery import app
@@ -18,8 +19,8 @@ class Command(BaseCommand):
         found = TransportServer.objects.filter(name__iexact=server).first()
         if found is None:
             raise CommandError(f"The transport server '{server}' couldn't be found.")
-        app.user_options["worker"].add(
-            lambda parser: parser.add_argument("--transport-server", default=found.name))
+        app.user_options["worker"].add(Option(("--transport-server",), default=found.name,
+                                              help="Transport server whose configuration this worker runs"))
         app.steps["worker"].add(TransportServerStep)
         app.worker_main([
             "worker", f"--queues={found.celery_queue}", f"--hostname={found.name.lower()}@%h",

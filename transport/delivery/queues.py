@@ -1,0 +1,167 @@
+"""The delivery queues of a server in the database: putting recipients in the queue of their next hop,
+claiming messages for a delivery attempt, and finishing, deferring or moving them."""
+import uuid
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from exchange_console.organization.models import TransportServer
+from exchange_console.queues.models import (
+    DeliveryQueue, DeliveryType, MessageStatus, QueuedMessage, QueuedRecipient, QueueStatus,
+)
+from transport.delivery.runtime import INSTANCE
+
+WAITING = (MessageStatus.READY, MessageStatus.RETRY)
+
+
+def next_hop_of(connector, domain):
+    """(delivery type, next hop) of a connector for a recipient domain, named as Exchange's queues are."""
+    if connector.is_foreign:
+        return DeliveryType.NON_SMTP_GATEWAY, connector.name
+    if connector.smart_hosts:
+        return DeliveryType.SMART_HOST_CONNECTOR, ",".join(connector.smart_hosts)
+    return DeliveryType.DNS_CONNECTOR, domain.lower()
+
+
+def queue_for(server_name, delivery_type, next_hop, connector_name=""):
+    server_id = TransportServer.objects.filter(name__iexact=server_name).values_list("id", flat=True).get()
+    queue, _ = DeliveryQueue.objects.get_or_create(
+        server_id=server_id, delivery_type=delivery_type, next_hop_domain=next_hop,
+        next_hop_connector=connector_name)
+    return queue
+
+
+def enqueue(queue, envelope, recipients):
+    """Put recipients of a stored message in a queue."""
+    return _join(queue, envelope.message_id, recipients, {
+        "from_address": envelope.mail_from, "subject": envelope.subject[:1024],
+        "internet_message_id": envelope.header_message_id[:998], "size": envelope.size,
+        "date_received": envelope.arrival_time,
+    })
+
+
+def _join(queue, store_id, recipients, defaults):
+    """Add recipients to the message's entry in the queue, creating the entry when it has none."""
+    message, _ = QueuedMessage.objects.get_or_create(queue=queue, store_id=store_id, defaults=defaults)
+    known = set(message.recipients.values_list("address", flat=True))
+    QueuedRecipient.objects.bulk_create(
+        QueuedRecipient(message=message, address=address) for address in recipients if address not in known)
+    return message
+
+
+def failing_connectors(server_name, domain):
+    """Connectors none of whose hosts accepted a connection lately, for mail to `domain`."""
+    queues = DeliveryQueue.objects.for_server(server_name).failing_to_connect()
+    return frozenset(queue.next_hop_connector for queue in queues
+                     if queue.delivery_type != DeliveryType.DNS_CONNECTOR or queue.next_hop_domain == domain.lower())
+
+
+def is_queued(server_name, store_id):
+    return QueuedMessage.objects.filter(queue__server__name__iexact=server_name, store_id=store_id).exists()
+
+
+def release_abandoned(server_name, store_id):
+    """Messages a dead worker left Active go back to Ready; returns the queues they are in."""
+    messages = QueuedMessage.objects.filter(queue__server__name__iexact=server_name, store_id=store_id)
+    messages.filter(status=MessageStatus.ACTIVE).exclude(claim__startswith=INSTANCE + ":").update(
+        status=MessageStatus.READY, claim="")
+    return DeliveryQueue.objects.filter(messages__in=messages).distinct()
+
+
+def claim(queue, limit):
+    """Claim up to `limit` waiting messages of the queue whose retry time has come (conditional update: two
+    workers never hold the same message)."""
+    now = timezone.now()
+    due = Q(next_retry_time__isnull=True) | Q(next_retry_time__lte=now)
+    ids = list(queue.messages.filter(due, status__in=WAITING).values_list("id", flat=True)[:limit])
+    if not ids:
+        return []
+    token = f"{INSTANCE}:{uuid.uuid4().hex[:16]}"
+    QueuedMessage.objects.filter(due, id__in=ids, status__in=WAITING).update(status=MessageStatus.ACTIVE, claim=token)
+    return list(QueuedMessage.objects.filter(claim=token, status=MessageStatus.ACTIVE).prefetch_related("recipients"))
+
+
+def finish_recipients(message, addresses):
+    QueuedRecipient.objects.filter(message=message, address__in=list(addresses)).delete()
+
+
+def settle(message, retry_interval, error):
+    """After an attempt: drop the message when no recipient is left, else wait for its next retry. Returns
+    True when the message left the queue."""
+    if not message.recipients.exists():
+        message.delete()
+        return True
+    QueuedMessage.objects.filter(id=message.id).update(
+        status=MessageStatus.RETRY, claim="", retry_count=message.retry_count + 1, last_error=error[:2000],
+        next_retry_time=timezone.now() + retry_interval)
+    return False
+
+
+def release(messages, status=MessageStatus.RETRY, error=""):
+    QueuedMessage.objects.filter(id__in=[message.id for message in messages]).update(
+        status=status, claim="", last_error=error[:2000])
+
+
+def move(message, target_queue):
+    """Move a message's pending recipients to another queue (failover, or a route that changed)."""
+    with transaction.atomic():
+        moved = _join(target_queue, message.store_id, list(message.recipients.values_list("address", flat=True)), {
+            "from_address": message.from_address, "subject": message.subject,
+            "internet_message_id": message.internet_message_id, "size": message.size,
+            "date_received": message.date_received, "delay_notified": message.delay_notified,
+        })
+        message.delete()
+    return moved
+
+
+def connection_failed(queue, server, error):
+    """No host took a session: the queue waits TransientFailureRetryInterval for TransientFailureRetryCount
+    attempts, then OutboundConnectionFailureRetryInterval."""
+    failures = queue.connection_failures + 1
+    interval = (server.transient_failure_retry_interval if failures <= server.transient_failure_retry_count
+                else server.outbound_connection_failure_retry_interval)
+    now = timezone.now()
+    DeliveryQueue.objects.filter(id=queue.id).update(
+        status=QueueStatus.RETRY, connection_failing=True, connection_failures=failures, last_error=error[:2000],
+        last_retry_time=now, next_retry_time=now + interval)
+    queue.refresh_from_db()
+    return queue
+
+
+def connected(queue):
+    if queue.connection_failing or queue.status != QueueStatus.ACTIVE:
+        DeliveryQueue.objects.filter(id=queue.id).update(
+            status=QueueStatus.ACTIVE, connection_failing=False, connection_failures=0, last_error="",
+            next_retry_time=None, last_retry_time=timezone.now())
+        queue.refresh_from_db()
+
+
+def idle(queue):
+    DeliveryQueue.objects.filter(id=queue.id, status=QueueStatus.ACTIVE).update(status=QueueStatus.READY)
+
+
+def next_due(queue):
+    """When the queue next has work: its own retry time if it is failing to connect, else the earliest
+    message retry; None when nothing waits."""
+    if queue.connection_failing:
+        return queue.next_retry_time
+    waiting = queue.messages.filter(status__in=WAITING)
+    if not waiting.exists():
+        return None
+    earliest = waiting.aggregate(earliest=Min("next_retry_time"))["earliest"]
+    if waiting.filter(next_retry_time__isnull=True).exists():
+        return timezone.now()
+    return earliest
+
+
+def expired(queue, expiration_timeout):
+    return list(queue.messages.filter(date_received__lte=timezone.now() - expiration_timeout,
+                                      status__in=WAITING + (MessageStatus.ACTIVE,)).prefetch_related("recipients"))
+
+
+def due_for_delay_notice(message, delay_timeout):
+    return not message.delay_notified and message.date_received <= timezone.now() - delay_timeout
+
+
+def mark_delay_notified(message):
+    QueuedMessage.objects.filter(id=message.id).update(delay_notified=True)

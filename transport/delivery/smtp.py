@@ -1,0 +1,215 @@
+"""The SMTP client of send connectors: EHLO (or HELO) with the connector's FQDN, STARTTLS as the connector's TLS
+settings ask, smart host authentication, and per-recipient results for one message at a time on a connection
+that carries up to SmtpMaxMessagesPerConnection messages."""
+import functools
+import smtplib
+import ssl
+from dataclasses import dataclass
+
+from transport.logs.protocol import CONNECT, DISCONNECT, RECEIVED, SENT, NoSessionLog, endpoint
+
+
+class ConnectFailure(Exception):
+    """No host of the next hop took a session; the queue retries (and may fail over)."""
+
+
+class SessionFailure(Exception):
+    """The next hop refused the whole message (MAIL FROM, DATA) or the session; `code` says how."""
+
+    def __init__(self, code, text):
+        self.code, self.text = code, text
+        super().__init__(f"{code} {text}")
+
+    @property
+    def permanent(self):
+        return 500 <= self.code < 600
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    required: bool              # no STARTTLS or a failed handshake ends the session
+    ignore_starttls: bool       # never STARTTLS even when offered
+    verify_chain: bool          # the certificate must chain to a trusted root
+    certificate_name: str       # the name the certificate must match ('' = any)
+    client_certificate: bool    # present the server's certificate (mutual TLS, Exchange server authentication)
+
+
+def tls_policy(connector, domain, snapshot):
+    """What the connector's TLS parameters demand for mail to `domain`."""
+    if connector.domain_secure_enabled and domain.lower() in snapshot.tls_send_domain_secure_list:
+        return TlsPolicy(True, False, True, domain.lower(), True)
+    exchange_server = connector.smart_host_auth_mechanism == "ExchangeServer"
+    if connector.require_tls:
+        level = connector.tls_auth_level or "EncryptionOnly"
+        return TlsPolicy(True, False, level != "EncryptionOnly",
+                         connector.tls_domain if level == "DomainValidation" else "", exchange_server)
+    requires_tls_for_auth = connector.smart_host_auth_mechanism == "BasicAuthRequireTLS"
+    return TlsPolicy(requires_tls_for_auth, connector.ignore_starttls, False, "", exchange_server)
+
+
+def certificate_matches(certificate, name):
+    """RFC 6125 style: a DNS name of the certificate equals `name` or is a wildcard for its parent."""
+    names = [value.lower() for kind, value in certificate.get("subjectAltName", ()) if kind == "DNS"]
+    name = name.lower()
+    parent = name.split(".", 1)[1] if "." in name else ""
+    return any(san == name or (san.startswith("*.") and san[2:] == parent and not name.startswith("*."))
+               for san in names)
+
+
+@functools.lru_cache(maxsize=32)
+def client_context(verify_chain, trusted_roots_pem, certificate_file):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False   # names are checked by certificate_matches, which knows TlsDomain patterns
+    if verify_chain:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_default_certs()
+        if trusted_roots_pem:
+            context.load_verify_locations(cadata=trusted_roots_pem.decode())
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    if certificate_file:
+        context.load_cert_chain(certificate_file)
+    return context
+
+
+class SmtpSession:
+    """One SMTP session to one host address, opened as the connector says."""
+
+    def __init__(self, connector, policy, certificate_file, trusted_roots_pem, session_log_factory=None):
+        self.connector, self.policy = connector, policy
+        self.certificate_file, self.trusted_roots_pem = certificate_file, trusted_roots_pem
+        self.session_log_factory = session_log_factory
+        self.client = None
+        self.messages_sent = 0
+
+    def open(self, host_name, address, port):
+        timeout = self.connector.connection_inactivity_timeout.total_seconds()
+        client = LoggingSMTP(local_hostname=self.connector.fqdn, timeout=timeout,
+                             session_log_factory=self.session_log_factory)
+        self.client = client
+        code, text = client.connect(address, port)
+        if code != 220:
+            raise SessionFailure(code, _text(text))
+        self._greet()
+        if self._should_starttls():
+            self._starttls(host_name)
+        elif self.policy.required:
+            raise SessionFailure(451, "4.4.0 The remote server doesn't offer STARTTLS, which the connector requires")
+        self._authenticate()
+        return self
+
+    def _greet(self):
+        if self.connector.force_helo:
+            code, text = self.client.helo(self.connector.fqdn)
+        else:
+            code, text = self.client.ehlo(self.connector.fqdn)
+        if code != 250:
+            raise SessionFailure(code, _text(text))
+
+    def _should_starttls(self):
+        return not self.policy.ignore_starttls and self.client.has_extn("starttls")
+
+    def _starttls(self, host_name):
+        context = client_context(self.policy.verify_chain, self.trusted_roots_pem,
+                                 self.certificate_file if self.policy.client_certificate else None)
+        try:
+            code, text = self.client.starttls(context=context)
+        except (ssl.SSLError, OSError) as error:
+            raise SessionFailure(451, f"4.4.0 TLS negotiation with {host_name} failed: {error}") from None
+        if code != 220:
+            if self.policy.required:
+                raise SessionFailure(451, f"4.4.0 STARTTLS was refused: {code} {_text(text)}")
+            return
+        name = self.policy.certificate_name
+        if name and not certificate_matches(self.client.sock.getpeercert(), name):
+            raise SessionFailure(451, f"4.4.0 The certificate of {host_name} isn't valid for {name}")
+        self._greet()
+
+    def _authenticate(self):
+        mechanism = self.connector.smart_host_auth_mechanism
+        if mechanism not in ("BasicAuth", "BasicAuthRequireTLS") or not self.connector.authentication_credential:
+            return
+        user, password = self.connector.authentication_credential
+        try:
+            self.client.login(user, password)
+        except smtplib.SMTPAuthenticationError as error:
+            raise SessionFailure(error.smtp_code, _text(error.smtp_error)) from None
+        except smtplib.SMTPNotSupportedError:
+            raise SessionFailure(451, "4.7.0 The smart host doesn't offer authentication") from None
+
+    def send(self, mail_from, recipients, content):
+        """Send one message; {recipient: (code, text)} for every recipient. SessionFailure when the whole
+        message was refused."""
+        code, text = self.client.mail(mail_from)
+        if code != 250:
+            self.client.rset()
+            raise SessionFailure(code, _text(text))
+        results = {recipient: _reply(self.client.rcpt(recipient)) for recipient in recipients}
+        accepted = [recipient for recipient, (code, _) in results.items() if 200 <= code < 300]
+        if not accepted:
+            self.client.rset()
+            return results
+        try:
+            code, text = self.client.data(content)
+        except smtplib.SMTPDataError as error:
+            code, text = error.smtp_code, error.smtp_error
+        self.messages_sent += 1
+        results.update({recipient: (code, _text(text)) for recipient in accepted})
+        return results
+
+    def close(self):
+        if self.client is None:
+            return
+        try:
+            self.client.quit()
+        except (smtplib.SMTPException, OSError):
+            self.client.close()
+        self.client = None
+
+
+class LoggingSMTP(smtplib.SMTP):
+    """smtplib writing the SEND protocol log of Verbose connectors: commands out ('>'), replies in ('<').
+    Authentication exchanges are logged without their credentials."""
+
+    def __init__(self, *args, session_log_factory=None, **kwargs):
+        self._log_factory, self._log, self._in_auth = session_log_factory, NoSessionLog(), False
+        super().__init__(*args, **kwargs)
+
+    def connect(self, host="localhost", port=0, source_address=None):
+        reply = super().connect(host, port, source_address)
+        if self._log_factory:
+            self._log = self._log_factory(endpoint(*self.sock.getsockname()[:2]),
+                                          endpoint(*self.sock.getpeername()[:2]))
+            self._log.write(CONNECT)
+            self._log.write(RECEIVED, f"{reply[0]} {_text(reply[1])}")
+        return reply
+
+    def putcmd(self, cmd, args=""):
+        if self._in_auth:
+            shown = "<authentication response>"
+        elif cmd.upper() == "AUTH":
+            shown, self._in_auth = f"AUTH {args.split(' ', 1)[0]}", True
+        else:
+            shown = f"{cmd} {args}".strip()
+        self._log.write(SENT, shown)
+        super().putcmd(cmd, args)
+
+    def getreply(self):
+        code, text = super().getreply()
+        self._in_auth = self._in_auth and code == 334
+        self._log.write(RECEIVED, f"{code} {_text(text)}".replace("\n", " "))
+        return code, text
+
+    def close(self):
+        if self.sock:
+            self._log.write(DISCONNECT)
+        super().close()
+
+
+def _reply(reply):
+    code, text = reply
+    return code, _text(text)
+
+
+def _text(text):
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)

@@ -1,0 +1,88 @@
+"""Non-delivery reports and delay notifications: RFC 3464 multipart/report messages from the organization's
+ExternalPostmasterAddress to the original sender, in the words of Exchange 2010's reports."""
+from dataclasses import dataclass
+from email import policy
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formatdate, make_msgid
+
+FAILED, DELAYED = "failed", "delayed"
+
+
+@dataclass(frozen=True)
+class RecipientReport:
+    address: str
+    status: str            # enhanced status code, e.g. '5.1.1'
+    diagnostic: str        # the reply or reason, e.g. '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'
+    remote_mta: str = ""   # the host that answered, when one did
+
+
+def build_report(action, *, reporting_mta, postmaster, envelope, content, recipients, now, retry_until=None):
+    """The report for `recipients` of the message `envelope`/`content` (action FAILED or DELAYED), as an email
+    message; `bytes(report)` is what goes on the wire."""
+    subject = envelope.subject or ""
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"] = postmaster
+    report["To"] = envelope.mail_from
+    report["Date"] = formatdate(now.timestamp(), localtime=False)
+    report["Subject"] = f"{'Undeliverable' if action == FAILED else 'Delivery delayed'}: {subject}".rstrip(": ")
+    report["Message-ID"] = make_msgid(domain=reporting_mta)
+    report["Auto-Submitted"] = "auto-replied"
+    if envelope.header_message_id:
+        report["In-Reply-To"] = envelope.header_message_id
+        report["References"] = envelope.header_message_id
+    report.attach(MIMEText(_human_text(action, reporting_mta, recipients), "plain", "utf-8"))
+    report.attach(_delivery_status(action, reporting_mta, envelope, recipients, retry_until))
+    headers = MIMEText("", "rfc822-headers", "utf-8")
+    headers.set_payload(_original_headers(content))
+    report.attach(headers)
+    report.policy = policy.SMTP
+    return report
+
+
+def _human_text(action, reporting_mta, recipients):
+    if action == FAILED:
+        lines = ["Delivery has failed to these recipients or groups:", ""]
+    else:
+        lines = ["Delivery is delayed to these recipients or groups:", ""]
+    for recipient in recipients:
+        lines += [recipient.address, f"  {recipient.diagnostic}", ""]
+    if action == DELAYED:
+        lines += ["This message hasn't been delivered yet. Delivery will continue to be attempted.", ""]
+    lines += ["Diagnostic information for administrators:", "", f"Generating server: {reporting_mta}", ""]
+    for recipient in recipients:
+        remote = f"{recipient.remote_mta} " if recipient.remote_mta else ""
+        lines += [recipient.address, f"{remote}#{recipient.diagnostic} ##", ""]
+    return "\r\n".join(lines)
+
+
+def _delivery_status(action, reporting_mta, envelope, recipients, retry_until):
+    per_message = Message()
+    per_message["Reporting-MTA"] = f"dns;{reporting_mta}"
+    per_message["X-Exchange-Internal-Message-Id"] = envelope.message_id
+    per_message["Arrival-Date"] = format_datetime(envelope.arrival_time)
+    blocks = [per_message]
+    for recipient in recipients:
+        block = Message()
+        block["Original-Recipient"] = f"rfc822;{recipient.address}"
+        block["Final-Recipient"] = f"rfc822;{recipient.address}"
+        block["Action"] = action
+        block["Status"] = recipient.status
+        if recipient.remote_mta:
+            block["Remote-MTA"] = f"dns;{recipient.remote_mta}"
+        block["Diagnostic-Code"] = f"smtp;{recipient.diagnostic}"
+        if retry_until is not None:
+            block["Will-Retry-Until"] = format_datetime(retry_until)
+        blocks.append(block)
+    status = Message()
+    status.set_type("message/delivery-status")
+    status.set_payload(blocks)
+    return status
+
+
+def _original_headers(content):
+    end = content.find(b"\r\n\r\n")
+    end = content.find(b"\n\n") if end == -1 else end
+    head = content if end == -1 else content[:end]
+    return head.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n") + "\n"

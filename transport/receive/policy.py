@@ -1,0 +1,167 @@
+"""Receive connector policy that needs no sockets: which connector a client gets, the rights its permission
+groups grant, and whether an envelope address may be accepted. Plain functions over the snapshot."""
+import ipaddress
+import re
+
+from exchange_console.lib.domains import is_domain, match_domain_pattern
+
+# Exchange's permission names, in the order its protocol log lists them ("Set Session Permissions").
+SUBMIT = "SMTPSubmit"
+ACCEPT_ANY_RECIPIENT = "SMTPAcceptAnyRecipient"
+ACCEPT_ANY_SENDER = "SMTPAcceptAnySender"
+ACCEPT_AUTHORITATIVE_DOMAIN_SENDER = "SMTPAcceptAuthoritativeDomainSender"
+BYPASS_ANTI_SPAM = "BypassAntiSpam"
+BYPASS_MESSAGE_SIZE_LIMIT = "BypassMessageSizeLimit"
+ACCEPT_AUTHENTICATION_FLAG = "SMTPAcceptAuthenticationFlag"
+ACCEPT_ROUTING_HEADERS = "AcceptRoutingHeaders"
+ACCEPT_FOREST_HEADERS = "AcceptForestHeaders"
+ACCEPT_ORGANIZATION_HEADERS = "AcceptOrganizationHeaders"
+PERMISSION_ORDER = (
+    SUBMIT, ACCEPT_ANY_RECIPIENT, ACCEPT_ANY_SENDER, ACCEPT_AUTHORITATIVE_DOMAIN_SENDER, BYPASS_ANTI_SPAM,
+    BYPASS_MESSAGE_SIZE_LIMIT, ACCEPT_AUTHENTICATION_FLAG, ACCEPT_ROUTING_HEADERS, ACCEPT_FOREST_HEADERS,
+    ACCEPT_ORGANIZATION_HEADERS,
+)
+
+_SERVER_RIGHTS = {SUBMIT, ACCEPT_ANY_RECIPIENT, ACCEPT_ANY_SENDER, ACCEPT_AUTHORITATIVE_DOMAIN_SENDER,
+                  BYPASS_MESSAGE_SIZE_LIMIT, BYPASS_ANTI_SPAM, ACCEPT_AUTHENTICATION_FLAG, ACCEPT_ROUTING_HEADERS}
+GROUP_RIGHTS = {
+    "AnonymousUsers": frozenset({SUBMIT, ACCEPT_ANY_SENDER, ACCEPT_AUTHORITATIVE_DOMAIN_SENDER,
+                                 ACCEPT_ROUTING_HEADERS}),
+    "ExchangeUsers": frozenset({SUBMIT, ACCEPT_ANY_RECIPIENT, BYPASS_ANTI_SPAM, ACCEPT_ROUTING_HEADERS}),
+    "ExchangeServers": frozenset(_SERVER_RIGHTS | {ACCEPT_ORGANIZATION_HEADERS, ACCEPT_FOREST_HEADERS}),
+    "ExchangeLegacyServers": frozenset(_SERVER_RIGHTS),
+    "Partners": frozenset({SUBMIT, ACCEPT_ROUTING_HEADERS}),
+}
+
+# Who a session is, and which permission groups speak for it.
+ANONYMOUS, MAILBOX_USER, EXCHANGE_SERVER, PARTNER = "anonymous", "user", "server", "partner"
+_PRINCIPAL_GROUPS = {
+    ANONYMOUS: ("AnonymousUsers",),
+    MAILBOX_USER: ("ExchangeUsers",),
+    EXCHANGE_SERVER: ("ExchangeServers", "ExchangeLegacyServers"),
+    PARTNER: ("Partners",),
+}
+
+
+def session_rights(connector, principal):
+    """The rights a session gets on this connector: anonymous rights plus those of its principal's groups."""
+    rights = set()
+    for principal_kind in {ANONYMOUS, principal}:
+        for group in _PRINCIPAL_GROUPS[principal_kind]:
+            if group in connector.permission_groups:
+                rights |= GROUP_RIGHTS[group]
+    return frozenset(rights)
+
+
+def format_rights(rights):
+    return " ".join(right for right in PERMISSION_ORDER if right in rights)
+
+
+def select_connector(connectors, local_address, local_port, remote_address):
+    """The enabled connector listening on this endpoint whose RemoteIPRanges most specifically contain the
+    client (the smallest matching range wins); None refuses the session."""
+    local, remote = ipaddress.ip_address(local_address), ipaddress.ip_address(remote_address)
+    best, best_size = None, None
+    for connector in connectors:
+        if not any(_binding_accepts(binding, local, local_port) for binding in connector.bindings):
+            continue
+        for remote_range in connector.remote_ip_ranges:
+            if remote in remote_range and (best_size is None or remote_range.size < best_size):
+                best, best_size = connector, remote_range.size
+    return best
+
+
+def _binding_accepts(binding, local, port):
+    if binding.port != port:
+        return False
+    if binding.address.is_unspecified:
+        return True
+    mapped = getattr(local, "ipv4_mapped", None)
+    return binding.address in (local, mapped)
+
+
+def accepted_domain_of(accepted_domains, domain):
+    """(pattern, DomainType) of the accepted domain that most specifically matches, or None."""
+    best, best_rank = None, None
+    for pattern, domain_type in accepted_domains:
+        rank = match_domain_pattern(pattern, domain)
+        if rank is not None and (best_rank is None or rank > best_rank):
+            best, best_rank = (pattern, domain_type), rank
+    return best
+
+
+def is_authoritative(accepted_domains, domain):
+    found = accepted_domain_of(accepted_domains, domain)
+    return found is not None and found[1] == "Authoritative"
+
+
+class AddressError(ValueError):
+    """A path the server won't take; `reply` is the SMTP reply to send."""
+
+    def __init__(self, reply):
+        super().__init__(reply)
+        self.reply = reply
+
+
+_DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+def parse_path(text, allow_null=False):
+    """'<local@domain> PARAMS' -> (address, [params], tricks) where tricks says whether the path uses a
+    source route, a quoted local part or '%'/'!' routing in its local part (old relay tricks)."""
+    text = text.strip()
+    if text.startswith("<"):
+        path, closing, rest = text[1:].partition(">")
+        if not closing:
+            raise AddressError("501 5.1.7 Invalid address")
+    else:
+        path, _, rest = text.partition(" ")
+    params = rest.split()
+    if path == "":
+        if not allow_null:
+            raise AddressError("501 5.1.3 Invalid address")
+        return "", params, False
+    tricks = False
+    if path.startswith("@"):       # source route <@relay1,@relay2:user@domain>
+        route, colon, path = path.partition(":")
+        if not colon:
+            raise AddressError("501 5.1.7 Invalid address")
+        tricks = True
+    local, at, domain = path.rpartition("@")
+    if not at or not local or not _is_domain_or_literal(domain):
+        raise AddressError("501 5.1.7 Invalid address")
+    if local.startswith('"') and local.endswith('"') and len(local) >= 2:
+        tricks = True
+    elif not _DOT_ATOM.match(local):
+        raise AddressError("501 5.1.7 Invalid address")
+    if "%" in local or "!" in local:
+        tricks = True
+    return f"{local}@{domain}", params, tricks
+
+
+def _is_domain_or_literal(domain):
+    if domain.startswith("[") and domain.endswith("]"):
+        try:
+            ipaddress.ip_address(domain[1:-1].removeprefix("IPv6:"))
+            return True
+        except ValueError:
+            return False
+    return is_domain(domain)
+
+
+def domain_of(address):
+    return address.rpartition("@")[2].lower()
+
+
+def certificate_matches_domain(peer_certificate, domain):
+    """Whether a verified peer certificate (ssl getpeercert() dict) names `domain` (SAN DNS, wildcards)."""
+    if not peer_certificate:
+        return False
+    names = [value for kind, value in peer_certificate.get("subjectAltName", ()) if kind == "DNS"]
+    if not names:
+        names = [value for rdn in peer_certificate.get("subject", ()) for key, value in rdn if key == "commonName"]
+    domain = domain.lower()
+    for name in (name.lower() for name in names):
+        if name == domain or (name.startswith("*.") and domain.partition(".")[2] == name[2:]):
+            return True
+    return False

@@ -1,0 +1,69 @@
+"""What a running server needs besides its snapshot: the TLS context, logs and the queue store.
+
+Built from a snapshot off the event loop; sessions keep the runtime they started with, so a reload never
+changes the policy of an open session.
+"""
+import hashlib
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass
+
+from transport.logs.protocol import ProtocolLog
+from transport.logs.tracking import MessageTrackingLog
+from transport.queue.store import MessageStore
+
+
+@dataclass(frozen=True)
+class ServerRuntime:
+    snapshot: object
+    tls_context: ssl.SSLContext
+    organization_fingerprints: frozenset
+    protocol_log: ProtocolLog
+    tracking_log: MessageTrackingLog
+    store: MessageStore
+
+
+def build_runtime(snapshot, previous=None):
+    """Logs and store are kept from the previous runtime when their settings did not change."""
+    same = previous is not None
+    protocol_log = (previous.protocol_log if same and previous.snapshot.protocol_log == snapshot.protocol_log
+                    else ProtocolLog(snapshot.protocol_log))
+    tracking_log = (previous.tracking_log if same and previous.snapshot.tracking == snapshot.tracking
+                    else MessageTrackingLog(snapshot.tracking, snapshot.fqdn))
+    store = (previous.store if same and previous.snapshot.queue_directory == snapshot.queue_directory
+             else MessageStore(snapshot.queue_directory))
+    return ServerRuntime(
+        snapshot=snapshot, tls_context=server_tls_context(snapshot),
+        organization_fingerprints=frozenset(fingerprint for fingerprint, _ in snapshot.organization_certificates),
+        protocol_log=protocol_log, tracking_log=tracking_log, store=store,
+    )
+
+
+def server_tls_context(snapshot):
+    """STARTTLS with the server's certificate. Client certificates are asked for, not required: they prove a
+    partner's domain (mutual TLS) or one of the organization's own servers (ExchangeServer authentication)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _load_chain(context, snapshot.certificate_pem, snapshot.private_key_pem)
+    anchors = snapshot.trusted_roots_pem.decode() + "".join(pem for _, pem in snapshot.organization_certificates)
+    if anchors.strip():
+        context.load_verify_locations(cadata=anchors)
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+def _load_chain(context, certificate_pem, private_key_pem):
+    # ssl only loads keys from files: a private temporary file that exists only while loading.
+    descriptor, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(certificate_pem + b"\n" + private_key_pem)
+        context.load_cert_chain(path)
+    finally:
+        os.unlink(path)
+
+
+def peer_fingerprint(ssl_object):
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+    return hashlib.sha256(der).hexdigest() if der else None

@@ -1,0 +1,66 @@
+"""Choosing a send or foreign connector for a recipient domain (REFERENCE "Choosing a send connector").
+
+A pure function over snapshot dataclasses: no ORM, no I/O, so every rule is tested by tables.
+"""
+from dataclasses import dataclass
+
+UNREACHABLE, TOO_BIG = "Unreachable", "TooBig"
+
+
+@dataclass(frozen=True)
+class Route:
+    """The chosen connector, or why there is none (UNREACHABLE: no address space matches; TOO_BIG: every
+    matching connector's MaxMessageSize is below the message)."""
+    connector: object = None
+    failure: str = None
+
+
+def choose_connector(connectors, domain, size, server_name, server_sites, unavailable=frozenset()):
+    """The connector for `domain` as the router of `server_name` sees it.
+
+    `server_sites` maps every transport server to its site. `unavailable` holds names of connectors whose
+    every host has been failing to connect for this domain: the next matching connector by cost carries the
+    mail until they recover (beyond Exchange, which would queue). If all candidates are unavailable the best
+    one is kept, so mail queues there and retries.
+    """
+    site = server_sites.get(server_name)
+    usable = [c for c in connectors if c.enabled and not _scoped_elsewhere(c, site, server_sites)]
+    matching = [(rank, c) for c in usable if (rank := best_match(c, domain)) is not None]
+    if not matching:
+        return Route(failure=UNREACHABLE)
+    fitting = [(rank, c) for rank, c in matching if c.max_message_size is None or size <= c.max_message_size]
+    if not fitting:
+        return Route(failure=TOO_BIG)
+    ordered = sorted(fitting, key=lambda item: (-item[0], _cost(item[1], domain),
+                                                _proximity(item[1], server_name, site, server_sites),
+                                                item[1].name.lower()))
+    available = [c for _, c in ordered if c.name not in unavailable]
+    return Route(connector=available[0] if available else ordered[0][1])
+
+
+def best_match(connector, domain):
+    """The rank of the connector's most specific SMTP address space matching `domain`, None if none does."""
+    ranks = [rank for space in connector.address_spaces if (rank := space.specificity(domain)) is not None]
+    return max(ranks, default=None)
+
+
+def _cost(connector, domain):
+    """The cost of the address space that matched most specifically (the lowest cost among equals)."""
+    top = best_match(connector, domain)
+    return min(space.cost for space in connector.address_spaces if space.specificity(domain) == top)
+
+
+def _scoped_elsewhere(connector, site, server_sites):
+    """A scoped connector is usable only by servers in the site of one of its source servers."""
+    return connector.is_scoped_connector and all(
+        server_sites.get(source) != site for source in connector.source_transport_servers)
+
+
+def _proximity(connector, server_name, site, server_sites):
+    """0: this server is a source; 1: a source in the same site; 2: sources only in other sites."""
+    sources = connector.source_transport_servers
+    if server_name in sources:
+        return 0
+    if any(server_sites.get(source) == site for source in sources):
+        return 1
+    return 2
