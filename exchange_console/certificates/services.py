@@ -14,7 +14,7 @@ from exchange_console.lib.errors import ParameterError
 from exchange_console.services import ConfigurationError, notify_servers
 
 SELF_SIGNED_VALIDITY = datetime.timedelta(days=5 * 365)   # Exchange 2010's self-signed certificate: 5 years
-TRUSTED_ROOTS_FOLDER = "TrustedRootCertificates"
+TRUSTED_ROOTS_FOLDER = "TrustedRootCertificates"   # under EXCHANGE_DATA_DIR/<server>
 
 
 def issue_certificate_at_creation(sender, instance, created, **kwargs):
@@ -84,10 +84,10 @@ def server_certificate(server):
     return found or new_self_signed_certificate(server)
 
 
-def trusted_roots_pem():
-    """The machine's trusted root certificates for verifying client certificates (mutual TLS): every PEM file
-    in EXCHANGE_DATA_DIR/TrustedRootCertificates."""
-    folder = settings.EXCHANGE_DATA_DIR / TRUSTED_ROOTS_FOLDER
+def trusted_roots_pem(server):
+    """The server's trusted root certificates for verifying client certificates (mutual TLS): every PEM file
+    in EXCHANGE_DATA_DIR/<server>/TrustedRootCertificates."""
+    folder = settings.EXCHANGE_DATA_DIR / server.name / TRUSTED_ROOTS_FOLDER
     return b"".join(path.read_bytes() for path in sorted(folder.glob("*.pem"))) if folder.is_dir() else b""
 
 
