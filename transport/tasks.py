@@ -17,7 +17,25 @@ def reload_configuration(server_name):
 @shared_task(ignore_result=True)
 def categorize_message(server_name, message_id):
     """A message was durably accepted into server_name's queue store (transport.queue.store): route it."""
-    log.info("%s: message %s queued for categorization", server_name, message_id)
+    from transport.categorizer import categorize
+
+    categorize(server_name, message_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_queue(server_name, queue_id):
+    """Deliver what is due in one next-hop queue of server_name (a source server of its connector)."""
+    from transport.delivery.engine import deliver_queue as deliver
+
+    deliver(server_name, queue_id)
+
+
+@shared_task(ignore_result=True)
+def transfer_message(server_name, envelope_json, content_b64, connector_name, recipients):
+    """Another server routed recipients to a connector sourced here: store the message, then queue it."""
+    from transport.categorizer import accept_transfer
+
+    accept_transfer(server_name, envelope_json, content_b64, connector_name, recipients)
 
 
 def hand_to_categorizer(server_name, message_id):

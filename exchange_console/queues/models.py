@@ -94,6 +94,9 @@ class QueuedMessage(models.Model):
     next_retry_time = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     delay_notified = models.BooleanField(default=False)
+    # Which delivery attempt holds the message while it is Active ('<worker instance>:<attempt>'), so that a
+    # restarted worker can tell its own attempts from those of a worker that died.
+    claim = models.CharField(max_length=80, blank=True, default="")
 
     class Meta:
         ordering = ["date_received", "id"]

@@ -14,9 +14,9 @@ import dns.resolver
 class PermanentRoutingError(Exception):
     """The domain can never be reached (no such domain, null MX): recipients get an NDR at once."""
 
-    def __init__(self, status, text):
-        self.status, self.text = status, text
-        super().__init__(f"{status} {text}")
+    def __init__(self, code, status, text):
+        self.code, self.status, self.text = code, status, text
+        super().__init__(f"{code} {status} {text}")
 
 
 class TransientRoutingError(Exception):
@@ -58,13 +58,13 @@ def mx_hosts(domain, resolver):
         answer = resolver.resolve(domain, "MX")
         records = sorted(answer, key=lambda record: (record.preference, random.random()))
     except dns.resolver.NXDOMAIN:
-        raise PermanentRoutingError("5.4.4", f"Unable to route: the domain {domain} doesn't exist") from None
+        raise PermanentRoutingError(550, "5.4.4", f"Unable to route: the domain {domain} doesn't exist") from None
     except dns.resolver.NoAnswer:
         return [_host(domain, resolver)]
     except dns.exception.DNSException as error:
         raise TransientRoutingError(f"DNS query for {domain} MX failed: {error}") from None
     if len(records) == 1 and records[0].exchange == dns.name.root:
-        raise PermanentRoutingError("5.1.10", f"Domain {domain} does not accept mail (null MX)")
+        raise PermanentRoutingError(556, "5.1.10", f"Domain {domain} does not accept mail (null MX)")
     hosts = [_host(record.exchange.to_text(omit_final_dot=True), resolver) for record in records
              if record.exchange != dns.name.root]
     return [host for host in hosts if host.addresses]

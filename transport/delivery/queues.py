@@ -102,16 +102,17 @@ def release(messages, status=MessageStatus.RETRY, error=""):
         status=status, claim="", last_error=error[:2000])
 
 
-def move(message, target_queue):
-    """Move a message's pending recipients to another queue (failover, or a route that changed)."""
+def move(message, target_queue, addresses):
+    """Move some pending recipients of a message to another queue (failover, a route that changed)."""
     with transaction.atomic():
-        moved = _join(target_queue, message.store_id, list(message.recipients.values_list("address", flat=True)), {
+        _join(target_queue, message.store_id, addresses, {
             "from_address": message.from_address, "subject": message.subject,
             "internet_message_id": message.internet_message_id, "size": message.size,
             "date_received": message.date_received, "delay_notified": message.delay_notified,
         })
-        message.delete()
-    return moved
+        message.recipients.filter(address__in=addresses).delete()
+        if not message.recipients.exists():
+            message.delete()
 
 
 def connection_failed(queue, server, error):

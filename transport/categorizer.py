@@ -1,0 +1,184 @@
+"""The categorizer: what becomes of each recipient of a message that arrived in a server's store.
+
+Authoritative domain: the mailbox gets it (Maildir), an unknown address an NDR (5.1.1). InternalRelay: the
+mailbox if there is one, else routed. ExternalRelay and every other domain: routed to the connector
+transport.routing chooses, in the queue of its next hop on a source server of that connector (this one, or
+another that the message is transferred to). The message leaves the store when no recipient is left queued.
+"""
+import base64
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from exchange_console.lib.domains import match_domain_pattern
+from exchange_console.organization.models import DomainType
+from exchange_console.queues.models import DeliveryType
+from transport.delivery import queues, runtime
+from transport.delivery.mailbox import deliver_to_mailbox
+from transport.delivery.reports import send_report
+from transport.dsn import FAILED, RecipientReport
+from transport.routing import TOO_BIG, choose_connector
+
+log = logging.getLogger(__name__)
+
+LOCAL, FAIL, ROUTE, UNREACHABLE = "local", "fail", "route", "unreachable"
+NOT_FOUND = RecipientReport("", "5.1.1", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found")
+RECIPIENT_LIMIT = RecipientReport("", "5.5.3", "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients")
+TOO_BIG_FOR_ROUTE = RecipientReport(
+    "", "5.3.4", "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route")
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str
+    connector: object = None
+    report: RecipientReport = None
+
+
+def accepted_domain_type(snapshot, domain):
+    """The DomainType of the most specific accepted domain matching `domain`, None when none does."""
+    ranked = [(rank, domain_type) for pattern, domain_type in snapshot.accepted_domains
+              if (rank := match_domain_pattern(pattern, domain)) is not None]
+    return max(ranked, key=lambda item: item[0])[1] if ranked else None
+
+
+def decide(snapshot, address, size, unavailable=frozenset(), via_connector=None):
+    """The decision for one recipient."""
+    domain = address.rpartition("@")[2].lower()
+    domain_type = accepted_domain_type(snapshot, domain)
+    if domain_type == DomainType.AUTHORITATIVE:
+        return Decision(LOCAL) if address.lower() in snapshot.mailboxes else Decision(FAIL, report=NOT_FOUND)
+    if domain_type == DomainType.INTERNAL_RELAY and address.lower() in snapshot.mailboxes:
+        return Decision(LOCAL)
+    if via_connector is not None:
+        return Decision(ROUTE, connector=via_connector)
+    route = choose_connector(snapshot.connectors, domain, size, snapshot.server.name, snapshot.server_sites,
+                             unavailable)
+    if route.connector is not None:
+        return Decision(ROUTE, connector=route.connector)
+    if route.failure == TOO_BIG:
+        return Decision(FAIL, report=TOO_BIG_FOR_ROUTE)
+    return Decision(UNREACHABLE)
+
+
+def categorize(server_name, message_id, via_connector_name=None):
+    """Categorize one stored message (idempotent: a message already queued only has its queues resumed)."""
+    if queues.is_queued(server_name, message_id):
+        for queue in queues.release_abandoned(server_name, message_id):
+            kick(server_name, queue)
+        return
+    store = runtime.store(server_name)
+    try:
+        envelope, content = store.load(message_id)
+    except FileNotFoundError:
+        return
+    snapshot = runtime.send_snapshot(server_name)
+    decisions = decide_all(snapshot, server_name, envelope, via_connector_name)
+    deliver_local(server_name, snapshot, envelope, content, [r for r, d in decisions.items() if d.kind == LOCAL])
+    fail(server_name, snapshot, envelope, content,
+         [(r, d.report) for r, d in decisions.items() if d.kind == FAIL])
+    queued = route(server_name, snapshot, envelope, content, decisions)
+    if not queued:
+        store.remove(message_id)
+
+
+def decide_all(snapshot, server_name, envelope, via_connector_name):
+    limit = snapshot.max_recipient_envelope_limit
+    if limit is not None and len(envelope.rcpt_tos) > limit:
+        return {recipient: Decision(FAIL, report=RECIPIENT_LIMIT) for recipient in envelope.rcpt_tos}
+    via = snapshot.connector(via_connector_name) if via_connector_name else None
+    decisions = {}
+    for recipient in envelope.rcpt_tos:
+        domain = recipient.rpartition("@")[2]
+        decisions[recipient] = decide(snapshot, recipient, envelope.size,
+                                      queues.failing_connectors(server_name, domain), via)
+    return decisions
+
+
+def deliver_local(server_name, snapshot, envelope, content, recipients):
+    for recipient in recipients:
+        deliver_to_mailbox(settings.EXCHANGE_DATA_DIR, recipient, envelope.mail_from, content)
+    if recipients:
+        runtime.tracking_log(server_name).event(
+            "DELIVER", envelope, source="STOREDRIVER", recipients=recipients, connector_id="",
+            recipient_status=["250 2.0.0 Delivered to mailbox"] * len(recipients), directionality="Incoming")
+
+
+def fail(server_name, snapshot, envelope, content, failures):
+    """Recipients that can never be delivered: FAIL in the tracking log and one NDR for all of them."""
+    if not failures:
+        return
+    reports = [RecipientReport(recipient, report.status, report.diagnostic, report.remote_mta)
+               for recipient, report in failures]
+    runtime.tracking_log(server_name).event(
+        "FAIL", envelope, recipients=[r.address for r in reports], connector_id="",
+        recipient_status=[r.diagnostic for r in reports])
+    send_report(server_name, snapshot, FAILED, envelope, content, reports)
+
+
+def route(server_name, snapshot, envelope, content, decisions):
+    """Queue routed and unreachable recipients here, or transfer them to a source server of their connector.
+    Returns True when something stays queued on this server."""
+    local_hops, transfers = {}, {}
+    for recipient, decision in decisions.items():
+        if decision.kind == UNREACHABLE:
+            local_hops.setdefault((DeliveryType.UNREACHABLE, recipient.rpartition("@")[2].lower(), ""), []).append(
+                recipient)
+        elif decision.kind == ROUTE and server_name in decision.connector.source_transport_servers:
+            delivery_type, next_hop = queues.next_hop_of(decision.connector, recipient.rpartition("@")[2])
+            local_hops.setdefault((delivery_type, next_hop, decision.connector.name), []).append(recipient)
+        elif decision.kind == ROUTE:
+            transfers.setdefault(decision.connector, []).append(recipient)
+    with transaction.atomic():
+        touched = [queues.queue_for(server_name, *hop) for hop in local_hops]
+        for queue, recipients in zip(touched, local_hops.values()):
+            queues.enqueue(queue, envelope, recipients)
+    for queue in touched:
+        transaction.on_commit(lambda queue=queue: kick(server_name, queue))
+    for connector, recipients in transfers.items():
+        transfer(server_name, snapshot, envelope, content, connector, recipients)
+    return bool(touched)
+
+
+def transfer(server_name, snapshot, envelope, content, connector, recipients):
+    """Hand recipients to a source server of their connector (the nearest: same site first, then by name)."""
+    from transport.tasks import transfer_message
+
+    target = min(connector.source_transport_servers,
+                 key=lambda name: (snapshot.server_sites.get(name) != snapshot.server.site, name))
+    transfer_message.apply_async(
+        (target, envelope.to_json(), base64.b64encode(content).decode(), connector.name, list(recipients)),
+        queue=f"transport.{target.lower()}")
+    runtime.tracking_log(server_name).event(
+        "TRANSFER", envelope, recipients=recipients, connector_id=connector.name,
+        related_recipient_address=target, directionality="Originating")
+
+
+def accept_transfer(server_name, envelope_json, content_b64, connector_name, recipients):
+    """A transferred message arrives: store it durably here, then queue it for its connector."""
+    from transport.queue.store import Envelope
+
+    original = Envelope.from_json(envelope_json)
+    content = base64.b64decode(content_b64)
+    stored = runtime.store(server_name).accept(
+        content, mail_from=original.mail_from, rcpt_tos=recipients, received_connector=original.received_connector,
+        client_ip=original.client_ip, client_hostname=original.client_hostname, auth_user=original.auth_user,
+        size=original.size, header_message_id=original.header_message_id, subject=original.subject,
+        arrival_time=original.arrival_time, mail_options=original.mail_options)
+    categorize(server_name, stored.message_id, via_connector_name=connector_name)
+
+
+def kick(server_name, queue):
+    """Schedule a delivery attempt of the queue on this server when its next work is due."""
+    from django.utils import timezone
+
+    from transport.tasks import deliver_queue
+
+    due = queues.next_due(queue)
+    if due is None and not queue.connection_failing:
+        return
+    countdown = max(0.0, (due - timezone.now()).total_seconds()) if due else 0.0
+    deliver_queue.apply_async((server_name, queue.id), queue=f"transport.{server_name.lower()}",
+                              countdown=countdown or None)
