@@ -1,0 +1,129 @@
+"""The kinds of object the console lists and edits, and the result-pane lists with the columns the EMC shows.
+
+Each list loads its rows with a constant number of queries (select/prefetch), then sorts and filters the
+shown cell texts in Python, so a column sorts the way it reads.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+from django.urls import reverse
+
+from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, SendConnector
+from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+from exchange_console.organization.models import (
+    AcceptedDomain, Mailbox, RemoteDomain, TransportConfig, TransportServer,
+)
+from exchange_console.organization.schemas import (
+    ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER,
+)
+from exchange_console.schema import ObjectSchema
+
+
+@dataclass(frozen=True)
+class Kind:
+    slug: str                   # in URLs: /properties/send-connector/3/
+    label: str                  # the EMC's noun, used in confirmations: "Send connector"
+    schema: ObjectSchema
+    queryset: Callable          # () -> QuerySet with what the dialog needs
+    toggles: bool = False       # Disable/Enable
+    removable: bool = True
+
+
+def _servers_of(model):
+    return lambda: model.objects.prefetch_related("source_transport_servers")
+
+
+KINDS = {kind.slug: kind for kind in (
+    Kind("send-connector", "Send connector", SEND_CONNECTOR, _servers_of(SendConnector), toggles=True),
+    Kind("foreign-connector", "Foreign connector", FOREIGN_CONNECTOR, _servers_of(ForeignConnector), toggles=True),
+    Kind("receive-connector", "Receive connector", RECEIVE_CONNECTOR,
+         lambda: ReceiveConnector.objects.select_related("server"), toggles=True),
+    Kind("accepted-domain", "Accepted domain", ACCEPTED_DOMAIN, AcceptedDomain.objects.all),
+    Kind("remote-domain", "Remote domain", REMOTE_DOMAIN, RemoteDomain.objects.all),
+    Kind("transport-config", "Transport Settings", TRANSPORT_CONFIG, TransportConfig.objects.all, removable=False),
+    Kind("transport-server", "Transport server", TRANSPORT_SERVER,
+         lambda: TransportServer.objects.select_related("site"), removable=False),
+    Kind("mailbox", "Mailbox", MAILBOX, Mailbox.objects.all),
+)}
+
+
+def status(obj):
+    return "Enabled" if obj.enabled else "Disabled"
+
+
+def joined(values):
+    return ", ".join(values)
+
+
+def server_names(obj):
+    return joined(server.name for server in obj.source_transport_servers.all())
+
+
+@dataclass(frozen=True)
+class ResultList:
+    slug: str
+    title: str
+    kind: Kind
+    columns: tuple              # (title, obj -> text)
+    rows: Callable              # (**scope) -> iterable of objects
+    new_actions: tuple = ()     # (label, url name)
+
+
+RESULT_LISTS = {result.slug: result for result in (
+    ResultList("remote-domains", "Remote Domains", KINDS["remote-domain"],
+               (("Name", lambda d: d.name), ("Remote Domain", lambda d: d.domain_name)),
+               lambda: RemoteDomain.objects.all(), (("New Remote Domain...", "console:new-remote-domain"),)),
+    ResultList("accepted-domains", "Accepted Domains", KINDS["accepted-domain"],
+               (("Name", lambda d: d.name), ("Accepted Domain", lambda d: d.domain_name),
+                ("Domain Type", lambda d: d.domain_type), ("Default", lambda d: "True" if d.default else "False")),
+               lambda: AcceptedDomain.objects.all(), (("New Accepted Domain...", "console:new-accepted-domain"),)),
+    ResultList("send-connectors", "Send Connectors", KINDS["send-connector"],
+               (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
+                ("Source Servers", server_names)),
+               lambda: _servers_of(SendConnector)(), (("New Send Connector...", "console:new-send-connector"),)),
+    ResultList("foreign-connectors", "Foreign Connectors", KINDS["foreign-connector"],
+               (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
+                ("Source Servers", server_names)),
+               lambda: _servers_of(ForeignConnector)()),
+    ResultList("global-settings", "Global Settings", KINDS["transport-config"],
+               (("Name", lambda c: c.identity), ("Maximum send size", lambda c: _size(c.max_send_size)),
+                ("Maximum receive size", lambda c: _size(c.max_receive_size)),
+                ("Maximum number of recipients", lambda c: TRANSPORT_CONFIG.param(
+                    "MaxRecipientEnvelopeLimit").type.format(c.max_recipient_envelope_limit))),
+               lambda: TransportConfig.objects.all()),
+    ResultList("hub-servers", "Hub Transport", KINDS["transport-server"],
+               (("Name", lambda s: s.name), ("Role", lambda s: s.role), ("Site", lambda s: s.site.name),
+                ("FQDN", lambda s: s.fqdn)),
+               lambda: TransportServer.objects.hubs().select_related("site")),
+    ResultList("receive-connectors", "Receive Connectors", KINDS["receive-connector"],
+               (("Name", lambda c: c.name), ("Status", status), ("Bindings", lambda c: joined(c.bindings)),
+                ("Remote IP Ranges", lambda c: joined(c.remote_ip_ranges))),
+               lambda server=None: ReceiveConnector.objects.select_related("server").filter(server=server)),
+    ResultList("mailboxes", "Mailbox", KINDS["mailbox"],
+               (("Display Name", lambda m: m.name), ("Primary SMTP Address", lambda m: m.primary_smtp_address)),
+               lambda: Mailbox.objects.all(), (("New Mailbox...", "console:new-mailbox"),)),
+)}
+
+ORGANIZATION_TABS = ("remote-domains", "accepted-domains", "send-connectors", "foreign-connectors",
+                     "global-settings")
+
+
+def _size(value):
+    return TRANSPORT_CONFIG.param("MaxSendSize").type.format(value)
+
+
+def table(result, query="", sort="", descending=False, **scope):
+    """Rows as (object, cells), filtered by the text typed in the filter box and sorted by one column."""
+    titles = [title for title, _ in result.columns]
+    rows = [(obj, [cell(obj) for _, cell in result.columns]) for obj in result.rows(**scope)]
+    if query:
+        needle = query.lower()
+        rows = [row for row in rows if any(needle in text.lower() for text in row[1])]
+    if sort in titles:
+        index = titles.index(sort)
+        rows.sort(key=lambda row: row[1][index].lower(), reverse=descending)
+    return rows
+
+
+def properties_url(kind, obj):
+    return reverse("console:properties", args=[kind.slug, obj.pk])

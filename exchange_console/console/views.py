@@ -1,0 +1,210 @@
+"""The console's pages: tree, result pane and action pane; properties dialogs; Enable/Disable/Remove; the
+New dialogs and the completion page. Every view serves the full page, or with htmx the part that changed.
+"""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from exchange_console.console import completion
+from exchange_console.console.dialogs import DOMAIN_TYPES, PropertiesForm, SchemaForm, edit_rows
+from exchange_console.console.fields import FieldSpec as F
+from exchange_console.console.kinds import KINDS, ORGANIZATION_TABS, RESULT_LISTS, properties_url, table
+from exchange_console.organization.models import TransportServer
+
+CHANGED = "configChanged"   # the htmx event that makes the visible list refresh itself
+
+NEW_DIALOGS = {
+    "accepted-domain": ("New Accepted Domain", "accepted-domains", (
+        F("Name", "Name:"), F("DomainName", "Accepted Domain:"),
+        F("DomainType", "This accepted domain is:", DOMAIN_TYPES, radio=True))),
+    "remote-domain": ("New Remote Domain", "remote-domains", (
+        F("Name", "Name:"), F("DomainName", "Domain name:"))),
+    "mailbox": ("New Mailbox", "mailboxes", (
+        F("Name", "Name:"), F("PrimarySmtpAddress", "E-mail address:"), F("Password", "Password:", secret=True))),
+}
+
+TOOLBOX = (("Queue Viewer", "toolbox:queues"), ("Message Tracking", "toolbox:tracking"),
+           ("Protocol Logs", "toolbox:protocol-logs"))
+
+
+def list_url(kind_slug, obj):
+    """The page whose list shows this object."""
+    if kind_slug == "receive-connector":
+        return reverse("console:server", args=[obj.server.name])
+    if kind_slug == "transport-server":
+        return reverse("console:server", args=[obj.name])
+    if kind_slug == "mailbox":
+        return reverse("console:mailboxes")
+    tab = {"send-connector": "send-connectors", "foreign-connector": "foreign-connectors",
+           "accepted-domain": "accepted-domains", "remote-domain": "remote-domains",
+           "transport-config": "global-settings"}[kind_slug]
+    return reverse("console:organization", args=[tab])
+
+
+def pane(request, template_context, node):
+    """The whole page; with htmx the console (tree and panes) or just the list that asked."""
+    context = {"node": node, **template_context}
+    if request.htmx and not request.htmx.history_restore_request:
+        template = "console/result_list.html" if request.htmx.target == "result-list" else "console/console.html"
+    else:
+        template = "console/page.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def list_context(request, result, **scope):
+    query, sort = request.GET.get("q", "").strip(), request.GET.get("sort", "")
+    descending = request.GET.get("dir") == "desc"
+    rows = table(result, query, sort, descending, **scope)
+    return {"result": result, "rows": [(obj, cells, properties_url(result.kind, obj)) for obj, cells in rows],
+            "query": query, "sort": sort, "descending": descending, "list_path": request.path}
+
+
+@require_GET
+@login_required
+def organization(request, tab):
+    if tab not in ORGANIZATION_TABS:
+        raise Http404("No such tab")
+    context = list_context(request, RESULT_LISTS[tab])
+    context["tabs"] = [RESULT_LISTS[slug] for slug in ORGANIZATION_TABS]
+    return pane(request, context, "organization")
+
+
+@require_GET
+@login_required
+def server(request, name=None):
+    servers = list(TransportServer.objects.hubs().select_related("site"))
+    selected = next((s for s in servers if s.name == name), None) if name else (servers[0] if servers else None)
+    if name and selected is None:
+        raise Http404("No such Hub Transport server")
+    context = list_context(request, RESULT_LISTS["receive-connectors"], server=selected)
+    context.update(servers=servers, selected_server=selected)
+    return pane(request, context, "servers")
+
+
+@require_GET
+@login_required
+def mailboxes(request):
+    return pane(request, list_context(request, RESULT_LISTS["mailboxes"]), "mailboxes")
+
+
+@require_GET
+@login_required
+def toolbox(request):
+    tools = []
+    for title, url_name in TOOLBOX:
+        try:
+            tools.append((title, reverse(url_name)))
+        except NoReverseMatch:  # a tool whose app isn't installed
+            continue
+    return pane(request, {"tools": tools}, "toolbox")
+
+
+def _object(kind_slug, pk):
+    kind = KINDS.get(kind_slug)
+    if kind is None:
+        raise Http404("No such kind of object")
+    return kind, get_object_or_404(kind.queryset(), pk=pk)
+
+
+def _dialog(request, form, kind, obj, status=200, command=""):
+    context = {"form": form, "kind": kind, "obj": obj, "command": command,
+               "action_url": properties_url(kind, obj), "cancel_url": list_url(kind.slug, obj)}
+    template = "console/properties.html" if request.htmx else "console/properties_page.html"
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def properties(request, kind_slug, pk):
+    kind, obj = _object(kind_slug, pk)
+    if request.method == "GET":
+        return _dialog(request, PropertiesForm(kind.schema, obj), kind, obj)
+    if "rows-add" in request.POST or "rows-remove" in request.POST:
+        form = PropertiesForm(kind.schema, obj, edit_rows(request.POST))
+        form.show_errors = False
+        return _dialog(request, form, kind, obj)
+    form = PropertiesForm(kind.schema, obj, request.POST)
+    if not form.is_valid():
+        return _dialog(request, form, kind, obj)
+    changes = form.changed_values()
+    command = ""
+    if changes:
+        result, _ = completion.apply("Set", kind.schema, changes, obj, form.cleaned_data["version"])
+        if not result.succeeded:
+            form.add_configuration_errors(result.refusal)
+            return _dialog(request, form, kind, obj, command=result.command)
+        command = result.command
+        messages.success(request, command)
+    return _after_save(request, kind, obj, command)
+
+
+def _after_save(request, kind, obj, command):
+    if request.POST.get("action") == "apply":
+        obj = get_object_or_404(kind.queryset(), pk=obj.pk)
+        response = _dialog(request, PropertiesForm(kind.schema, obj), kind, obj, command=command)
+    elif request.htmx:
+        response = HttpResponse("")
+    else:
+        return redirect(list_url(kind.slug, obj))
+    response["HX-Trigger"] = CHANGED
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def object_action(request, kind_slug, pk, action):
+    """Enable, Disable or Remove; GET asks for confirmation (the page without script), POST does it."""
+    kind, obj = _object(kind_slug, pk)
+    if action not in ("enable", "disable", "remove") or (action != "remove" and not kind.toggles) or (
+            action == "remove" and not kind.removable):
+        raise Http404("No such action")
+    if request.method == "GET":
+        return render(request, "console/confirm_page.html", {
+            "kind": kind, "obj": obj, "action": action, "cancel_url": list_url(kind.slug, obj)})
+    back = list_url(kind.slug, obj)
+    if action == "remove":
+        result, _ = completion.apply("Remove", kind.schema, {}, obj)
+    else:
+        result, _ = completion.apply("Set", kind.schema, {"Enabled": action == "enable"}, obj)
+    if result.succeeded:
+        messages.success(request, result.command)
+    else:
+        messages.error(request, f"{result.command}: {result.error}")
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Trigger": CHANGED})
+    return redirect(back)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def new_object_dialog(request, kind_slug):
+    heading, tab, specs = NEW_DIALOGS[kind_slug]
+    kind = KINDS[kind_slug]
+    cancel_url = list_url(kind_slug, None) if kind_slug == "mailbox" else reverse("console:organization", args=[tab])
+    form = SchemaForm(kind.schema, [("General", specs)], request.POST or None, creating=True)
+    command = ""
+    if request.method == "POST" and form.is_valid():
+        values = {name: value for name, value in form.cleaned_data.items() if value not in ("", None)}
+        result = completion.run(request, "New", kind.schema, values, heading=heading, finish_url=cancel_url)
+        if result.succeeded:
+            return redirect(result.url)
+        form.add_configuration_errors(result.refusal)
+        command = result.command
+    return render(request, "console/new_dialog.html", {
+        "form": form, "heading": heading, "cancel_url": cancel_url, "command": command})
+
+
+@require_GET
+@login_required
+def completion_page(request, token):
+    result = request.session.get("completions", {}).get(token)
+    if result is None:
+        raise Http404("This completion page has expired")
+    return render(request, "console/completion.html", {"result": result})
+
