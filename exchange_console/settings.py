@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "exchange_console.accounts",
     "transport",
     "exchange_console.queues",
+    "exchange_console.console",
 ]
 
 MIDDLEWARE = [
