@@ -70,7 +70,10 @@ class RowsField(forms.Field):
         return [self.from_text(item) if isinstance(item, str) else item for item in value or []]
 
     def clean(self, value):
-        return [self.to_text(row) for row in self.prepare_value(value)]
+        items = [self.to_text(row) for row in self.prepare_value(value)]
+        if self.required and not items:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return items
 
 
 ADDRESS_SPACE_COLUMNS = (Column("type", "Type", default="SMTP"), Column("address", "Address"),
@@ -94,12 +97,12 @@ def address_space_row(text):
             "subdomains": subdomains, "cost": cost}
 
 
-def address_spaces_field(label="Address space:"):
-    return RowsField(ADDRESS_SPACE_COLUMNS, address_space_text, address_space_row, label=label)
+def address_spaces_field(label="Address space:", **kwargs):
+    return RowsField(ADDRESS_SPACE_COLUMNS, address_space_text, address_space_row, label=label, **kwargs)
 
 
-def list_field(label, column_label):
-    return RowsField((Column("value", column_label),), label=label)
+def list_field(label, column_label, **kwargs):
+    return RowsField((Column("value", column_label),), label=label, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class WizardPage(forms.Form):
 
     def exchange_values(self):
         """The page's parameters; an empty entry is not given, so the schema's default or preset applies."""
-        return {name: value for name, value in self.cleaned_data.items() if value not in ("", [], None)}
+        return {name: value for name, value in self.cleaned_data.items() if value not in ("", None)}
 
     def clean(self):
         if self.errors:
@@ -99,14 +99,9 @@ class SendIntroduction(WizardPage):
 class SendAddressSpace(WizardPage):
     schema, title = SEND_CONNECTOR, "Address space"
     description = "Specify the address space(s) to which this connector will route mail."
-    AddressSpaces = address_spaces_field()
+    AddressSpaces = address_spaces_field(
+        required=True, error_messages={"required": "AddressSpaces: at least one address space is required."})
     IsScopedConnector = forms.BooleanField(label="Scoped send connector", required=False)
-
-    def clean_AddressSpaces(self):
-        spaces = self.cleaned_data["AddressSpaces"]
-        if not spaces:
-            raise forms.ValidationError("AddressSpaces: at least one address space is required.")
-        return spaces
 
 
 class SendNetwork(WizardPage):
@@ -121,6 +116,12 @@ class SendNetwork(WizardPage):
     UseExternalDNSServersEnabled = forms.BooleanField(
         label="Use the External DNS Lookup settings on the transport server", required=False)
     SmartHosts = list_field("Smart hosts:", "Smart host (IP address or FQDN)")
+
+    def exchange_values(self):
+        values = super().exchange_values()
+        if not values["SmartHosts"]:
+            del values["SmartHosts"]
+        return values
 
 
 class SendSmartHostAuthentication(WizardPage):
@@ -191,7 +192,8 @@ class ReceiveLocalNetwork(WizardPage):
     description = "Use these local IP addresses to receive mail."
     rules = (binding_conflicts,)
     Bindings = RowsField((Column("address", "IP address (or " + ALL_IPV4 + ")", default=ALL_IPV4),
-                          Column("port", "Port")), binding_text, binding_row, label="Local IP address(es):")
+                          Column("port", "Port")), binding_text, binding_row, label="Local IP address(es):",
+                         required=True, error_messages={"required": "Bindings: at least one binding is required."})
     Fqdn = forms.CharField(label="Specify the FQDN this connector will provide in response to HELO or EHLO:",
                            required=False)
 
@@ -206,7 +208,9 @@ class ReceiveRemoteNetwork(WizardPage):
     description = "Receive mail from remote servers that have these IP addresses."
     rules = (binding_conflicts,)
     aliases = {"Bindings": "RemoteIPRanges"}
-    RemoteIPRanges = list_field("Remote IP address(es):", "IP address, range (a-b) or CIDR")
+    RemoteIPRanges = list_field(
+        "Remote IP address(es):", "IP address, range (a-b) or CIDR", required=True,
+        error_messages={"required": "RemoteIPRanges: at least one remote IP address range is required."})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -238,6 +242,10 @@ class ConnectorWizard(NamedUrlSessionWizardView):
             page = self.get_form(step=step, data=self.storage.get_step_data(step))
             cache[step] = page.exchange_values() if page.is_bound and page.is_valid() else None
         return cache[step]
+
+    def process_step(self, form):
+        self.__dict__.pop("_page_values", None)  # the page's new data decides which pages follow
+        return super().process_step(form)
 
     def values_before(self, step=None):
         values = dict(self.base_values())
