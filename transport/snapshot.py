@@ -4,7 +4,7 @@ The SMTP hot path reads only this, never the ORM, so it can be tested without Dj
 change is applied by swapping one object.
 """
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
@@ -87,6 +87,7 @@ class ServerSnapshot:
     protocol_log: ProtocolLogSettings
     tracking: TrackingSettings
     queue_directory: Path
+    configuration_stamp: datetime = None   # the latest WhenChanged among the objects read
 
     def enabled_connectors(self):
         return tuple(connector for connector in self.receive_connectors if connector.enabled)
@@ -106,10 +107,13 @@ def build_snapshot(server_name):
     config = TransportConfig.objects.first() or TransportConfig()
     certificate = server_certificate(server)
     server_dir = Path(settings.EXCHANGE_DATA_DIR) / server.name
+    connectors = list(ReceiveConnector.objects.for_server(server))
+    stamp = max([server.modified, config.modified or server.modified, *(c.modified for c in connectors),
+                 *AcceptedDomain.objects.values_list("modified", flat=True),
+                 *Mailbox.objects.values_list("modified", flat=True)])
     return ServerSnapshot(
         name=server.name, fqdn=server.fqdn, role=server.role, site=server.site.name,
-        receive_connectors=tuple(_connector_config(connector, server)
-                                 for connector in ReceiveConnector.objects.for_server(server)),
+        receive_connectors=tuple(_connector_config(connector, server) for connector in connectors),
         accepted_domains=tuple(AcceptedDomain.objects.values_list("domain_name", "domain_type")),
         max_receive_size=config.max_receive_size,
         max_recipient_envelope_limit=config.max_recipient_envelope_limit,
@@ -124,7 +128,7 @@ def build_snapshot(server_name):
             server_dir / server.receive_protocol_log_path, server.receive_protocol_log_max_file_size,
             server.receive_protocol_log_max_age, server.receive_protocol_log_max_directory_size),
         tracking=tracking_settings_for(server),
-        queue_directory=server_dir / "Queue",
+        queue_directory=server_dir / "Queue", configuration_stamp=stamp,
     )
 
 

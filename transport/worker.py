@@ -36,7 +36,7 @@ class ReceiveLoop:
             snapshot = build_snapshot(server_name)
             runtime = build_runtime(snapshot, previous=self.service.runtime)
             status = self.run(self.service.apply(runtime))
-            record_listener_status(snapshot.name, status)
+            record_listener_status(snapshot, status)
             log.info("Transport server %s: receive connectors %s; bindings %s", snapshot.name,
                      ", ".join(c.identity for c in snapshot.enabled_connectors()) or "none",
                      ", ".join(f"{binding} {state}" for binding, state in status.items()) or "none")
@@ -60,11 +60,13 @@ def reload_running_configuration(server_name):
     return _receive_loop.reload(server_name).snapshot
 
 
-def record_listener_status(server_name, status):
+def record_listener_status(snapshot, status):
+    """What the console and the shell show: each binding's state, and which configuration is running."""
     from exchange_console.organization.models import TransportServer
 
-    TransportServer.objects.filter(name=server_name).update(receive_listener_status={
-        "bindings": status, "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    TransportServer.objects.filter(name=snapshot.name).update(receive_listener_status={
+        "bindings": status, "updated": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+        "configuration": snapshot.configuration_stamp.isoformat(timespec="microseconds")})
 
 
 def recover_queued_messages(runtime):

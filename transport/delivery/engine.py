@@ -178,8 +178,8 @@ def notify_delay(server_name, snapshot, message, envelope, content, error):
     server = snapshot.server
     if not queues.due_for_delay_notice(message, server.delay_notification_timeout):
         return
-    reports = [RecipientReport(recipient.address, _status(error, "4.0.0"), error or "400 4.0.0 delivery delayed")
-               for recipient in message.recipients.all()]
+    reports = [RecipientReport(address, _status(error, "4.0.0"), error or "400 4.0.0 delivery delayed")
+               for address in queues.pending(message)]
     send_report(server_name, snapshot, DELAYED, envelope, content, reports,
                 retry_until=message.date_received + server.message_expiration_timeout)
     queues.mark_delay_notified(message)

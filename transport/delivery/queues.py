@@ -81,6 +81,11 @@ def claim(queue, limit):
     return list(QueuedMessage.objects.filter(claim=token, status=MessageStatus.ACTIVE).prefetch_related("recipients"))
 
 
+def pending(message):
+    """The message's recipients still to deliver, read afresh (not from a prefetched list)."""
+    return list(QueuedRecipient.objects.filter(message_id=message.id).values_list("address", flat=True))
+
+
 def finish_recipients(message, addresses):
     QueuedRecipient.objects.filter(message=message, address__in=list(addresses)).delete()
 
@@ -88,7 +93,7 @@ def finish_recipients(message, addresses):
 def settle(message, retry_interval, error):
     """After an attempt: drop the message when no recipient is left, else wait for its next retry. Returns
     True when the message left the queue."""
-    if not message.recipients.exists():
+    if not pending(message):
         message.delete()
         return True
     QueuedMessage.objects.filter(id=message.id).update(
@@ -110,8 +115,8 @@ def move(message, target_queue, addresses):
             "internet_message_id": message.internet_message_id, "size": message.size,
             "date_received": message.date_received, "delay_notified": message.delay_notified,
         })
-        message.recipients.filter(address__in=addresses).delete()
-        if not message.recipients.exists():
+        QueuedRecipient.objects.filter(message_id=message.id, address__in=addresses).delete()
+        if not pending(message):
             message.delete()
 
 

@@ -112,6 +112,7 @@ class SmtpSession:
     def _starttls(self, host_name):
         context = client_context(self.policy.verify_chain, self.trusted_roots_pem,
                                  self.certificate_file if self.policy.client_certificate else None)
+        self.client._host = host_name.strip("[]")   # smtplib sends it as the TLS server name (SNI)
         try:
             code, text = self.client.starttls(context=context)
         except (ssl.SSLError, OSError) as error:

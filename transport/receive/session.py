@@ -376,7 +376,8 @@ class ReceiveSession(SMTP):
     async def _logon_failed(self):
         self.logon_failures += 1
         self.session_log.write(INFORMATION, "", "Inbound authentication failed")
-        if self.logon_failures >= self.connector.max_logon_failures:
+        limit = self.connector.max_logon_failures   # 0: never disconnect for failed logons
+        if limit and self.logon_failures >= limit:
             await self.push(AUTH_FAILED)
             await self.push(TOO_MANY_ERRORS)
             self._close()

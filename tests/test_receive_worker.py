@@ -1,0 +1,152 @@
+"""The transport worker: listeners for the enabled receive connectors, live reconfiguration, bindings that
+can't open, and durable acceptance across kill -9."""
+import socket
+import time
+
+import pytest
+
+from exchange_console.connectors.models import ReceiveConnector
+from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
+from exchange_console.organization.schemas import ACCEPTED_DOMAIN
+from exchange_console.services import new_object, remove_object
+from tests.transport_helpers import (
+    Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, reconfigure,
+    remove_server_data, unique_server_name,
+)
+from transport.queue.store import server_store
+
+pytestmark = pytest.mark.smtp
+__all__ = ["committed_db"]
+
+HOST = "127.0.0.21"
+
+
+@pytest.fixture(scope="module")
+def server(committed_db):
+    name = unique_server_name("RW")
+    server = install_receive_server(name, "rw.contoso.com")
+    # Mail for an ExternalRelay domain with no send connector stays queued (Unreachable) after categorizing.
+    new_object(ACCEPTED_DOMAIN, {"Name": "Relay", "DomainName": "relay.example", "DomainType": "ExternalRelay"})
+    new_receive_connector(server, "Internet", f"{HOST}:21025", PermissionGroups="AnonymousUsers")
+    new_receive_connector(server, "Off", f"{HOST}:21026", PermissionGroups="AnonymousUsers", Enabled=False)
+    yield server
+    remove_server_data(name)
+
+
+@pytest.fixture(scope="module")
+def worker(server):
+    worker = TransportWorker(server.name).start(wait_for=[f"{HOST}:21025"])
+    yield worker
+    worker.stop()
+
+
+def connector(server, name):
+    return ReceiveConnector.objects.get(server=server, name=name)
+
+
+def can_connect(port, host=HOST):
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def send_one(port, subject="Hello", host=HOST, recipient="b@contoso.com"):
+    with Client(host, port) as client:
+        client.ehlo("client.example.com")
+        message = f"From: a@example.com\r\nTo: {recipient}\r\nSubject: {subject}\r\n\r\nbody\r\n"
+        client.mail("a@example.com")
+        client.rcpt(recipient)
+        code, text = client.data(message)
+        return code, text.decode()
+
+
+def test_it_listens_on_the_bindings_of_enabled_connectors_only(worker):
+    assert worker.status()["bindings"] == {f"{HOST}:21025": "Listening"}
+    assert can_connect(21025)
+    assert not can_connect(21026)
+
+
+def test_it_opens_and_closes_bindings_within_one_second_of_a_change(worker, server):
+    seconds = reconfigure(worker, RECEIVE_CONNECTOR, connector(server, "Off"), {"Enabled": True})
+    assert seconds < 1
+    assert can_connect(21026)
+    seconds = reconfigure(worker, RECEIVE_CONNECTOR, connector(server, "Off"), {"Bindings": f"{HOST}:21027"})
+    assert seconds < 1
+    assert can_connect(21027) and not can_connect(21026)
+    reconfigure(worker, RECEIVE_CONNECTOR, connector(server, "Off"), {"Enabled": False})
+    assert not can_connect(21027)
+
+
+def test_it_applies_new_policy_to_new_sessions_while_open_ones_finish_under_the_old(worker, server):
+    with Client(HOST, 21025) as old_session:
+        assert old_session.ehlo("client.example.com")[1].decode().startswith("rw.contoso.com Hello")
+        seconds = reconfigure(worker, RECEIVE_CONNECTOR, connector(server, "Internet"),
+                              {"Fqdn": "mail.contoso.com", "Banner": "220 Welcome to Contoso"})
+        assert seconds < 1
+        with Client(HOST, 21025) as new_session:
+            assert new_session.ehlo_resp is None
+            code, text = new_session.ehlo("client.example.com")
+            assert text.decode().startswith("mail.contoso.com Hello [127.0.0.1]")
+        code, text = old_session.ehlo("client.example.com")
+        assert text.decode().startswith("rw.contoso.com Hello")
+        old_session.mail("a@example.com")
+        old_session.rcpt("b@contoso.com")
+        assert old_session.data("Subject: old\r\n\r\nx\r\n")[0] == 250
+
+
+def test_it_shows_the_new_banner_to_new_sessions(worker, server):
+    reconfigure(worker, RECEIVE_CONNECTOR, connector(server, "Internet"), {"Banner": "220 Contoso mail"})
+    with socket.create_connection((HOST, 21025), timeout=5) as raw:
+        assert raw.makefile("rb").readline() == b"220 Contoso mail\r\n"
+
+
+def test_it_reports_a_binding_that_cannot_open_and_keeps_the_others(worker, server):
+    with socket.socket() as squatter:
+        squatter.bind((HOST, 21028))
+        squatter.listen()
+        new_receive_connector(server, "Squatted", f"{HOST}:21028", PermissionGroups="AnonymousUsers")
+        status = worker.wait_for_status(lambda bindings: f"{HOST}:21028" in bindings)
+        assert status["bindings"][f"{HOST}:21028"] == f"The address {HOST}:21028 is already in use."
+        assert status["bindings"][f"{HOST}:21025"] == "Listening"
+        assert send_one(21025)[0] == 250
+    remove_object(RECEIVE_CONNECTOR, connector(server, "Squatted"))
+
+
+def test_it_lets_two_servers_run_side_by_side_and_reports_the_second_ones_taken_binding(worker, server):
+    other = install_receive_server(unique_server_name("RX"), "rx.contoso.com")
+    new_receive_connector(other, "Own", f"{HOST}:21030", PermissionGroups="AnonymousUsers")
+    new_receive_connector(other, "Taken", f"{HOST}:21025", RemoteIPRanges="127.0.0.0/8",
+                          PermissionGroups="AnonymousUsers")
+    second = TransportWorker(other.name).start(wait_for=[f"{HOST}:21030", f"{HOST}:21025"])
+    try:
+        bindings = second.status()["bindings"]
+        assert bindings[f"{HOST}:21030"] == "Listening"
+        assert bindings[f"{HOST}:21025"] == f"The address {HOST}:21025 is already in use."
+        with Client(HOST, 21030) as client:
+            assert client.ehlo("x.example.com")[1].decode().startswith("rx.contoso.com Hello")
+    finally:
+        second.stop()
+        remove_server_data(other.name)
+
+
+def test_it_keeps_an_acknowledged_message_when_killed_and_hands_it_on_after_restart(worker, server):
+    store = server_store(server.name)
+    before = set(store.ids())
+    code, text = send_one(21025, subject="Durable", recipient="b@relay.example")
+    worker.kill()
+    assert code == 250
+    (message_id,) = set(store.ids()) - before
+    assert f"[InternalId={message_id}]" in text
+    envelope, content = store.load(message_id)
+    assert envelope.rcpt_tos == ("b@relay.example",) and envelope.mail_from == "a@example.com"
+    assert content.startswith(b"Received: from client.example.com (127.0.0.1) by ")
+    assert b"Subject: Durable\r\n\r\nbody\r\n" in content
+    worker.start(wait_for=[f"{HOST}:21025"])
+    queued = store.ids()
+    assert message_id in queued
+    deadline = time.monotonic() + 10
+    while f"Handed {len(queued)} queued message(s) to the categorizer again" not in worker.output.read_text():
+        assert time.monotonic() < deadline, "the worker did not hand the queued message on after restart"
+        time.sleep(0.1)
