@@ -3,9 +3,17 @@ bump the version, and tell the affected transport servers once the transaction h
 
 Wizards, properties dialogs and cmdlets all call new_object / set_object / remove_object; nothing else saves
 configuration. A refused change raises ConfigurationError and leaves the database as it was.
+
+Faces say who is acting with `acting_as(user, origin)`; inside it every change is authorized by the role
+groups (accounts/rbac.py) and recorded in the admin audit log, refused ones included. Without a caller
+(install steps, the transport's own bookkeeping) nothing is checked or recorded.
 """
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
@@ -14,6 +22,27 @@ from exchange_console.params import parse_param
 from exchange_console.schema import pending_refs
 
 log = logging.getLogger(__name__)
+
+_caller = ContextVar("exchange_caller", default=None)
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: object
+    origin: str  # the console client's IP address, or "EMS"
+
+
+@contextmanager
+def acting_as(user, origin):
+    token = _caller.set(Caller(user, origin))
+    try:
+        yield
+    finally:
+        _caller.reset(token)
+
+
+def current_caller():
+    return _caller.get()
 
 
 class ConfigurationError(Exception):
@@ -108,22 +137,72 @@ def _send_reload(servers):
             log.exception("Could not notify transport server %s of a configuration change", server.name)
 
 
-@transaction.atomic
 def new_object(schema, values):
+    return audited("New", schema, None, values, lambda: _new_object(schema, values))
+
+
+def set_object(schema, obj, values, expected_version=None):
+    """Apply changes to a fresh, locked copy; the caller's instance is untouched if the change is refused."""
+    return audited("Set", schema, obj, values, lambda: _set_object(schema, obj, values, expected_version))
+
+
+def remove_object(schema, obj, expected_version=None):
+    audited("Remove", schema, obj, {}, lambda: _remove_object(schema, obj, expected_version))
+
+
+def audited(verb, schema, obj, values, change):
+    """Run a change as the current caller: authorized inside it, recorded whether it succeeds or not."""
+    caller = current_caller()
+    if caller is None:
+        return change()
+    from exchange_console.accounts import audit
+    from exchange_console.accounts.rbac import AccessDenied
+
+    before = audit.properties(schema, schema.model.objects.get(pk=obj.pk)) if obj is not None else {}
+    try:
+        with transaction.atomic():
+            result = change()
+            after = audit.properties(schema, result) if verb != "Remove" else {}
+            audit.record(caller, verb, schema, result if verb != "Remove" else obj, values, before, after)
+        return result
+    except (ConfigurationError, AccessDenied) as error:
+        audit.record(caller, verb, schema, obj, values, before, {}, error=error)
+        raise
+
+
+def authorize(verb, schema, obj):
+    caller = current_caller()
+    if caller is not None:
+        from exchange_console.accounts.rbac import check_change
+
+        server = obj if schema.noun == "TransportServer" else getattr(obj, "server", None)
+        check_change(caller.user, verb, schema.noun, server, identity=_identity_or_blank(schema, obj))
+
+
+def _identity_or_blank(schema, obj):
+    try:
+        return schema.identity(obj)
+    except ObjectDoesNotExist:  # a receive connector not yet given a server has no identity to name
+        return ""
+
+
+@transaction.atomic
+def _new_object(schema, values):
     parsed = parse_values(schema, values, creating=True)
     obj = schema.model()
     assign(obj, parsed)
     if schema.presets:
         schema.presets(obj, {param.name for param in parsed})
+    authorize("New", schema, obj)
     check_rules(schema, obj)
     save(schema, obj)
     return obj
 
 
 @transaction.atomic
-def set_object(schema, obj, values, expected_version=None):
-    """Apply changes to a fresh, locked copy; the caller's instance is untouched if the change is refused."""
+def _set_object(schema, obj, values, expected_version):
     current = schema.model.objects.select_for_update().get(pk=obj.pk)
+    authorize("Set", schema, current)
     if expected_version is not None and current.version != expected_version:
         raise ConcurrentChangeError(current, expected_version)
     before = list(schema.affected_servers(current)) if schema.affected_servers else []
@@ -148,8 +227,9 @@ def _notify_previous(before, schema, obj):
 
 
 @transaction.atomic
-def remove_object(schema, obj, expected_version=None):
+def _remove_object(schema, obj, expected_version):
     current = schema.model.objects.select_for_update().get(pk=obj.pk)
+    authorize("Remove", schema, current)
     if expected_version is not None and current.version != expected_version:
         raise ConcurrentChangeError(current, expected_version)
     servers = list(schema.affected_servers(current)) if schema.affected_servers else []

@@ -15,14 +15,19 @@ from exchange_console.organization.models import AcceptedDomain, Mailbox, Organi
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_settings(tmp_path, **env):
+def run_settings(tmp_path, expression="s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.DEBUG", **env):
     """Import the settings in a fresh interpreter with the given environment; return the process."""
     environment = {key: value for key, value in os.environ.items()
-                   if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY")}
+                   if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "SECURE_COOKIES")}
     environment.update({"EXCHANGE_DATA_DIR": str(tmp_path), "SECRET_KEY": "k", **env})
-    return subprocess.run([sys.executable, "-c", "import exchange_console.settings as s; print(s.DATABASES['default']"
-                           "['ENGINE'], s.CELERY_BROKER_URL, s.DEBUG)"],
+    return subprocess.run([sys.executable, "-c", f"import exchange_console.settings as s; print({expression})"],
                           cwd=ROOT, env=environment, capture_output=True, text=True)
+
+
+def run_settings_value(tmp_path, expression, **env):
+    result = run_settings(tmp_path, f"({expression})", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def test_it_defaults_to_sqlite_and_a_serverless_broker(tmp_path):

@@ -1,0 +1,58 @@
+"""Administrators' role groups (Exchange 2010 RBAC) and the admin audit log."""
+from django.conf import settings
+from django.db import models
+
+from exchange_console.organization.models import TransportServer
+
+
+class RoleGroup(models.Model):
+    """One of Exchange 2010's built-in management role groups; what each allows is in rbac.py."""
+    ORGANIZATION_MANAGEMENT = "Organization Management"
+    VIEW_ONLY_ORGANIZATION_MANAGEMENT = "View-Only Organization Management"
+    SERVER_MANAGEMENT = "Server Management"
+    RECIPIENT_MANAGEMENT = "Recipient Management"
+    BUILT_IN = (ORGANIZATION_MANAGEMENT, VIEW_ONLY_ORGANIZATION_MANAGEMENT, SERVER_MANAGEMENT, RECIPIENT_MANAGEMENT)
+
+    name = models.CharField(max_length=64, unique=True)
+    description = models.TextField(blank=True, default="")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="RoleGroupMember", related_name="role_groups")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class RoleGroupMember(models.Model):
+    """Membership; for Server Management, the servers it covers (none listed: every server)."""
+    role_group = models.ForeignKey(RoleGroup, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_memberships")
+    servers = models.ManyToManyField(TransportServer, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["role_group", "user"], name="one_membership_per_group")]
+
+
+class AdminAuditEntry(models.Model):
+    """Who changed what, from where, as which shell command; kept for refused changes too."""
+    when = models.DateTimeField(auto_now_add=True, db_index=True)
+    caller = models.CharField(max_length=150, db_index=True)   # the administrator's user name
+    origin = models.CharField(max_length=64)                    # client IP of the console, or "EMS"
+    cmdlet = models.CharField(max_length=64, db_index=True)     # e.g. Set-SendConnector
+    command = models.TextField()                                # the whole line, secrets as ********
+    object_type = models.CharField(max_length=64)
+    object_identity = models.CharField(max_length=300, db_index=True)
+    succeeded = models.BooleanField()
+    error = models.TextField(blank=True, default="")
+    changes = models.JSONField(default=dict)                    # {Parameter: [before, after]} as Get- shows them
+
+    class Meta:
+        ordering = ["-when", "-id"]
+
+
+class FailedSignIn(models.Model):
+    """A refused sign-in, kept briefly to slow down password guessing (see accounts/views.py)."""
+    when = models.DateTimeField(auto_now_add=True, db_index=True)
+    username = models.CharField(max_length=150, db_index=True)
+    address = models.GenericIPAddressField(db_index=True)

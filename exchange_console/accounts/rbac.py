@@ -1,0 +1,58 @@
+"""Exchange 2010 role-based access control, decided in one place for the console, the shell and tasks.
+
+Organization Management may change everything; View-Only Organization Management sees everything and
+changes nothing; Server Management changes receive connectors, transport server settings and queues of its
+servers; Recipient Management changes mailboxes. Every member of a role group may read the configuration.
+"""
+from django.core.exceptions import PermissionDenied
+
+from exchange_console.accounts.models import RoleGroup, RoleGroupMember
+
+SERVER_NOUNS = {"ReceiveConnector", "TransportServer", "ExchangeCertificate", "Queue", "Message"}
+RECIPIENT_NOUNS = {"Mailbox"}
+
+
+class AccessDenied(PermissionDenied):
+    pass
+
+
+def memberships(user):
+    """{role group name: set of server ids (empty: all servers)} for one user, cached on the user object."""
+    cached = getattr(user, "_exchange_roles", None)
+    if cached is None:
+        cached = {}
+        rows = RoleGroupMember.objects.filter(user=user).select_related("role_group").prefetch_related("servers")
+        for member in rows:
+            cached[member.role_group.name] = {server.pk for server in member.servers.all()}
+        user._exchange_roles = cached
+    return cached
+
+
+def is_organization_manager(user):
+    return user.is_superuser or RoleGroup.ORGANIZATION_MANAGEMENT in memberships(user)
+
+
+def can_view(user):
+    return bool(user and user.is_authenticated and (user.is_superuser or memberships(user)))
+
+
+def can_change(user, noun, server=None):
+    """May user create, change or remove an object of this noun (on that server, for server objects)?"""
+    if not (user and user.is_authenticated):
+        return False
+    if is_organization_manager(user):
+        return True
+    roles = memberships(user)
+    if noun in RECIPIENT_NOUNS:
+        return RoleGroup.RECIPIENT_MANAGEMENT in roles
+    if noun in SERVER_NOUNS and RoleGroup.SERVER_MANAGEMENT in roles:
+        scope = roles[RoleGroup.SERVER_MANAGEMENT]
+        return not scope or (server is not None and server.pk in scope)
+    return False
+
+
+def check_change(user, verb, noun, server=None, identity=""):
+    if not can_change(user, noun, server):
+        target = f" on '{identity}'" if identity else ""
+        raise AccessDenied(f"Access denied: {user.get_username()} isn't allowed to run {verb}-{noun}{target}. "
+                           f"The role groups you belong to don't grant it.")
