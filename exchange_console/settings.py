@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "exchange_console.connectors",
     "exchange_console.certificates",
     "exchange_console.accounts",
+    "exchange_console.shell",
     "transport",
     "exchange_console.queues",
     "exchange_console.console",

@@ -1,0 +1,70 @@
+"""Errors as the Exchange Management Shell reports them: `Cmdlet : message`, then where in the line it happened.
+
+Messages follow PowerShell 2.0 and Exchange 2010 wording, so scripts and admins that look for them find them.
+"""
+
+
+class ShellError(Exception):
+    """A terminating error. `end` is the offset just after the offending token (PowerShell marks it `<<<<`)."""
+
+    def __init__(self, message, end=None, command=None):
+        super().__init__(message)
+        self.message, self.end, self.command = message, end, command
+
+    def located(self, end, command):
+        """Fill in the place and command if the code that raised didn't know them."""
+        if self.end is None:
+            self.end = end
+        if self.command is None:
+            self.command = command
+        return self
+
+    def render(self, source, origin="line"):
+        """The text PowerShell prints: message, `At line:N char:M` and the line with a `<<<<` marker."""
+        head = f"{self.command} : {self.message}" if self.command else self.message
+        if self.end is None or source is None:
+            return head
+        line_start = source.rfind("\n", 0, self.end) + 1
+        line_end = source.find("\n", self.end)
+        line_end = len(source) if line_end == -1 else line_end
+        line_number = source.count("\n", 0, self.end) + 1
+        where = f"At line:{line_number}" if origin == "line" else f"At {origin}:{line_number}"
+        before, after = source[line_start:self.end], source[self.end:line_end]
+        return f"{head}\n{where} char:{self.end - line_start + 1}\n+ {before} <<<< {after}".rstrip()
+
+
+class ParseError(ShellError):
+    """The text isn't valid syntax. `incomplete` means more input could complete it (the prompt shows `>>`)."""
+
+    def __init__(self, message, end, incomplete=False):
+        super().__init__(message, end)
+        self.incomplete = incomplete
+
+
+class CommandNotFoundError(ShellError):
+    def __init__(self, name, end):
+        super().__init__(
+            f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
+            f"program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+            f"and try again.", end)
+
+
+class ParameterBindingError(ShellError):
+    pass
+
+
+class ObjectNotFoundError(ShellError):
+    def __init__(self, identity, location):
+        super().__init__(f"The operation couldn't be performed because object '{identity}' couldn't be found on "
+                         f"'{location}'.")
+
+
+class AmbiguousIdentityError(ShellError):
+    def __init__(self, identity):
+        super().__init__(f"The operation couldn't be performed because '{identity}' matches multiple entries.")
+
+
+class NonInteractiveError(ShellError):
+    def __init__(self, hint=""):
+        super().__init__("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not "
+                         "available." + (f" {hint}" if hint else ""))
