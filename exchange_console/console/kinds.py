@@ -113,15 +113,16 @@ def _size(value):
 
 
 def table(result, query="", sort="", descending=False, **scope):
-    """Rows as (object, cells), filtered by the text typed in the filter box and sorted by one column."""
+    """Rows as (object, cells), filtered by the text typed in the filter box and sorted by one column
+    (the first by default, as the EMC sorts by name)."""
     titles = [title for title, _ in result.columns]
+    sort = sort if sort in titles else titles[0]
     rows = [(obj, [cell(obj) for _, cell in result.columns]) for obj in result.rows(**scope)]
     if query:
         needle = query.lower()
         rows = [row for row in rows if any(needle in text.lower() for text in row[1])]
-    if sort in titles:
-        index = titles.index(sort)
-        rows.sort(key=lambda row: row[1][index].lower(), reverse=descending)
+    index = titles.index(sort)
+    rows.sort(key=lambda row: row[1][index].lower(), reverse=descending)
     return rows
 
 

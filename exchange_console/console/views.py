@@ -61,6 +61,7 @@ def list_context(request, result, **scope):
     query, sort = request.GET.get("q", "").strip(), request.GET.get("sort", "")
     descending = request.GET.get("dir") == "desc"
     rows = table(result, query, sort, descending, **scope)
+    sort = sort or result.columns[0][0]
     return {"result": result, "rows": [(obj, cells, properties_url(result.kind, obj)) for obj, cells in rows],
             "query": query, "sort": sort, "descending": descending, "list_path": request.path}
 
