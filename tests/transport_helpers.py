@@ -138,8 +138,14 @@ def remove_server_data(server_name):
 class Client(smtplib.SMTP):
     """smtplib bound to a chosen loopback source address."""
 
+    welcome = b""
+
     def __init__(self, host, port, source="127.0.0.1", timeout=10):
         super().__init__(host, port, source_address=(source, 0), timeout=timeout)
+
+    def connect(self, *args, **kwargs):
+        code, self.welcome = super().connect(*args, **kwargs)
+        return code, self.welcome
 
 
 def swaks(*args, timeout=30):

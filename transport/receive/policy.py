@@ -33,23 +33,23 @@ GROUP_RIGHTS = {
     "Partners": frozenset({SUBMIT, ACCEPT_ROUTING_HEADERS}),
 }
 
-# Who a session is, and which permission groups speak for it.
+# Who a session is, and the permission groups that grant it rights (as in Exchange, an authenticated
+# session is no longer anonymous: AnonymousUsers rights stop applying once it authenticates).
 ANONYMOUS, MAILBOX_USER, EXCHANGE_SERVER, PARTNER = "anonymous", "user", "server", "partner"
 _PRINCIPAL_GROUPS = {
     ANONYMOUS: ("AnonymousUsers",),
     MAILBOX_USER: ("ExchangeUsers",),
-    EXCHANGE_SERVER: ("ExchangeServers", "ExchangeLegacyServers"),
+    EXCHANGE_SERVER: ("ExchangeServers", "ExchangeLegacyServers", "ExchangeUsers"),
     PARTNER: ("Partners",),
 }
 
 
 def session_rights(connector, principal):
-    """The rights a session gets on this connector: anonymous rights plus those of its principal's groups."""
+    """The rights a session of this principal gets on this connector."""
     rights = set()
-    for principal_kind in {ANONYMOUS, principal}:
-        for group in _PRINCIPAL_GROUPS[principal_kind]:
-            if group in connector.permission_groups:
-                rights |= GROUP_RIGHTS[group]
+    for group in _PRINCIPAL_GROUPS[principal]:
+        if group in connector.permission_groups:
+            rights |= GROUP_RIGHTS[group]
     return frozenset(rights)
 
 

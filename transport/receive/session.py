@@ -393,12 +393,15 @@ class ReceiveSession(SMTP):
             return await self.protocol_error("501 5.5.4 Invalid arguments")
         if self.connector.require_tls and not self.tls_active:
             return await self.refuse(STARTTLS_FIRST)
-        if policy.SUBMIT not in self.rights:
-            return await self.refuse(NOT_AUTHENTICATED)
         try:
             address, params, _ = policy.parse_path(arg[5:], allow_null=True)
         except policy.AddressError as error:
             return await self.protocol_error(error.reply)
+        if address and self._domain_secure_required(policy.domain_of(address)):
+            if not self._domain_secured(policy.domain_of(address)):
+                return await self.refuse(DOMAIN_SECURE_FAILED)
+        if policy.SUBMIT not in self.rights:
+            return await self.refuse(NOT_AUTHENTICATED)
         options, refusal = self._mail_parameters(params)
         if refusal:
             return await self.refuse(refusal)
@@ -441,11 +444,6 @@ class ReceiveSession(SMTP):
         if not address:
             return None
         domain = policy.domain_of(address)
-        if self._domain_secure_required(domain):
-            if not (self.tls_active and policy.certificate_matches_domain(self.partner_certificate, domain)):
-                return DOMAIN_SECURE_FAILED
-            self._set_principal(policy.PARTNER)
-            self.session_log.write(INFORMATION, domain, "Domain secure")
         if self.auth_user and address.lower() == self.auth_user:
             return None
         if policy.is_authoritative(self.runtime.snapshot.accepted_domains, domain):
@@ -455,6 +453,16 @@ class ReceiveSession(SMTP):
         else:
             allowed = policy.ACCEPT_ANY_SENDER in self.rights
         return None if allowed else SEND_AS_DENIED
+
+    def _domain_secured(self, domain):
+        """Mutual TLS: the client's verified certificate names the sender's domain; the session becomes a
+        partner's."""
+        if not (self.tls_active and policy.certificate_matches_domain(self.partner_certificate, domain)):
+            return False
+        if self.principal != policy.PARTNER:
+            self.session_log.write(INFORMATION, domain, "Domain secure")
+            self._set_principal(policy.PARTNER)
+        return True
 
     def _domain_secure_required(self, domain):
         return (self.connector.domain_secure_enabled and "Tls" in self.connector.auth_mechanism
