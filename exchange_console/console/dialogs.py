@@ -50,7 +50,7 @@ RECEIVE_CONNECTOR_TABS = (
                  F("MaxMessageSize", "Maximum message size:"), F("Banner", "Banner:"), COMMENT)),
     ("Network", (F("Bindings", "Use these local IP addresses to receive mail:", help="IP address:port"),
                  F("RemoteIPRanges", "Receive mail from remote servers that have these IP addresses:",
-                   help="IP address, range or CIDR"))),
+                   help="IP address, range (a-b) or CIDR"))),
     ("Authentication", (F("AuthMechanism", "Authentication mechanisms:", AUTH_MECHANISMS),
                         F("DomainSecureEnabled", "Enable Domain Security (Mutual Auth TLS)"),
                         F("RequireTLS", "Require Transport Layer Security (TLS)"))),
