@@ -76,7 +76,8 @@ class RollingLog:
                 path.unlink(missing_ok=True)
                 files.remove(path)
         if self.max_directory_size is not None:
-            total = sum(path.stat().st_size for path in files)
+            # Room for the file being started, so the folder stays within its limit while that file grows.
+            total = sum(path.stat().st_size for path in files if path != self._path) + (self.max_file_size or 0)
             for path in files:
                 if total <= self.max_directory_size or path == self._path:
                     break
