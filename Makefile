@@ -7,7 +7,7 @@ DEMO_SERVER ?= HUB01
 WEB_ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate seed bench clean
+.PHONY: run test install migrate seed bench bench-console clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: seed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Server time of the console's list pages with 1,000 send connectors and 100 servers.
+bench-console: install
+	$(PY) bench/console_lists.py
 
 clean:
 	rm -rf data .pytest_cache

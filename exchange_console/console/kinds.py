@@ -3,6 +3,7 @@
 Each list loads its rows with a constant number of queries (select/prefetch), then sorts and filters the
 shown cell texts in Python, so a column sorts the way it reads.
 """
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -56,7 +57,23 @@ def joined(values):
 
 
 def server_names(obj):
-    return joined(server.name for server in obj.source_transport_servers.all())
+    return joined(obj.source_server_names)
+
+
+def listed_connectors(model):
+    """Connectors with only the listed fields, and their source servers' names from one more query
+    (a thousand rows build much faster than prefetched server objects would)."""
+    def rows():
+        connectors = list(model.objects.only("name", "enabled", "address_spaces"))
+        names = defaultdict(list)
+        through = model.source_transport_servers.through
+        owner = f"{model._meta.model_name}_id"
+        for pk, name in through.objects.values_list(owner, "transportserver__name").order_by("transportserver__name"):
+            names[pk].append(name)
+        for connector in connectors:
+            connector.source_server_names = names[connector.pk]
+        return connectors
+    return rows
 
 
 @dataclass(frozen=True)
@@ -80,11 +97,11 @@ RESULT_LISTS = {result.slug: result for result in (
     ResultList("send-connectors", "Send Connectors", KINDS["send-connector"],
                (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
                 ("Source Servers", server_names)),
-               lambda: _servers_of(SendConnector)(), (("New Send Connector...", "console:new-send-connector"),)),
+               listed_connectors(SendConnector), (("New Send Connector...", "console:new-send-connector"),)),
     ResultList("foreign-connectors", "Foreign Connectors", KINDS["foreign-connector"],
                (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
                 ("Source Servers", server_names)),
-               lambda: _servers_of(ForeignConnector)()),
+               listed_connectors(ForeignConnector)),
     ResultList("global-settings", "Global Settings", KINDS["transport-config"],
                (("Name", lambda c: c.identity), ("Maximum send size", lambda c: _size(c.max_send_size)),
                 ("Maximum receive size", lambda c: _size(c.max_receive_size)),
@@ -128,3 +145,28 @@ def table(result, query="", sort="", descending=False, **scope):
 
 def properties_url(kind, obj):
     return reverse("console:properties", args=[kind.slug, obj.pk])
+
+
+@dataclass
+class Row:
+    """A list row: its cells and the URLs of the actions on it."""
+    obj: object
+    cells: list
+    properties: str
+    toggle: str = ""
+    remove: str = ""
+
+
+def row_urls(kind):
+    """obj -> Row; the URLs are reversed once per list, not once per row."""
+    marker = 987654321
+    def url(name, *args):
+        return reverse(name, args=[kind.slug, marker, *args]).replace(str(marker), "{}")
+    properties = url("console:properties")
+    toggle = {True: url("console:object-action", "disable"), False: url("console:object-action", "enable")}
+    remove = url("console:object-action", "remove")
+
+    def build(obj, cells):
+        return Row(obj, cells, properties.format(obj.pk), toggle[obj.enabled].format(obj.pk) if kind.toggles else "",
+                   remove.format(obj.pk) if kind.removable else "")
+    return build

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from exchange_console.console import completion
 from exchange_console.console.dialogs import DOMAIN_TYPES, PropertiesForm, SchemaForm, edit_rows
 from exchange_console.console.fields import FieldSpec as F
-from exchange_console.console.kinds import KINDS, ORGANIZATION_TABS, RESULT_LISTS, properties_url, table
+from exchange_console.console.kinds import KINDS, ORGANIZATION_TABS, RESULT_LISTS, properties_url, row_urls, table
 from exchange_console.organization.models import TransportServer
 
 CHANGED = "configChanged"   # the htmx event that makes the visible list refresh itself
@@ -62,7 +62,8 @@ def list_context(request, result, **scope):
     descending = request.GET.get("dir") == "desc"
     rows = table(result, query, sort, descending, **scope)
     sort = sort or result.columns[0][0]
-    return {"result": result, "rows": [(obj, cells, properties_url(result.kind, obj)) for obj, cells in rows],
+    build = row_urls(result.kind)
+    return {"result": result, "rows": [build(obj, cells) for obj, cells in rows],
             "query": query, "sort": sort, "descending": descending, "list_path": request.path}
 
 
