@@ -60,6 +60,12 @@ def server_names(obj):
     return joined(obj.source_server_names)
 
 
+def shown(schema, name):
+    """A column showing one parameter as Get- shows it."""
+    param = schema.param(name)
+    return lambda obj: param.type.format(schema.value(obj, param))
+
+
 def listed_connectors(model):
     """Connectors with only the listed fields, and their source servers' names from one more query
     (a thousand rows build much faster than prefetched server objects would)."""
@@ -83,50 +89,40 @@ class ResultList:
     kind: Kind
     columns: tuple              # (title, obj -> text)
     rows: Callable              # (**scope) -> iterable of objects
-    new_actions: tuple = ()     # (label, url name)
 
 
 RESULT_LISTS = {result.slug: result for result in (
     ResultList("remote-domains", "Remote Domains", KINDS["remote-domain"],
                (("Name", lambda d: d.name), ("Remote Domain", lambda d: d.domain_name)),
-               lambda: RemoteDomain.objects.all(), (("New Remote Domain...", "console:new-remote-domain"),)),
+               lambda: RemoteDomain.objects.all()),
     ResultList("accepted-domains", "Accepted Domains", KINDS["accepted-domain"],
                (("Name", lambda d: d.name), ("Accepted Domain", lambda d: d.domain_name),
                 ("Domain Type", lambda d: d.domain_type), ("Default", lambda d: "True" if d.default else "False")),
-               lambda: AcceptedDomain.objects.all(), (("New Accepted Domain...", "console:new-accepted-domain"),)),
+               lambda: AcceptedDomain.objects.all()),
     ResultList("send-connectors", "Send Connectors", KINDS["send-connector"],
                (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
                 ("Source Servers", server_names)),
-               listed_connectors(SendConnector), (("New Send Connector...", "console:new-send-connector"),)),
+               listed_connectors(SendConnector)),
     ResultList("foreign-connectors", "Foreign Connectors", KINDS["foreign-connector"],
                (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
                 ("Source Servers", server_names)),
                listed_connectors(ForeignConnector)),
     ResultList("global-settings", "Global Settings", KINDS["transport-config"],
-               (("Name", lambda c: c.identity), ("Maximum send size", lambda c: _size(c.max_send_size)),
-                ("Maximum receive size", lambda c: _size(c.max_receive_size)),
-                ("Maximum number of recipients", lambda c: TRANSPORT_CONFIG.param(
-                    "MaxRecipientEnvelopeLimit").type.format(c.max_recipient_envelope_limit))),
+               (("Name", lambda c: c.identity), ("Maximum send size", shown(TRANSPORT_CONFIG, "MaxSendSize")),
+                ("Maximum receive size", shown(TRANSPORT_CONFIG, "MaxReceiveSize")),
+                ("Maximum number of recipients", shown(TRANSPORT_CONFIG, "MaxRecipientEnvelopeLimit"))),
                lambda: TransportConfig.objects.all()),
-    ResultList("hub-servers", "Hub Transport", KINDS["transport-server"],
-               (("Name", lambda s: s.name), ("Role", lambda s: s.role), ("Site", lambda s: s.site.name),
-                ("FQDN", lambda s: s.fqdn)),
-               lambda: TransportServer.objects.hubs().select_related("site")),
     ResultList("receive-connectors", "Receive Connectors", KINDS["receive-connector"],
                (("Name", lambda c: c.name), ("Status", status), ("Bindings", lambda c: joined(c.bindings)),
                 ("Remote IP Ranges", lambda c: joined(c.remote_ip_ranges))),
                lambda server=None: ReceiveConnector.objects.select_related("server").filter(server=server)),
     ResultList("mailboxes", "Mailbox", KINDS["mailbox"],
                (("Display Name", lambda m: m.name), ("Primary SMTP Address", lambda m: m.primary_smtp_address)),
-               lambda: Mailbox.objects.all(), (("New Mailbox...", "console:new-mailbox"),)),
+               lambda: Mailbox.objects.all()),
 )}
 
 ORGANIZATION_TABS = ("remote-domains", "accepted-domains", "send-connectors", "foreign-connectors",
                      "global-settings")
-
-
-def _size(value):
-    return TRANSPORT_CONFIG.param("MaxSendSize").type.format(value)
 
 
 def table(result, query="", sort="", descending=False, **scope):

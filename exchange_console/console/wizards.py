@@ -297,9 +297,6 @@ class ConnectorWizard(NamedUrlSessionWizardView):
             self.storage.reset()
         return redirect(result.url)
 
-    def done(self, form_list, **kwargs):  # creation happens in render_done
-        raise NotImplementedError
-
 
 class NewSendConnectorWizard(ConnectorWizard):
     schema, heading = SEND_CONNECTOR, "New Send Connector"
