@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "exchange_console.certificates",
     "exchange_console.accounts",
     "exchange_console.shell",
+    "exchange_console.toolbox",
     "transport",
     "exchange_console.queues",
     "exchange_console.console",

@@ -9,4 +9,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("console/", include("exchange_console.console.urls")),
+    path("toolbox/", include("exchange_console.toolbox.urls")),
 ]

@@ -6,7 +6,9 @@ Sizes of None mean "unlimited".
 """
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import models
 
@@ -120,6 +122,15 @@ class TransportServer(ConfigObject):
     @property
     def is_edge(self):
         return self.role == self.EDGE
+
+    @property
+    def data_directory(self):
+        """EXCHANGE_DATA_DIR/<name>: this server's queue store, logs, mailboxes and drop folders."""
+        return Path(settings.EXCHANGE_DATA_DIR) / self.name
+
+    def resolve_path(self, path):
+        """A configured path (log folders, RootDropDirectoryPath): relative ones are under data_directory."""
+        return self.data_directory / path
 
     @property
     def celery_queue(self):
