@@ -169,7 +169,7 @@ class SchemaForm(forms.Form):
     show_errors = True
 
     def __init__(self, schema, tabs, *args, creating=False, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.schema, self.tabs = schema, []
         for title, specs in tabs:
             names = []

@@ -60,7 +60,7 @@ class WizardPage(forms.Form):
     show_errors = True
 
     def __init__(self, *args, earlier=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.earlier = earlier or {}
 
     def exchange_values(self):
