@@ -136,3 +136,41 @@ def test_toolbox_pages_need_a_signed_in_administrator_and_get(url, client, admin
 
     assert DjangoClient().get(url).status_code == 302
     assert admin_client.post(url).status_code == 405
+
+
+def shell(text):
+    from exchange_console.shell.engine import Session
+    from exchange_console.shell.host import BufferHost
+
+    return Session(BufferHost()).execute(text)
+
+
+def test_get_message_tracking_log_filters_like_exchange(server, traffic):
+    command = (f"Get-MessageTrackingLog -Server {server.name} -Sender kim@example.net -EventId RECEIVE "
+               f"-MessageSubject 'Quarterly report {RUN}' -End '12/31/2099 23:59:59'")
+    subjects = shell(f"{command} -Start '01/01/2026' | Select-Object -ExpandProperty MessageSubject")
+    assert subjects == [f"Quarterly report {RUN} #1", f"Quarterly report {RUN} #2"]
+    (first,) = shell(f"{command} -ResultSize 1")
+    assert (first.get("EventId"), first.get("Recipients"), first.get("ConnectorId")) == (
+        "RECEIVE", ["b@contoso.com"], f"{server.name}\\Verbose")
+    assert first.get("TotalBytes") > 0 and first.get("ClientIp") == "127.0.0.1"
+    assert shell(f"{command} -Start '12/31/2099'") == []
+
+
+def test_get_message_tracking_log_table_shows_exchange_columns(server, traffic):
+    (table,) = shell(f"Get-MessageTrackingLog -Server {server.name} -MessageSubject '{RUN} #1' | Format-Table")
+    header = next(line for line in table.lines if line.strip()).split()
+    assert header == ["EventId", "Source", "Sender", "Recipients", "MessageSubject"]
+
+
+@pytest.mark.parametrize("command, message", [
+    ("Get-MessageTrackingLog -Server NOSUCH", "The operation couldn't be performed because object 'NOSUCH' "
+                                              "couldn't be found on 'this organization'."),
+    ("Get-MessageTrackingLog -Start 'yesterday'", "Cannot convert value \"yesterday\" to type \"System.DateTime\""),
+    ("Get-MessageTrackingLog -ResultSize 0", "Cannot bind parameter 'ResultSize'"),
+])
+def test_get_message_tracking_log_refuses_bad_arguments(committed_db, command, message):
+    from exchange_console.shell.errors import ShellError
+
+    with pytest.raises(ShellError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        shell(command)
