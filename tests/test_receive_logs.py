@@ -210,6 +210,7 @@ def test_it_rolls_files_at_the_size_limit_and_prunes_the_folder_to_its_size(tmp_
     for number in range(100):
         log.write(["HUB01\\Internet", "08D675E58CA1DA38", number, "10.0.0.6:25", "10.0.0.7:1025", "*", "x" * 40, ""],
                   moment=moment)
+    log.close()
     files = sorted(tmp_path.iterdir(), key=lambda path: int(path.stem.rsplit("-", 1)[1]))
     assert all(re.fullmatch(r"RECV20260102-\d+\.log", path.name) for path in files)
     assert all(path.stat().st_size <= 2000 for path in files)

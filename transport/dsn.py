@@ -2,12 +2,16 @@
 ExternalPostmasterAddress to the original sender, in the words of Exchange 2010's reports."""
 from dataclasses import dataclass
 from email import policy
+from email.charset import Charset
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formatdate, make_msgid
 
 FAILED, DELAYED = "failed", "delayed"
+
+EIGHT_BIT_UTF8 = Charset("utf-8")
+EIGHT_BIT_UTF8.body_encoding = None   # header text stays readable (8bit), not base64
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,7 @@ def build_report(action, *, reporting_mta, postmaster, envelope, content, recipi
         report["References"] = envelope.header_message_id
     report.attach(MIMEText(_human_text(action, reporting_mta, recipients), "plain", "utf-8"))
     report.attach(_delivery_status(action, reporting_mta, envelope, recipients, retry_until))
-    headers = MIMEText("", "rfc822-headers", "utf-8")
-    headers.set_payload(_original_headers(content))
-    report.attach(headers)
+    report.attach(MIMEText(_original_headers(content), "rfc822-headers", EIGHT_BIT_UTF8))
     report.policy = policy.SMTP
     return report
 

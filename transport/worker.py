@@ -7,6 +7,7 @@ runs in a Celery pool thread, never on the event loop); the loop only swaps in t
 import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from celery import bootsteps
@@ -18,6 +19,7 @@ from transport.snapshot import build_snapshot
 log = logging.getLogger("transport")
 
 APPLY_TIMEOUT = 30
+ACCEPT_THREADS = 32
 
 
 class ReceiveLoop:
@@ -25,6 +27,8 @@ class ReceiveLoop:
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
+        # Durable acceptance waits on fsync: many in flight at once let the file system commit them together.
+        self.loop.set_default_executor(ThreadPoolExecutor(ACCEPT_THREADS, thread_name_prefix="smtp-accept"))
         self.service = ReceiveService(self.loop)
         self.thread = threading.Thread(target=self.loop.run_forever, name="smtp-receive", daemon=True)
         self.thread.start()

@@ -32,7 +32,9 @@ def send_snapshot(server_name):
 
 
 def store(server_name):
-    key = server_name.lower()
+    from django.conf import settings
+
+    key = (server_name.lower(), str(settings.EXCHANGE_DATA_DIR))
     with _lock:
         if key not in _stores:
             _stores[key] = server_store(server_name)
@@ -46,7 +48,7 @@ def tracking_log(server_name):
     key = server_name.lower()
     with _lock:
         found = _tracking.get(key)
-    if found is None or time.monotonic() - found[0] > SNAPSHOT_MAX_AGE:
+    if found is None or time.monotonic() - found[0] > SNAPSHOT_MAX_AGE:  # TransportServer settings may change
         log = open_tracking_log(TransportServer.objects.get(name__iexact=server_name))
         found = (time.monotonic(), log)
         with _lock:

@@ -2,6 +2,7 @@
 <PREFIX>yyyymmdd-n.log rolled at a size limit, old files pruned by age and by total folder size."""
 import csv
 import io
+import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,17 +31,22 @@ class RollingLog:
         self.directory, self.prefix, self.log_type, self.fields = Path(directory), prefix, log_type, fields
         self.max_file_size, self.max_age, self.max_directory_size = max_file_size, max_age, max_directory_size
         self._lock = threading.Lock()
-        self._path = None
+        self._path = self._file = None
 
     def write(self, values, moment=None):
         moment = moment or datetime.now(timezone.utc)
         line = csv_line([format_time(moment), *values]).encode("utf-8")
         with self._lock:
-            path = self._current_file(moment, len(line))
-            with open(path, "ab") as file:
-                if file.tell() == 0:
-                    file.write(self._header(moment))
-                file.write(line)
+            file = self._current_file(moment, len(line))
+            if os.fstat(file.fileno()).st_size == 0:
+                file.write(self._header(moment))
+            file.write(line)  # unbuffered: every line reaches the file at once, in one append
+
+    def close(self):
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+            self._path = self._file = None
 
     def _header(self, moment):
         return (f"#Software: {SOFTWARE}\r\n#Version: {VERSION}\r\n#Log-Type: {self.log_type}\r\n"
@@ -50,22 +56,27 @@ class RollingLog:
         day = moment.strftime("%Y%m%d")
         if self._path is None or not self._path.name.startswith(f"{self.prefix}{day}-"):
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._path = self._last_file_of(day)
-            self.prune(moment)
-        if self._is_full(self._path, incoming):
+            self._open(self._last_file_of(day), moment)
+        if self._is_full(incoming):
             number = int(self._path.stem.rsplit("-", 1)[1]) + 1
-            self._path = self.directory / f"{self.prefix}{day}-{number}.log"
-            self.prune(moment)
-        return self._path
+            self._open(self.directory / f"{self.prefix}{day}-{number}.log", moment)
+        return self._file
+
+    def _open(self, path, moment):
+        if self._file is not None:
+            self._file.close()
+        self._path = path
+        self.prune(moment)
+        self._file = open(path, "ab", buffering=0)
 
     def _last_file_of(self, day):
         numbers = [int(path.stem.rsplit("-", 1)[1]) for path in self.directory.glob(f"{self.prefix}{day}-*.log")
                    if path.stem.rsplit("-", 1)[1].isdigit()]
         return self.directory / f"{self.prefix}{day}-{max(numbers, default=1)}.log"
 
-    def _is_full(self, path, incoming):
-        return (self.max_file_size is not None and path.exists()
-                and path.stat().st_size + incoming > self.max_file_size)
+    def _is_full(self, incoming):
+        size = os.fstat(self._file.fileno()).st_size
+        return self.max_file_size is not None and size > 0 and size + incoming > self.max_file_size
 
     def prune(self, moment):
         """Delete files older than max_age, then the oldest until the folder fits max_directory_size."""

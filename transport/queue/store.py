@@ -1,19 +1,21 @@
 """The durable queue store of one transport server: EXCHANGE_DATA_DIR/<SERVER>/Queue.
 
-Each message is two files, <id>.eml (content as received, with our Received header) and <id>.json (the
-envelope). Both are written to a temporary name, fsynced, renamed into place, and the directory is fsynced,
-so a message whose acceptance was acknowledged survives a crash at any later moment. The envelope file is
-renamed last: a message exists (ids()) only once both files are complete.
+Each message is one file, <id>.msg: the envelope as one JSON line, then the content as received (with our
+Received header). It is written to a temporary name, fsynced, renamed into place, and the directory is
+fsynced, so a message whose acceptance was acknowledged survives a crash at any later moment; a message
+exists (ids()) only once its file is complete. Directory syncs are shared: one fsync of the folder covers
+every rename made before it started, so concurrent acceptances commit together.
 """
 import json
 import os
 import secrets
+import threading
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-CONTENT_SUFFIX, ENVELOPE_SUFFIX, TEMP_SUFFIX = ".eml", ".json", ".tmp"
+MESSAGE_SUFFIX, TEMP_SUFFIX = ".msg", ".tmp"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class MessageStore:
     def __init__(self, root):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._renames = self._synced = 0
+        self._counter_lock, self._sync_lock = threading.Lock(), threading.Lock()
 
     def accept(self, content, *, mail_from, rcpt_tos, received_connector, client_ip, client_hostname,
                auth_user, size, header_message_id, subject, arrival_time=None, mail_options=(),
@@ -70,46 +74,60 @@ class MessageStore:
             header_message_id=header_message_id, subject=subject, mail_options=tuple(mail_options),
             rcpt_options=tuple(tuple(options) for options in rcpt_options),
         )
-        self._write(envelope.message_id + CONTENT_SUFFIX, content)
-        self._write(envelope.message_id + ENVELOPE_SUFFIX, envelope.to_json().encode())
-        self._fsync_directory()
+        self._write(envelope, content)
         return envelope
 
     def replace_envelope(self, envelope, **changes):
-        """Rewrite a stored envelope atomically (e.g. fewer recipients left); returns the new envelope."""
+        """Rewrite a stored message's envelope atomically (e.g. fewer recipients left); returns it."""
         updated = replace(envelope, **changes)
-        self._write(updated.message_id + ENVELOPE_SUFFIX, updated.to_json().encode())
-        self._fsync_directory()
+        self._write(updated, self.load(envelope.message_id)[1])
         return updated
 
     def load(self, message_id):
-        envelope = Envelope.from_json((self.root / (message_id + ENVELOPE_SUFFIX)).read_text())
-        return envelope, (self.root / (message_id + CONTENT_SUFFIX)).read_bytes()
+        with open(self._path(message_id), "rb") as file:
+            envelope = Envelope.from_json(file.readline().decode())
+            return envelope, file.read()
 
     def remove(self, message_id):
-        # Envelope first: a crash in between leaves an orphan content file, never a message without content.
-        for suffix in (ENVELOPE_SUFFIX, CONTENT_SUFFIX):
-            (self.root / (message_id + suffix)).unlink(missing_ok=True)
-        self._fsync_directory()
+        self._path(message_id).unlink(missing_ok=True)
+        self._sync_directory(self._count_rename())
 
     def ids(self):
         """Ids of the complete messages in the store, oldest first."""
-        return sorted(path.name.removesuffix(ENVELOPE_SUFFIX) for path in self.root.glob("*" + ENVELOPE_SUFFIX))
+        return sorted(path.name.removesuffix(MESSAGE_SUFFIX) for path in self.root.glob("*" + MESSAGE_SUFFIX))
 
-    def _write(self, name, data):
-        temporary = self.root / (name + TEMP_SUFFIX)
+    def _path(self, message_id):
+        return self.root / (message_id + MESSAGE_SUFFIX)
+
+    def _write(self, envelope, content):
+        final = self._path(envelope.message_id)
+        temporary = final.with_suffix(TEMP_SUFFIX)
         with open(temporary, "wb") as file:
-            file.write(data)
+            file.write(envelope.to_json().encode() + b"\n")
+            file.write(content)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, self.root / name)
+        os.replace(temporary, final)
+        self._sync_directory(self._count_rename())
 
-    def _fsync_directory(self):
-        descriptor = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    def _count_rename(self):
+        with self._counter_lock:
+            self._renames += 1
+            return self._renames
+
+    def _sync_directory(self, ticket):
+        """Make renames up to `ticket` durable; a sync that started after them already did."""
+        with self._sync_lock:
+            if self._synced >= ticket:
+                return
+            with self._counter_lock:
+                covered = self._renames
+            descriptor = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            self._synced = covered
 
 
 def server_store(server_name):
