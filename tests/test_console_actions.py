@@ -40,7 +40,9 @@ def test_disable_and_enable_through_htmx_refresh_the_list(admin_client, connecto
 
 
 def test_remove_asks_for_confirmation_naming_the_object(admin_client, connector):
-    page = admin_client.get(action_url("send-connector", connector, "remove"))
+    properties = admin_client.get(f"/console/properties/send-connector/{connector.pk}/").content.decode()
+    assert f'href="{action_url("send-connector", connector, "remove")}confirm/"' in properties  # without script
+    page = admin_client.get(action_url("send-connector", connector, "remove") + "confirm/")
     assert "Are you sure you want to permanently remove Send connector 'To Internet'?" in text(page)
     assert SendConnector.objects.filter(pk=connector.pk).exists()
     response = admin_client.post(action_url("send-connector", connector, "remove"))
@@ -77,7 +79,8 @@ def test_actions_an_object_does_not_have_are_not_found(admin_client, hub):
 def test_actions_require_login_and_refuse_other_methods(client, admin_client, connector):
     response = client.post(action_url("send-connector", connector, "remove"))
     assert response.status_code == 302 and response.url.startswith("/login/")
-    assert admin_client.put(action_url("send-connector", connector, "remove")).status_code == 405
+    assert admin_client.get(action_url("send-connector", connector, "remove")).status_code == 405
+    assert admin_client.post(action_url("send-connector", connector, "remove") + "confirm/").status_code == 405
     assert SendConnector.objects.filter(pk=connector.pk).exists()
 
 

@@ -50,7 +50,7 @@ def connector(hub):
 def test_every_settable_parameter_is_reachable_from_a_dialog_or_a_wizard():
     wizard_fields = {name for wizard in (NewSendConnectorWizard, NewReceiveConnectorWizard)
                      for _, page in wizard.form_list for name in page.base_fields}
-    new_dialog_fields = {spec.name for _, _, specs in NEW_DIALOGS.values() for spec in specs}
+    new_dialog_fields = {spec.name for _, specs in NEW_DIALOGS.values() for spec in specs}
     for kind in KINDS.values():
         in_dialog = {spec.name for _, specs in TABS[kind.schema.noun] for spec in specs}
         settable = {param.name for param in kind.schema.params if param.settable}

@@ -23,6 +23,7 @@ class Result:
     error: str = ""
     obj: object = None
     url: str = ""
+    refusal: ConfigurationError = None
 
 
 def summary(schema, values):
@@ -64,8 +65,7 @@ def apply(verb, schema, values, obj=None, expected_version=None):
             remove_object(schema, obj, expected_version=expected_version)
         result = Result(True, command_line(verb, schema, values, identity), obj=obj)
     except ConfigurationError as refusal:
-        result = Result(False, command_line(verb, schema, values, identity), error=str(refusal))
-        result.refusal = refusal
+        result = Result(False, command_line(verb, schema, values, identity), error=str(refusal), refusal=refusal)
     return result, time.monotonic() - started
 
 

@@ -27,4 +27,5 @@ urlpatterns = [
     path("completion/<str:token>/", views.completion_page, name="completion"),
     path("properties/<slug:kind_slug>/<int:pk>/", views.properties, name="properties"),
     path("objects/<slug:kind_slug>/<int:pk>/<slug:action>/", views.object_action, name="object-action"),
+    path("objects/<slug:kind_slug>/<int:pk>/<slug:action>/confirm/", views.confirm_action, name="confirm-action"),
 ]

@@ -18,12 +18,12 @@ from exchange_console.organization.models import TransportServer
 CHANGED = "configChanged"   # the htmx event that makes the visible list refresh itself
 
 NEW_DIALOGS = {
-    "accepted-domain": ("New Accepted Domain", "accepted-domains", (
+    "accepted-domain": ("New Accepted Domain", (
         F("Name", "Name:"), F("DomainName", "Accepted Domain:"),
         F("DomainType", "This accepted domain is:", DOMAIN_TYPES, radio=True))),
-    "remote-domain": ("New Remote Domain", "remote-domains", (
+    "remote-domain": ("New Remote Domain", (
         F("Name", "Name:"), F("DomainName", "Domain name:"))),
-    "mailbox": ("New Mailbox", "mailboxes", (
+    "mailbox": ("New Mailbox", (
         F("Name", "Name:"), F("PrimarySmtpAddress", "E-mail address:"), F("Password", "Password:", secret=True))),
 }
 
@@ -32,7 +32,7 @@ TOOLBOX = (("Queue Viewer", "toolbox:queues"), ("Message Tracking", "toolbox:tra
 
 
 def list_url(kind_slug, obj):
-    """The page whose list shows this object."""
+    """The page whose list shows this object (or, for organization-wide kinds, objects of its kind)."""
     if kind_slug == "receive-connector":
         return reverse("console:server", args=[obj.server.name])
     if kind_slug == "transport-server":
@@ -158,17 +158,29 @@ def _after_save(request, kind, obj, command):
     return response
 
 
-@require_http_methods(["GET", "POST"])
+def _actionable(kind_slug, pk, action):
+    kind, obj = _object(kind_slug, pk)
+    allowed = kind.removable if action == "remove" else kind.toggles and action in ("enable", "disable")
+    if not allowed:
+        raise Http404("No such action")
+    return kind, obj
+
+
+@require_GET
+@login_required
+def confirm_action(request, kind_slug, pk, action):
+    """The confirmation as a page, for a browser without script (the console asks with confirm())."""
+    kind, obj = _actionable(kind_slug, pk, action)
+    return render(request, "console/confirm_page.html", {
+        "kind": kind, "obj": obj, "action": action, "cancel_url": list_url(kind.slug, obj),
+        "action_url": reverse("console:object-action", args=[kind.slug, obj.pk, action])})
+
+
+@require_POST
 @login_required
 def object_action(request, kind_slug, pk, action):
-    """Enable, Disable or Remove; GET asks for confirmation (the page without script), POST does it."""
-    kind, obj = _object(kind_slug, pk)
-    if action not in ("enable", "disable", "remove") or (action != "remove" and not kind.toggles) or (
-            action == "remove" and not kind.removable):
-        raise Http404("No such action")
-    if request.method == "GET":
-        return render(request, "console/confirm_page.html", {
-            "kind": kind, "obj": obj, "action": action, "cancel_url": list_url(kind.slug, obj)})
+    """Enable, Disable or Remove; with htmx the visible list refreshes itself, else back to the list."""
+    kind, obj = _actionable(kind_slug, pk, action)
     back = list_url(kind.slug, obj)
     if action == "remove":
         result, _ = completion.apply("Remove", kind.schema, {}, obj)
@@ -186,9 +198,8 @@ def object_action(request, kind_slug, pk, action):
 @require_http_methods(["GET", "POST"])
 @login_required
 def new_object_dialog(request, kind_slug):
-    heading, tab, specs = NEW_DIALOGS[kind_slug]
-    kind = KINDS[kind_slug]
-    cancel_url = list_url(kind_slug, None) if kind_slug == "mailbox" else reverse("console:organization", args=[tab])
+    heading, specs = NEW_DIALOGS[kind_slug]
+    kind, cancel_url = KINDS[kind_slug], list_url(kind_slug, None)
     form = SchemaForm(kind.schema, [("General", specs)], request.POST or None, creating=True)
     command = ""
     if request.method == "POST" and form.is_valid():
