@@ -6,6 +6,7 @@ runs in a Celery pool thread, never on the event loop); the loop only swaps in t
 """
 import asyncio
 import logging
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -20,12 +21,16 @@ log = logging.getLogger("transport")
 
 APPLY_TIMEOUT = 30
 ACCEPT_THREADS = 32
+SWITCH_INTERVAL = 0.0005
 
 
 class ReceiveLoop:
     """The event loop thread of this process and the receive service on it."""
 
     def __init__(self):
+        # The SMTP sessions share the interpreter with Celery's task threads (categorizer, delivery): hand the
+        # GIL over more often so that a busy task thread doesn't hold up every session's next reply.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.loop = asyncio.new_event_loop()
         # Durable acceptance waits on fsync: many in flight at once let the file system commit them together.
         self.loop.set_default_executor(ThreadPoolExecutor(ACCEPT_THREADS, thread_name_prefix="smtp-accept"))
