@@ -1,4 +1,6 @@
 """The New Send Connector wizard: each page checked when leaving it, nothing created before New."""
+import re
+
 import pytest
 
 from exchange_console.connectors.models import SendConnector
@@ -181,3 +183,13 @@ def test_it_goes_back_with_the_pages_kept(wizard):
 def test_it_requires_login(client, hub):
     response = client.get("/console/send-connectors/new/introduction/")
     assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+def test_internal_usage_offers_exchange_server_authentication_to_smart_hosts(wizard):
+    wizard.next("introduction", {"Name": "To Edge", "Usage": "Internal"}, "address-space")
+    wizard.next("address-space", rows("AddressSpaces", {**SPACE, "address": ["*"]}), "network")
+    wizard.next("network", {"DNSRoutingEnabled": "False", **rows("SmartHosts", {"value": ["edge01.contoso.com"]})},
+                "smart-host-authentication")
+    page = wizard.client.get(wizard.url("smart-host-authentication")).content.decode()
+    checked = re.findall(r'<input type="radio"[^>]* value="(\w+)"[^>]* checked>', page)
+    assert checked == ["ExchangeServer"]

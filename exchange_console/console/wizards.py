@@ -133,6 +133,11 @@ class SendSmartHostAuthentication(WizardPage):
     AuthenticationCredential = forms.CharField(label="User name:", required=False)
     password = forms.CharField(label="Password:", required=False, widget=forms.PasswordInput(render_value=True))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.earlier.get("Usage") == "Internal":  # internal smart hosts are Exchange servers
+            self.fields["SmartHostAuthMechanism"].initial = "ExchangeServer"
+
     def exchange_values(self):
         user, password = self.cleaned_data["AuthenticationCredential"], self.cleaned_data["password"]
         values = {"SmartHostAuthMechanism": self.cleaned_data["SmartHostAuthMechanism"]}
