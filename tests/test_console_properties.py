@@ -3,13 +3,13 @@ import pytest
 from django import forms
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
-from exchange_console.connectors.schemas import SEND_CONNECTOR
+from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, SEND_CONNECTOR
 from exchange_console.console.dialogs import TABS, PropertiesForm
 from exchange_console.console.fields import RowsField
 from exchange_console.console.kinds import KINDS
 from exchange_console.console.views import NEW_DIALOGS
 from exchange_console.console.wizards import NewReceiveConnectorWizard, NewSendConnectorWizard
-from exchange_console.organization.models import AcceptedDomain, TransportConfig, TransportServer
+from exchange_console.organization.models import AcceptedDomain, RemoteDomain, TransportConfig, TransportServer
 from exchange_console.services import new_object, set_object
 from tests.console_helpers import errors, rows, text
 
@@ -164,6 +164,13 @@ def test_rows_are_added_and_removed_without_saving(admin_client, hub):
      and obj.receive_protocol_log_path == "Logs/Receive"),
     ("accepted-domain", lambda: AcceptedDomain.objects.get(), {"DomainType": "InternalRelay"},
      lambda obj: obj.domain_type == "InternalRelay"),
+    ("remote-domain", lambda: RemoteDomain.objects.get(domain_name="*"),
+     {"AutoReplyEnabled": "on", "ContentType": "MimeText", "LineWrapSize": "78"},
+     lambda obj: obj.auto_reply_enabled and obj.content_type == "MimeText" and obj.line_wrap_size == 78),
+    ("foreign-connector", lambda: new_object(FOREIGN_CONNECTOR, {"Name": "Fax", "AddressSpaces": "FAX:*;1"}),
+     {"DropDirectory": "FaxOut", "DropDirectoryQuota": "100MB", "RelayDsnRequired": "on"},
+     lambda obj: obj.drop_directory == "FaxOut" and obj.drop_directory_quota == 100 * 1024 * 1024
+     and obj.relay_dsn_required),
 ])
 def test_the_organization_and_server_dialogs_save(admin_client, hub, kind, get_object, change, check):
     obj = get_object()
