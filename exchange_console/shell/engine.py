@@ -6,6 +6,7 @@ that fails part-way leaves the configuration as it was, and the first error stop
 """
 from contextlib import ExitStack
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from exchange_console.lib.errors import ParameterError
@@ -99,6 +100,8 @@ class Session:
             raise ShellError(str(error), name_end, cmdlet.name) from None
         except ParameterError as error:
             raise ShellError(error.message, name_end, cmdlet.name) from None
+        except PermissionDenied as error:  # the caller's role groups don't allow the change
+            raise ShellError(str(error), name_end, cmdlet.name) from None
 
     def call(self, block, item):
         """Run a script block with $_ set to item (Where-Object, calculated properties)."""

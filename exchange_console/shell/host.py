@@ -1,9 +1,10 @@
 """The shell's host: where output, warnings and prompts go. The `ems` command uses the process's terminal;
 the console and tests give their own streams and answers."""
 import getpass
+import io
 import sys
 
-from exchange_console.shell.errors import NonInteractiveError
+from exchange_console.shell.errors import NonInteractiveError, ShellError
 
 CHOICES = '[Y] Yes  [A] Yes to All  [N] No  [L] No to All  [?] Help (default is "Y"): '
 CHOICE_HELP = ("Y - Continue with only the next step of the operation.\n"
@@ -29,14 +30,19 @@ class Host:
     def read_line(self, prompt, hint=""):
         if not self.interactive:
             raise NonInteractiveError(hint)
-        self.out.flush()
-        return self._read_line(prompt)
+        return self._ask(self._read_line, prompt)
 
     def read_secret(self, prompt, hint=""):
         if not self.interactive:
             raise NonInteractiveError(hint)
+        return self._ask(self._read_secret, prompt)
+
+    def _ask(self, read, prompt):
         self.out.flush()
-        return self._read_secret(prompt)
+        try:
+            return read(prompt)
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at a prompt stops the command
+            raise ShellError("The pipeline has been stopped.") from None
 
 
 class Confirmation:
@@ -57,3 +63,27 @@ class Confirmation:
             if answer in ("y", "n"):
                 return answer == "y"
             self.host.write(CHOICE_HELP)
+
+
+class BufferHost(Host):
+    """Output kept in memory and prompts answered from a list given in advance (the console, tests).
+    Without answers the host can't prompt, as when the shell isn't on a terminal."""
+
+    def __init__(self, answers=None):
+        self.answers = list(answers or [])
+        super().__init__(io.StringIO(), io.StringIO(), interactive=answers is not None,
+                         read_line=self._answer, read_secret=self._answer)
+
+    def _answer(self, prompt):
+        self.out.write(prompt + "\n")
+        if not self.answers:
+            raise EOFError(prompt)
+        return self.answers.pop(0)
+
+    @property
+    def output(self):
+        return self.out.getvalue()
+
+    @property
+    def warnings(self):
+        return self.err.getvalue()

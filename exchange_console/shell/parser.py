@@ -71,6 +71,11 @@ class Parser:
     def at_end(self):
         return self.pos >= len(self.text)
 
+    def next_is(self, chars, offset=0):
+        """Whether the next character is one of chars (never at the end of the text)."""
+        c = self.peek(offset)
+        return bool(c) and c in chars
+
     def error(self, message, incomplete=False):
         return ParseError(message, self.pos, incomplete)
 
@@ -171,7 +176,7 @@ class Parser:
 
     def starts_command(self):
         c = self.peek()
-        return not (c in "$'\"(@{!-" or c.isdigit() or (c == "." and self.peek(1).isdigit()))
+        return not (self.next_is("$'\"(@{!-") or c.isdigit() or (c == "." and self.peek(1).isdigit()))
 
     # --- commands (command mode) ---------------------------------------------------------------------------
 
@@ -221,7 +226,7 @@ class Parser:
     def command_primary(self):
         """A quoted string, variable, ( ), @( ), @{ } or { } as in expressions; anything else is a bare word,
         which is a number when it reads as one (25, 25MB) and a string otherwise (contoso.com, 00:15:00)."""
-        if self.peek() in "'\"$(@{":
+        if self.next_is("'\"$(@{"):
             return self.postfix(self.primary())
         start = self.pos
         word = self.bare_word()
@@ -383,7 +388,7 @@ class Parser:
             name, self.pos = self.text[self.pos + 1:close], close + 1
         else:
             name_start = self.pos
-            while self.peek().isalnum() or self.peek() in "_?":
+            while self.peek().isalnum() or self.next_is("_?"):
                 self.pos += 1
             name = self.text[name_start:self.pos]
         if not name:
@@ -426,7 +431,7 @@ class Parser:
             elif c == "`" and following:
                 chars.append(ESCAPES.get(following, following))
                 self.pos += 2
-            elif c == "$" and (following == "(" or following.isalnum() or following in "_{?"):
+            elif c == "$" and (following.isalnum() or self.next_is("(_{?", 1)):
                 if chars:
                     parts.append("".join(chars))
                     chars = []

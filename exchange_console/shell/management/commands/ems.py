@@ -1,0 +1,128 @@
+"""`manage.py ems`: the Exchange Management Shell.
+
+    manage.py ems                      the `[PS] C:\\>` prompt, with history; Ctrl-D or `exit` leaves
+    manage.py ems -c "<commands>"      run one command line
+    manage.py ems -f script.ps1        run a script
+    ... | manage.py ems                run the script read from standard input
+
+Output goes to stdout, errors to stderr. With -c, -f or piped input the exit status is 0 when every command
+succeeded and 1 at the first error, which stops the rest.
+"""
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from exchange_console.shell.engine import Session
+from exchange_console.shell.errors import ParseError, ShellError
+from exchange_console.shell.host import Host
+from exchange_console.shell.parser import parse
+
+PROMPT = "[PS] C:\\>"
+CONTINUATION = ">> "
+HISTORY_FILE = ".ems_history"
+HISTORY_LENGTH = 1000
+
+
+class Command(BaseCommand):
+    help = "The Exchange Management Shell: an interactive prompt, or -c COMMANDS, or -f SCRIPT."
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument("-c", "--command", help="run this command line and exit")
+        source.add_argument("-f", "--file", help="run this script (.ps1) and exit")
+
+    def handle(self, *args, command=None, file=None, **options):
+        interactive = sys.stdin.isatty()
+        session = Session(Host(sys.stdout, sys.stderr, interactive=interactive))
+        if command is not None:
+            succeeded = run(session, command)
+        elif file is not None:
+            succeeded = run(session, read_script(file), origin=file)
+        elif interactive:
+            succeeded = interact(session)
+        else:
+            succeeded = run(session, sys.stdin.read())
+        if not succeeded:
+            sys.exit(1)
+
+
+def read_script(path):
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")  # scripts saved on Windows often start with a BOM
+    except OSError as error:
+        raise CommandError(f"The script '{path}' can't be read: {error.strerror}.") from None
+
+
+def run(session, text, origin="line"):
+    try:
+        session.run(text)
+        return True
+    except ShellError as error:
+        sys.stdout.flush()
+        sys.stderr.write(error.render(text, origin) + "\n")
+        sys.stderr.flush()
+        return False
+
+
+def interact(session):
+    history = load_history()
+    try:
+        while True:
+            try:
+                text = read_command()
+            except EOFError:
+                sys.stdout.write("\n")
+                return True
+            except KeyboardInterrupt:
+                sys.stdout.write("\n")
+                continue
+            if text.strip().lower() == "exit":
+                return True
+            if text.strip():
+                run(session, text)
+    finally:
+        save_history(history)
+
+
+def read_command():
+    """One command, reading `>>` continuation lines while it is incomplete (an open brace, string or pipe);
+    an empty line ends the continuation, as in PowerShell."""
+    text = input(PROMPT)
+    while True:
+        try:
+            parse(text)
+            return text
+        except ParseError as error:
+            if not error.incomplete:
+                return text
+        more = input(CONTINUATION)
+        if not more.strip():
+            return text
+        text += "\n" + more
+
+
+def load_history():
+    try:
+        import readline
+    except ImportError:  # history is a convenience; the shell works without it
+        return None
+    path = Path.home() / HISTORY_FILE
+    try:
+        readline.read_history_file(path)
+    except OSError:
+        pass
+    readline.set_history_length(HISTORY_LENGTH)
+    return path
+
+
+def save_history(path):
+    if path is None:
+        return
+    import readline
+
+    try:
+        readline.write_history_file(path)
+    except OSError:
+        pass
