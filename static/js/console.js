@@ -151,7 +151,8 @@
     initTabs(event.target);
     const dialog = event.target.querySelector && event.target.querySelector("#modal [role=dialog]");
     if (event.target.id === "modal" && dialog) {
-      const first = dialog.querySelector("input:not([type=hidden]), select, textarea, button");
+      const first = dialog.querySelector(".tab-panel:not([hidden]) :is(input:not([type=hidden]), select, textarea)")
+        || dialog.querySelector("button");
       if (first && !dialog.contains(document.activeElement)) first.focus();
     }
     if (selected && !document.body.contains(selected)) selected = null;

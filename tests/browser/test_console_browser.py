@@ -204,3 +204,23 @@ def test_the_wizard_shows_an_error_beside_the_field_and_back_forward_work(consol
     page.reload()
     expect(page.locator("#result-list")).to_contain_text("contoso.com")
     assert not SendConnector.objects.exists()
+
+
+def test_the_console_is_usable_from_the_keyboard(console):
+    page = console
+    page.get_by_role("tab", name="Accepted Domains").click()
+    row = page.locator("#result-list tr.selectable", has_text="contoso.com")
+    row.focus()
+    page.keyboard.press("Shift+F10")
+    menu = page.get_by_role("menu")
+    expect(menu).to_be_visible()
+    expect(menu.get_by_role("menuitem", name="Properties")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(row).to_be_focused()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("contoso.com Properties")
+    expect(dialog.get_by_label("Name:")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
