@@ -284,7 +284,8 @@ class ReceiveConnectorNoun(ConfigNoun):
 TRANSPORT_SERVERS = register_configuration_cmdlets(ConfigNoun(
     TRANSPORT_SERVER, "transport server", verbs=("Get", "Set"), identity_fields=("fqdn",)))
 register_configuration_cmdlets(ConfigNoun(
-    TRANSPORT_SERVER, "Exchange server", noun="ExchangeServer", verbs=("Get",), identity_fields=("fqdn",)))
+    TRANSPORT_SERVER, "Exchange server", noun="ExchangeServer", verbs=("Get",), identity_fields=("fqdn",),
+    columns=("Name", "Site", "ServerRole")))
 register_configuration_cmdlets(ConfigNoun(
     SEND_CONNECTOR, "Send connector", usages=("Custom", "Internal", "Internet", "Partner")))
 register_configuration_cmdlets(ReceiveConnectorNoun(
