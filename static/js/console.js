@@ -151,7 +151,7 @@
     initTabs(event.target);
     const dialog = event.target.querySelector && event.target.querySelector("#modal [role=dialog]");
     if (event.target.id === "modal" && dialog) {
-      const first = dialog.querySelector(".tab-panel:not([hidden]) :is(input:not([type=hidden]), select, textarea)")
+      const first = dialog.querySelector(".tab-panel:not([hidden]) :is(input:not([type=hidden]), select, textarea):not([disabled])")
         || dialog.querySelector("button");
       if (first && !dialog.contains(document.activeElement)) first.focus();
     }
