@@ -241,15 +241,19 @@ class ConnectorWizard(NamedUrlSessionWizardView):
         """Values a page that its choices skipped stands for."""
         return {}
 
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self._page_values = {}
+
     def page_values(self, step):
-        cache = self.__dict__.setdefault("_page_values", {})
-        if step not in cache:
+        """A page's parameters as stored (None while it holds none that pass), computed once per request."""
+        if step not in self._page_values:
             page = self.get_form(step=step, data=self.storage.get_step_data(step))
-            cache[step] = page.exchange_values() if page.is_bound and page.is_valid() else None
-        return cache[step]
+            self._page_values[step] = page.exchange_values() if page.is_bound and page.is_valid() else None
+        return self._page_values[step]
 
     def process_step(self, form):
-        self.__dict__.pop("_page_values", None)  # the page's new data decides which pages follow
+        self._page_values = {}  # the page's new data decides which pages follow
         return super().process_step(form)
 
     def values_before(self, step=None):
