@@ -10,6 +10,7 @@ from exchange_console.console.kinds import KINDS
 from exchange_console.console.views import NEW_DIALOGS
 from exchange_console.console.wizards import NewReceiveConnectorWizard, NewSendConnectorWizard
 from exchange_console.organization.models import AcceptedDomain, RemoteDomain, TransportConfig, TransportServer
+from exchange_console.organization.schemas import MAILBOX
 from exchange_console.services import new_object, set_object
 from tests.console_helpers import errors, rows, text
 
@@ -178,6 +179,17 @@ def test_the_organization_and_server_dialogs_save(admin_client, hub, kind, get_o
     assert response.status_code == 302, errors(response)
     obj.refresh_from_db()
     assert check(obj)
+
+
+def test_a_mailbox_password_is_changed_only_when_typed(admin_client, hub):
+    mailbox = new_object(MAILBOX, {"Name": "Kim", "PrimarySmtpAddress": "kim@contoso.com", "Password": "first one"})
+    admin_client.post(dialog_url("mailbox", mailbox), dialog_data("mailbox", mailbox, action="ok"))
+    mailbox.refresh_from_db()
+    assert mailbox.check_password("first one") and mailbox.version == 1
+    admin_client.post(dialog_url("mailbox", mailbox), dialog_data("mailbox", mailbox, action="ok",
+                                                                 Password="second one"))
+    mailbox.refresh_from_db()
+    assert mailbox.check_password("second one")
 
 
 def test_it_serves_the_dialog_alone_to_htmx(admin_client, connector):

@@ -170,7 +170,7 @@ class SchemaForm(forms.Form):
 
     def __init__(self, schema, tabs, *args, creating=False, **kwargs):
         super().__init__(*args, label_suffix="", **kwargs)
-        self.schema, self.tabs = schema, []
+        self.schema, self.tabs, self.password_fields = schema, [], set()
         for title, specs in tabs:
             names = []
             for spec in specs:
@@ -180,6 +180,7 @@ class SchemaForm(forms.Form):
                     self.fields[spec.name + PASSWORD_SUFFIX] = forms.CharField(
                         label="Password:", required=False, widget=forms.PasswordInput)
                     names += [spec.name, spec.name + PASSWORD_SUFFIX]
+                    self.password_fields.add(spec.name + PASSWORD_SUFFIX)
                     continue
                 self.fields[spec.name] = field_for(param, spec)
                 self.fields[spec.name].disabled = not param.settable or (param.create_only and not creating)
@@ -203,7 +204,7 @@ class PropertiesForm(SchemaForm):
         super().__init__(schema, TABS[schema.noun], *args, **kwargs)
         self.obj = obj
         for name, form_field in self.fields.items():
-            if name == "version" or name.endswith(PASSWORD_SUFFIX):
+            if name == "version" or name in self.password_fields:
                 continue
             param = schema.param(name)
             if isinstance(param.type, p.Credential):
@@ -216,7 +217,7 @@ class PropertiesForm(SchemaForm):
         """{ExchangeParameterName: collected value} for the controls whose parsed value differs from the stored."""
         changes = {}
         for name, value in self.cleaned_data.items():
-            if name == "version" or name.endswith(PASSWORD_SUFFIX) or self.fields[name].disabled:
+            if name == "version" or name in self.password_fields or self.fields[name].disabled:
                 continue
             param = self.schema.param(name)
             if isinstance(param.type, p.Credential):
