@@ -7,8 +7,8 @@ from exchange_console.shell.formatting import FormattedText, format_list, format
 from exchange_console.shell.operators import compare
 from exchange_console.shell.registry import CMDLETS, Parameter, cmdlet
 from exchange_console.shell.values import (
-    Hashtable, PSCredential, PSObject, ScriptBlock, SecureString, ShellObject, Unlimited, display_value, to_string,
-    truthy, unroll,
+    Hashtable, PSCredential, PSObject, ScriptBlock, SecureString, ShellObject, Unlimited, collapse, display_value,
+    to_string, truthy, unroll,
 )
 
 INPUT = Parameter("InputObject", pipeline=True, type_name="System.Management.Automation.PSObject")
@@ -80,7 +80,7 @@ def _selected(invocation, item, properties):
         if isinstance(spec, Hashtable):
             name = to_string(spec.lookup("Name") or spec.lookup("Label") or spec.lookup("n") or spec.lookup("l"))
             expression = spec.lookup("Expression") or spec.lookup("e")
-            values[name] = (invocation.session.call(expression, item) if isinstance(expression, ScriptBlock)
+            values[name] = (collapse(invocation.session.call(expression, item)) if isinstance(expression, ScriptBlock)
                             else property_of(item, to_string(expression)))
             continue
         names = select_properties(item, [spec]) if isinstance(item, ShellObject) else [to_string(spec)]
