@@ -30,8 +30,8 @@ def server(committed_db):
     add, anonymous = new_receive_connector, {"PermissionGroups": "AnonymousUsers"}
     add(server, "Limits", f"{HOST}:{LIMITS}", MaxMessageSize="64KB", MaxHeaderSize="2KB",
         MaxRecipientsPerMessage=3, MaxHopCount=3, MaxProtocolErrors=2, **anonymous)
-    add(server, "Connections", f"{HOST}:{CONNECTIONS}", MaxInboundConnection=4, MaxInboundConnectionPerSource="unlimited",
-        MaxInboundConnectionPercentagePerSource=50, **anonymous)
+    add(server, "Connections", f"{HOST}:{CONNECTIONS}", MaxInboundConnection=4,
+        MaxInboundConnectionPerSource="unlimited", MaxInboundConnectionPercentagePerSource=50, **anonymous)
     add(server, "PerSource", f"{HOST}:{PER_SOURCE}", MaxInboundConnectionPerSource=1, **anonymous)
     add(server, "Timeouts", f"{HOST}:{TIMEOUTS}", ConnectionTimeout="00:00:03", ConnectionInactivityTimeout="00:00:01",
         **anonymous)
@@ -99,7 +99,8 @@ def test_it_refuses_a_message_that_passed_too_many_hops(worker):
         transaction(client)
         hops = "".join(f"Received: from hop{n}.example.com by hop{n + 1}.example.com; Sat, 1 Jan 2000 00:00:00 +0000\n"
                        for n in range(3))
-        assert data(client, hops + "Subject: loop\n\nbody") == (554, "5.4.6 Hop count exceeded - possible mail loop detected")
+        assert data(client, hops + "Subject: loop\n\nbody") == (
+            554, "5.4.6 Hop count exceeded - possible mail loop detected")
 
 
 def test_it_applies_the_organizations_receive_size_and_recipient_envelope_limit(worker, server):
@@ -112,7 +113,8 @@ def test_it_applies_the_organizations_receive_size_and_recipient_envelope_limit(
             client.mail("a@example.com")
             client.rcpt("a@contoso.com")
             client.rcpt("b@contoso.com")
-            assert reply(client, "RCPT TO:<c@contoso.com>") == (550, "5.5.3 RESOLVER.ADR.RecipLimit; too many recipients")
+            assert reply(client, "RCPT TO:<c@contoso.com>") == (
+                550, "5.5.3 RESOLVER.ADR.RecipLimit; too many recipients")
     finally:
         reconfigure(worker, TRANSPORT_CONFIG, TransportConfig.objects.get(),
                     {"MaxReceiveSize": "10MB", "MaxRecipientEnvelopeLimit": 5000})
@@ -137,7 +139,8 @@ def test_it_limits_concurrent_connections_per_connector_and_by_percentage_per_so
     open_sessions = [Client(HOST, CONNECTIONS, "127.0.0.41"), Client(HOST, CONNECTIONS, "127.0.0.41")]
     try:
         assert _refused(CONNECTIONS, "127.0.0.41") == (
-            421, "4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel")
+            421, "4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission "
+                 "channel")
         open_sessions += [Client(HOST, CONNECTIONS, "127.0.0.42"), Client(HOST, CONNECTIONS, "127.0.0.42")]
         assert _refused(CONNECTIONS, "127.0.0.43") == (
             421, "4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing "

@@ -197,7 +197,8 @@ def test_it_writes_a_receive_event_to_the_message_tracking_log(worker, server):
         "directionality")} == {
         "client-ip": "127.0.0.56", "client-hostname": "sender.example.com", "server-ip": HOST,
         "server-hostname": "rg.contoso.com", "connector-id": f"{server.name}\\Internet Mail", "source": "SMTP",
-        "event-id": "RECEIVE", "message-id": "<tracked@example.com>", "recipient-address": "b@contoso.com;c@contoso.com",
+        "event-id": "RECEIVE", "message-id": "<tracked@example.com>",
+        "recipient-address": "b@contoso.com;c@contoso.com",
         "recipient-count": "2", "message-subject": "Tracked", "sender-address": "a@example.com",
         "return-path": "a@example.com", "directionality": "Incoming"}
     assert int(event["total-bytes"]) > len("Subject: Tracked\r\n")

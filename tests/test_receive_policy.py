@@ -152,7 +152,8 @@ def test_it_starts_tls_with_the_servers_enabled_certificate(worker, tls):
 def test_it_offers_basic_auth_only_after_starttls_when_basic_auth_requires_tls(worker, tls):
     with Client(HOST, CLIENT) as client:
         assert not any(line.startswith("AUTH") for line in ehlo_lines(client))
-        assert reply(client, "AUTH PLAIN AGFsaWNlAEFsaWNlLVBhc3N3MHJk") == (504, "5.7.4 Unrecognized authentication type")
+        assert reply(client, "AUTH PLAIN AGFsaWNlAEFsaWNlLVBhc3N3MHJk") == (
+            504, "5.7.4 Unrecognized authentication type")
         client.starttls(context=tls)
         assert "AUTH PLAIN LOGIN" in ehlo_lines(client)
         assert client.login("alice@contoso.com", "Alice-Passw0rd") == (235, b"2.7.0 Authentication successful")

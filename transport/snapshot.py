@@ -224,6 +224,7 @@ class SendServerConfig:
     drop_root: Path                      # RootDropDirectoryPath resolved under EXCHANGE_DATA_DIR/<server>
     data_dir: Path                       # EXCHANGE_DATA_DIR/<server>
     send_protocol_log: ProtocolLogSettings
+    tracking: TrackingSettings
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,8 @@ def build_send_snapshot(server_name):
 def _send_server_config(server):
     from django.conf import settings
 
+    from transport.logs.tracking import tracking_settings_for
+
     data_dir = Path(settings.EXCHANGE_DATA_DIR) / server.name
     return SendServerConfig(
         name=server.name, fqdn=server.fqdn, site=server.site.name,
@@ -303,6 +306,7 @@ def _send_server_config(server):
         send_protocol_log=ProtocolLogSettings(
             data_dir / server.send_protocol_log_path, server.send_protocol_log_max_file_size,
             server.send_protocol_log_max_age, server.send_protocol_log_max_directory_size),
+        tracking=tracking_settings_for(server),
     )
 
 

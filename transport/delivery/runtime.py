@@ -1,6 +1,7 @@
 """Per-process state of the send side: the configuration snapshot (rebuilt when older than a second, so a
 change is followed within one), logs, the queue store, the client certificate file and outbound connection
 slots."""
+import hashlib
 import os
 import threading
 import time
@@ -42,36 +43,43 @@ def store(server_name):
 
 
 def tracking_log(server_name):
-    from exchange_console.organization.models import TransportServer
-    from transport.logs.tracking import open_tracking_log
+    """The message tracking log of the server; reopened when its settings change."""
+    from transport.logs.tracking import MessageTrackingLog
 
-    key = server_name.lower()
-    with _lock:
-        found = _tracking.get(key)
-    if found is None or time.monotonic() - found[0] > SNAPSHOT_MAX_AGE:  # TransportServer settings may change
-        log = open_tracking_log(TransportServer.objects.get(name__iexact=server_name))
-        found = (time.monotonic(), log)
-        with _lock:
-            _tracking[key] = found
-    return found[1]
+    server = send_snapshot(server_name).server
+    return _log_for(_tracking, server.name, server.tracking,
+                    lambda: MessageTrackingLog(server.tracking, server.fqdn), lambda log: log._log.close())
 
 
 def send_protocol_log(snapshot):
     """The SEND protocol log of the server (one writer per folder, shared by all sessions)."""
     settings = snapshot.server.send_protocol_log
+    return _log_for(_protocol_logs, snapshot.server.name, settings,
+                    lambda: ProtocolLog(settings, receive=False), lambda log: log._log.close())
+
+
+def _log_for(logs, server_name, settings, open_log, close_log):
+    """One open log per server (the logs keep their file open); a log whose settings changed is closed."""
     with _lock:
-        if settings not in _protocol_logs:
-            _protocol_logs[settings] = ProtocolLog(settings, receive=False)
-        return _protocol_logs[settings]
+        current = logs.get(server_name)
+        if current is None or current[0] != settings:
+            if current is not None:
+                close_log(current[1])
+            current = logs[server_name] = (settings, open_log())
+        return current[1]
 
 
 def certificate_file(snapshot):
     """The server's certificate and key as one PEM file (ssl loads client certificates from files only),
-    readable by the owner alone, rewritten when the certificate changes."""
-    path = Path(snapshot.server.data_dir) / "TransportRoles" / "ClientCertificate.pem"
+    readable by the owner alone; named by its content, so a replaced certificate gets a new file (and TLS
+    contexts built from the old one are not reused)."""
     data = snapshot.certificate_pem + b"\n" + snapshot.private_key_pem
-    if not path.exists() or path.read_bytes() != data:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(snapshot.server.data_dir) / "TransportRoles"
+    path = folder / f"ClientCertificate-{hashlib.sha256(data).hexdigest()[:16]}.pem"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("ClientCertificate-*.pem"):
+            old.unlink()
         temporary = path.with_suffix(".tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as file:

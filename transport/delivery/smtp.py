@@ -51,9 +51,10 @@ def certificate_matches(certificate, name):
     """RFC 6125 style: a DNS name of the certificate equals `name` or is a wildcard for its parent."""
     names = [value.lower() for kind, value in certificate.get("subjectAltName", ()) if kind == "DNS"]
     name = name.lower()
+    if name.startswith("*."):   # a TlsDomain like *.contoso.com accepts any name under contoso.com
+        return any(san.endswith(name[1:]) for san in names)
     parent = name.split(".", 1)[1] if "." in name else ""
-    return any(san == name or (san.startswith("*.") and san[2:] == parent and not name.startswith("*."))
-               for san in names)
+    return any(san == name or (san.startswith("*.") and san[2:] == parent) for san in names)
 
 
 @functools.lru_cache(maxsize=32)
@@ -191,7 +192,7 @@ class LoggingSMTP(smtplib.SMTP):
         elif cmd.upper() == "AUTH":
             shown, self._in_auth = f"AUTH {args.split(' ', 1)[0]}", True
         else:
-            shown = f"{cmd} {args}".strip()
+            shown = f"{cmd.upper()} {args}".strip()
         self._log.write(SENT, shown)
         super().putcmd(cmd, args)
 

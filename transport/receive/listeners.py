@@ -1,7 +1,6 @@
 """The receive side of one transport server: one listening socket per distinct binding of its enabled
 receive connectors, reconciled with each new snapshot, plus the per-connector connection and rate counters
 that the sessions consult. Lives on the worker's event loop."""
-import asyncio
 import collections
 import errno
 import logging

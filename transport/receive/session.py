@@ -10,13 +10,14 @@ import logging
 import re
 import time
 from base64 import b64decode, b64encode
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 from aiosmtpd.smtp import SMTP
 from asyncio import sslproto
 from django.contrib.auth.hashers import check_password
 
+from exchange_console.lib.timespans import format_timespan
 from transport.logs.protocol import CONNECT, DISCONNECT, INFORMATION, RECEIVED, SENT, NoSessionLog, endpoint
 from transport.receive import policy
 from transport.receive.acceptance import accept_message, header_facts, received_header, split_headers
@@ -92,7 +93,6 @@ class ReceiveSession(SMTP):
                 self.connector.identity, endpoint(self.local_ip, self.local_port),
                 endpoint(self.client_ip, self.client_port))
         self.session_log.write(CONNECT)
-        self.hostname = self.connector.fqdn
 
     def connection_lost(self, error):
         if self._counted:
@@ -114,8 +114,8 @@ class ReceiveSession(SMTP):
         self._close()
 
     def _connection_timed_out(self):
-        elapsed = int(time.monotonic() - self.started)
-        self._write_now(CONNECTION_TIMED_OUT.format(f"{elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}"))
+        elapsed = timedelta(seconds=int(time.monotonic() - self.started))
+        self._write_now(CONNECTION_TIMED_OUT.format(format_timespan(elapsed)))
         self._close()
 
     def _write_now(self, status):
