@@ -12,6 +12,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 CONSOLE_PORTS = range(8100, 8200)  # the loopback ports this part of the test suite may use
+TIMEOUT_MS = 20_000  # generous: CI machines run other suites' servers and workers alongside
 
 
 def free_port():
@@ -34,8 +35,9 @@ def live_server():
 
 @pytest.fixture(scope="session")
 def chromium():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -47,7 +49,7 @@ def console(chromium, live_server, admin_user, hub):
     """A signed-in administrator's browser tab at the console."""
     context = chromium.new_context(base_url=live_server.url)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto("/")
     page.get_by_label("User name:").fill("admin")
     page.get_by_label("Password:").fill("password")
