@@ -111,3 +111,27 @@ def test_secrets_never_reach_the_audit_log(personas):
     for secret in ("Sup3r-S3cret", "Other-S3cret", "Mailb0x-S3cret", "Refused-S3cret"):
         assert secret not in logged
     assert "ConvertTo-SecureString '********'" in logged
+
+
+def shell(text):
+    from exchange_console.shell.engine import Session
+    from exchange_console.shell.host import BufferHost
+
+    return Session(BufferHost()).execute(text)
+
+
+def test_search_admin_audit_log_finds_changes_by_cmdlet_caller_and_outcome(personas):
+    with acting_as(personas["org"], "EMS"):
+        connector = new_object(SEND_CONNECTOR, {"Name": "Out", "AddressSpaces": "*"})
+        set_object(SEND_CONNECTOR, connector, {"MaxMessageSize": "20MB"})
+    with acting_as(personas["viewer"], "192.0.2.7"), pytest.raises(AccessDenied):
+        set_object(SEND_CONNECTOR, connector, {"Enabled": False})
+    (entry,) = shell("Search-AdminAuditLog -Cmdlets Set-SendConnector -UserIds olga")
+    assert entry.get("CmdletParameters") == "Set-SendConnector 'Out' -MaxMessageSize 20MB"
+    assert entry.get("ModifiedProperties") == ["MaxMessageSize: 10 MB (10,485,760 bytes) -> 20 MB (20,971,520 bytes)"]
+    assert (entry.get("Caller"), entry.get("Succeeded"), entry.get("ObjectModified")) == ("olga", True, "Out")
+    (refused,) = shell("Search-AdminAuditLog -IsSuccess $false")
+    assert (refused.get("Caller"), refused.get("OriginatingServer")) == ("victor", "192.0.2.7")
+    assert len(shell("Search-AdminAuditLog -ObjectIds Out -Parameters MaxMessageSize")) == 1
+    assert len(shell("Search-AdminAuditLog -StartDate '01/01/2099'")) == 0
+    assert len(shell("Search-AdminAuditLog -ResultSize 2")) == 2
