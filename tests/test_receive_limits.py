@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from exchange_console.connectors.models import ReceiveConnector
+from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization import setup
 from exchange_console.organization.models import TransportConfig
 from exchange_console.organization.schemas import TRANSPORT_CONFIG
@@ -101,6 +103,23 @@ def test_it_refuses_a_message_that_passed_too_many_hops(worker):
                        for n in range(3))
         assert data(client, hops + "Subject: loop\n\nbody") == (
             554, "5.4.6 Hop count exceeded - possible mail loop detected")
+
+
+def test_it_refuses_a_message_that_looped_through_the_organizations_servers_too_often(worker, server):
+    reconfigure(worker, RECEIVE_CONNECTOR, ReceiveConnector.objects.get(server=server, name="Limits"),
+                {"MaxHopCount": 30, "MaxLocalHopCount": 2})
+    try:
+        with session(LIMITS) as client:
+            transaction(client)
+            external = "Received: from a.example.net by b.example.net; Sat, 1 Jan 2000 00:00:00 +0000\n" * 5
+            assert data(client, external + "Subject: far\n\nbody")[0] == 250
+            transaction(client)
+            local = "Received: from x.contoso.com (10.0.0.1) by rl.contoso.com (10.0.0.2) with SMTP\n" * 2
+            assert data(client, local + "Subject: loop\n\nbody") == (
+                554, "5.4.6 Hop count exceeded - possible mail loop detected")
+    finally:
+        reconfigure(worker, RECEIVE_CONNECTOR, ReceiveConnector.objects.get(server=server, name="Limits"),
+                    {"MaxHopCount": 3, "MaxLocalHopCount": 8})
 
 
 def test_it_applies_the_organizations_receive_size_and_recipient_envelope_limit(worker, server):

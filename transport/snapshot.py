@@ -87,7 +87,8 @@ class ServerSnapshot:
     protocol_log: ProtocolLogSettings
     tracking: TrackingSettings
     queue_directory: Path
-    configuration_stamp: datetime = None   # the latest WhenChanged among the objects read
+    organization_hosts: frozenset = frozenset()   # FQDNs of the organization's servers and receive connectors
+    configuration_stamp: datetime = None           # the latest WhenChanged among the objects read
 
     def enabled_connectors(self):
         return tuple(connector for connector in self.receive_connectors if connector.enabled)
@@ -129,6 +130,9 @@ def build_snapshot(server_name):
             server.receive_protocol_log_max_age, server.receive_protocol_log_max_directory_size),
         tracking=tracking_settings_for(server),
         queue_directory=server_dir / "Queue", configuration_stamp=stamp,
+        organization_hosts=frozenset(fqdn.lower() for fqdn in [
+            *TransportServer.objects.values_list("fqdn", flat=True),
+            *ReceiveConnector.objects.exclude(fqdn="").values_list("fqdn", flat=True)]),
     )
 
 

@@ -1,6 +1,7 @@
 """Durable acceptance of a received message: Received header, fsync into the queue store, RECEIVE tracking
 event, then the categorizer task. Runs in a thread (blocking disk and broker I/O), before the 250 reply."""
 import logging
+import re
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, make_msgid
 
@@ -8,6 +9,7 @@ from transport.tasks import hand_to_categorizer
 
 log = logging.getLogger(__name__)
 _header_parser = BytesHeaderParser()
+_RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
 
 
 def split_headers(content):
@@ -26,13 +28,21 @@ def received_header(helo, client_ip, fqdn, local_ip, tls, moment):
             f" with {with_text} id 14.0.0.0; {format_datetime(moment)}\r\n").encode()
 
 
-def header_facts(headers):
+def header_facts(headers, local_hosts=frozenset()):
+    """Hop counts (all Received headers, and those added by `local_hosts`), Message-ID and Subject."""
     parsed = _header_parser.parsebytes(headers)
+    received = [str(value) for value in parsed.get_all("Received") or ()]
     return {
-        "received_count": len(parsed.get_all("Received") or ()),
+        "received_count": len(received),
+        "local_received_count": sum(_received_by(value) in local_hosts for value in received),
         "message_id": (parsed.get("Message-ID") or "").strip(),
         "subject": str(parsed.get("Subject") or "").strip(),
     }
+
+
+def _received_by(value):
+    match = _RECEIVED_BY.search(value)
+    return match.group(1).lower() if match else None
 
 
 def accept_message(runtime, *, content, facts, envelope_fields, server_ip, received, fqdn):

@@ -511,8 +511,10 @@ class ReceiveSession(SMTP):
             self._reset_transaction()
             return await self.refuse(problem)
         headers, _ = split_headers(content)
-        facts = header_facts(headers)
-        if facts["received_count"] >= self.connector.max_hop_count:
+        facts = header_facts(headers, self.runtime.snapshot.organization_hosts)
+        local_limit = self.connector.max_local_hop_count   # 0: local hops aren't counted
+        if (facts["received_count"] >= self.connector.max_hop_count
+                or (local_limit and facts["local_received_count"] >= local_limit)):
             self._reset_transaction()
             return await self.refuse(HOP_COUNT_EXCEEDED)
         envelope = await self._accept(content, facts)
