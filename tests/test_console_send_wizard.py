@@ -174,10 +174,14 @@ def test_it_shows_the_attempted_command_when_new_is_refused(wizard):
 
 def test_it_goes_back_with_the_pages_kept(wizard):
     through_address_space(wizard, name="Kept")
-    back = wizard.post("network", {}, wizard_goto_step="address-space")
+    back = wizard.post("network", {"DNSRoutingEnabled": "False", **rows("SmartHosts", {"value": ["relay.kept.com"]})},
+                       wizard_goto_step="address-space")
     assert back.url == wizard.url("address-space")
     page = wizard.client.get(back.url)
     assert 'value="*"' in page.content.decode()
+    wizard.next("address-space", rows("AddressSpaces", {**SPACE, "address": ["*"]}), "network")
+    page = wizard.client.get(wizard.url("network")).content.decode()
+    assert 'value="relay.kept.com"' in page  # what was typed before "< Back" is still there
 
 
 def test_it_requires_login(client, hub):

@@ -277,6 +277,9 @@ class ConnectorWizard(NamedUrlSessionWizardView):
             form = self.get_form(data=edit_rows(self.request.POST))
             form.show_errors = False
             return self.render(form)
+        if self.request.POST.get("wizard_goto_step") in self.get_form_list():
+            # "< Back" keeps what was typed on this page; it is checked again when the page is left forward.
+            self.storage.set_step_data(self.steps.current, self.request.POST)
         return super().post(*args, **kwargs)
 
     def get_context_data(self, form, **kwargs):
