@@ -1,11 +1,13 @@
 """Enable/Disable/Remove from the action pane and the context menu, and the New dialogs."""
 import pytest
 
+from exchange_console.accounts.models import RoleGroup, RoleGroupMember
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization.models import AcceptedDomain, Mailbox, RemoteDomain
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN
-from exchange_console.services import new_object
+from exchange_console.console import completion
+from exchange_console.services import acting_as, new_object
 from tests.console_helpers import errors, text
 
 
@@ -121,3 +123,16 @@ def test_new_dialogs_require_login(client, hub):
 
 def test_an_expired_completion_page_is_not_found(admin_client, hub):
     assert admin_client.get("/console/completion/unknown/").status_code == 404
+
+
+def test_a_change_the_role_groups_do_not_grant_is_refused_with_its_message(connector, django_user_model):
+    viewer = django_user_model.objects.create_user("viewer", password="x")
+    RoleGroupMember.objects.create(user=viewer, role_group=RoleGroup.objects.get(
+        name=RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
+    with acting_as(viewer, "127.0.0.1"):
+        result, _ = completion.apply("Set", SEND_CONNECTOR, {"Enabled": False}, connector)
+    assert not result.succeeded
+    assert result.error.startswith("Access denied: viewer isn't allowed to run Set-SendConnector")
+    assert result.command == "Set-SendConnector 'To Internet' -Enabled $false"
+    connector.refresh_from_db()
+    assert connector.enabled

@@ -6,6 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from exchange_console.lib.errors import ParameterError
@@ -64,6 +65,9 @@ def apply(verb, schema, values, obj=None, expected_version=None):
         else:
             remove_object(schema, obj, expected_version=expected_version)
         result = Result(True, command_line(verb, schema, values, identity), obj=obj)
+    except PermissionDenied as denied:  # the caller's role groups don't grant this change
+        refusal = ConfigurationError([ParameterError("Identity", str(denied))])
+        result = Result(False, command_line(verb, schema, values, identity), error=str(refusal), refusal=refusal)
     except ConfigurationError as refusal:
         result = Result(False, command_line(verb, schema, values, identity), error=str(refusal), refusal=refusal)
     return result, time.monotonic() - started
