@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from exchange_console import views
+from exchange_console.accounts import admin_views
 from exchange_console.accounts.views import SignInView
 
 urlpatterns = [
@@ -10,4 +11,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("console/", include("exchange_console.console.urls")),
     path("toolbox/", include("exchange_console.toolbox.urls")),
+    path("administrators/", admin_views.administrators, name="administrators"),
+    path("administrators/new/", admin_views.new_administrator, name="new-administrator"),
+    path("administrators/<int:pk>/", admin_views.administrator, name="administrator"),
+    path("audit-log/", admin_views.audit_log, name="audit-log"),
 ]
