@@ -36,7 +36,8 @@ def deliver_queue(server_name, queue_id):
         reroute(server_name, snapshot, queue)
         return
     if queue.connection_failing and queue.next_retry_time and queue.next_retry_time > timezone.now():
-        return  # its retry is scheduled; nothing connects before then
+        kick_if_waiting(server_name, queue)   # too early (a new message, a clock ahead): come back at the retry
+        return
     if connector.is_foreign:
         deliver_drop_files(server_name, snapshot, queue, connector)
     else:

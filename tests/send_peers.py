@@ -1,0 +1,115 @@
+"""Real peers for the send side's tests: aiosmtpd servers on loopback addresses standing in for smart hosts and
+MX hosts, and a recorder of the Celery tasks the transport sends, which tests run themselves in order."""
+import logging
+import ssl
+import threading
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)   # aiosmtpd's per-command chatter
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list
+    content: bytes
+    helo: str
+    tls: bool
+    client_certificate: dict
+    auth_user: str
+
+
+@dataclass
+class SinkHandler:
+    """Accepts everything, except recipients listed in `replies` ({address: 'code text'})."""
+    replies: dict = field(default_factory=dict)
+    received: list = field(default_factory=list)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.replies:
+            return self.replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        ssl_object = server.transport.get_extra_info("ssl_object")
+        self.received.append(Received(
+            envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content,
+            session.host_name, ssl_object is not None, ssl_object.getpeercert() if ssl_object else {},
+            session.auth_data.decode() if isinstance(session.auth_data, bytes) else ""))
+        return "250 2.6.0 Queued mail for delivery"
+
+
+class Sink:
+    """An SMTP server on address:port. tls: a trustme certificate for STARTTLS; client_ca: require client
+    certificates issued by it; credentials: (user, password) that AUTH must present."""
+
+    def __init__(self, address, port, *, tls=None, client_ca=None, credentials=None, replies=None, ident=None):
+        self.handler = SinkHandler(replies=dict(replies or {}))
+        kwargs = {"ident": ident or "sink"}
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.configure_cert(context)
+            if client_ca is not None:
+                context.verify_mode = ssl.CERT_REQUIRED
+                client_ca.configure_trust(context)
+            kwargs["tls_context"] = context
+        if credentials is not None:
+            kwargs.update(authenticator=self._authenticator(credentials), auth_require_tls=tls is not None)
+        self.controller = Controller(self.handler, hostname=address, port=port, **kwargs)
+
+    @staticmethod
+    def _authenticator(credentials):
+        def check(server, session, envelope, mechanism, auth_data):
+            given = (auth_data.login.decode(), auth_data.password.decode())
+            return AuthResult(success=given == credentials, handled=False, auth_data=auth_data.login)
+        return check
+
+    @property
+    def received(self):
+        return self.handler.received
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+
+class TaskRecorder:
+    """Stands in for the broker between the transport's Celery tasks: records every task sent (with the
+    queue it was sent to) and runs them when the test says so, in order, in this process."""
+
+    def __init__(self, monkeypatch):
+        from transport import tasks
+
+        self.sent, self.history = [], []
+        self._lock = threading.Lock()
+        for task in (tasks.categorize_message, tasks.deliver_queue, tasks.transfer_message):
+            monkeypatch.setattr(task, "apply_async", self._recorder(task))
+
+    def _recorder(self, task):
+        def apply_async(args=(), kwargs=None, queue=None, countdown=None, **options):
+            with self._lock:
+                self.sent.append((task, tuple(args), queue, countdown))
+                self.history.append((task, tuple(args), queue, countdown))
+        return apply_async
+
+    def queues_of(self, task_name):
+        """The Celery queues that tasks named `task_name` were sent to, ever."""
+        return [queue for task, _, queue, _ in self.history if task.name.endswith(task_name)]
+
+    def run(self, rounds=20, include_delayed=False):
+        """Run what was sent (and what that sends), at most `rounds` waves; delayed retries only when asked."""
+        for _ in range(rounds):
+            with self._lock:
+                due = [item for item in self.sent if include_delayed or not item[3]]
+                self.sent = [item for item in self.sent if item not in due]
+            if not due:
+                return
+            for task, args, _, _ in due:
+                task.run(*args)
