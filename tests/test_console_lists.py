@@ -111,3 +111,8 @@ def test_lists_use_a_constant_number_of_queries(admin_client, hub):
     page = admin_client.get(SEND_CONNECTORS)
     assert len(names(page)) == 1000 and "1000 objects" in text(page)
     assert text(admin_client.get("/console/servers/hub-transport/HUB01/")).count("HubTransport") == 101
+
+
+def test_a_history_restore_gets_the_whole_page(admin_client, hub):
+    page = admin_client.get(SEND_CONNECTORS, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in page.content.decode() and 'id="console"' in page.content.decode()
