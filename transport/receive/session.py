@@ -139,9 +139,8 @@ class ReceiveSession(SMTP):
     async def push_lines(self, code, lines):
         """A multi-line reply; the protocol log shows it as one line, as Exchange's does."""
         self.session_log.write(SENT, f"{code}  " + " ".join(lines))
-        for index, line in enumerate(lines):
-            separator = " " if index == len(lines) - 1 else "-"
-            await super().push(f"{code}{separator}{line}")
+        reply = [f"{code}-{line}" for line in lines[:-1]] + [f"{code} {lines[-1]}"]
+        await super().push("\r\n".join(reply))   # one write for the whole reply
 
     async def refuse(self, status):
         """A 5xx refusal: unauthenticated clients wait TarpitInterval first (slows down harvesting)."""
