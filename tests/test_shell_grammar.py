@@ -147,6 +147,7 @@ def test_it_filters_an_array_on_the_left_of_a_comparison():
     ('Write-Output "abc', 'The string is missing the terminator: ".', True),
     ("Get-SendConnector | Where-Object { $_.Enabled", "Missing closing '}' in statement block.", True),
     ("Get-SendConnector |", "An empty pipe element is not allowed.", True),
+    ("Get-SendConnector `", "Missing the line that the line continuation character (`) announces.", True),
     ("Get-SendConnector | ; Get-SendConnector", "An empty pipe element is not allowed.", False),
     ("Get-SendConnector | 'x'", "Expressions are only allowed as the first element of a pipeline.", False),
     ("$x = 1 2", "Unexpected token '2' in expression or statement.", False),

@@ -89,8 +89,12 @@ class Parser:
             c = self.peek()
             if c in SPACE or (newlines and c in NEWLINE):
                 self.pos += 1
-            elif c == "`" and self.peek(1) and self.peek(1) in NEWLINE:
+            elif c == "`" and self.next_is(NEWLINE, 1):
                 self.pos += 3 if self.text.startswith("\r\n", self.pos + 1) else 2
+            elif c == "`" and self.pos + 1 == len(self.text):  # the line goes on in the next one
+                self.pos += 1
+                raise self.error("Missing the line that the line continuation character (`) announces.",
+                                 incomplete=True)
             elif c == "#":
                 while not self.at_end() and self.peek() not in NEWLINE:
                     self.pos += 1
@@ -341,7 +345,8 @@ class Parser:
             return self.hash_literal()
         if c == "{":
             self.pos += 1
-            return n.ScriptBlockLiteral(start, self.pos, self.statement_list("}"))
+            statements = self.statement_list("}")  # parsed first: the literal ends after its closing brace
+            return n.ScriptBlockLiteral(start, self.pos, statements)
         if c.isdigit() or c == ".":
             return self.number()
         if self.at_end():
