@@ -41,3 +41,11 @@ def transfer_message(server_name, envelope_json, content_b64, connector_name, re
 def hand_to_categorizer(server_name, message_id):
     """Send categorize_message to the server's own queue (also used to recover the store at start)."""
     categorize_message.apply_async((server_name, message_id), queue=f"transport.{server_name.lower()}")
+
+
+@shared_task(ignore_result=True)
+def remove_message(server_name, message_id, with_ndr):
+    """Remove-Message for a message in one of this server's queues (the store and its NDR are here)."""
+    from transport.delivery.removal import remove_message as remove
+
+    remove(server_name, message_id, with_ndr)

@@ -106,6 +106,10 @@ class QueuedMessage(models.Model):
     def identity(self):
         return f"{self.queue.identity}\\{self.id}"
 
+    @property
+    def server(self):
+        return self.queue.server
+
     def __str__(self):
         return self.identity
 

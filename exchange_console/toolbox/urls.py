@@ -1,10 +1,14 @@
 from django.urls import path
 
-from exchange_console.toolbox import views
+from exchange_console.toolbox import queue_viewer, views
 
 app_name = "toolbox"
 
 urlpatterns = [
+    path("queues/", queue_viewer.queue_viewer, name="queues"),
+    path("queues/action/", queue_viewer.queue_action, name="queue-action"),
+    path("queues/export/", queue_viewer.export_list, name="queue-export"),
+    path("queues/messages/<int:pk>/", queue_viewer.message_detail, name="queue-message"),
     path("message-tracking/", views.message_tracking, name="tracking"),
     path("message-tracking/path/", views.message_path, name="tracking-path"),
     path("protocol-logs/", views.protocol_logs, name="protocol-logs"),

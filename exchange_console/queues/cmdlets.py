@@ -1,0 +1,171 @@
+"""Queue cmdlets of Exchange 2010: Get-Queue, Retry-/Suspend-/Resume-Queue, Get-Message, Suspend-/Resume-/
+Remove-Message and Export-Message, with -Server, -Queue and OPath -Filter."""
+from functools import partial
+
+from django.db.models import Count
+
+from exchange_console.lib.errors import ParameterError
+from exchange_console.queues import actions
+from exchange_console.queues.filters import compile_filter
+from exchange_console.queues.models import DeliveryQueue, QueuedMessage
+from exchange_console.queues.schemas import MESSAGE, QUEUE
+from exchange_console.shell.cmdlets import CHANGE_SWITCHES, apply
+from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
+from exchange_console.shell.registry import Parameter, cmdlet
+from exchange_console.shell.values import ConfigRecord, to_string, truthy
+
+IDENTITY = Parameter("Identity", position=0, pipeline=True)
+FILTER = Parameter("Filter", type_name="System.String")
+SERVER = Parameter("Server")
+
+
+def _filtered(records, invocation):
+    if "Filter" not in invocation:
+        return records
+    try:
+        predicate = compile_filter(invocation.get("Filter"))
+    except ParameterError as error:
+        raise ParameterBindingError(f"Cannot bind parameter 'Filter'. {error.message}") from None
+    return [record for record in records if predicate(record)]
+
+
+def _split_identity(text, parts):
+    """'HUB01\\5' -> ('HUB01', 5); 'HUB01\\5\\12' -> ('HUB01', 5, 12)."""
+    pieces = str(text).split("\\")
+    if len(pieces) != parts or not all(piece.isdigit() for piece in pieces[1:]):
+        return None
+    return (pieces[0], *(int(piece) for piece in pieces[1:]))
+
+
+def queues(invocation):
+    found = DeliveryQueue.objects.select_related("server").annotate(count=Count("messages")).order_by(
+        "server__name", "id")
+    if "Server" in invocation:
+        found = found.filter(server__name__iexact=to_string(invocation.get("Server")))
+    return found
+
+
+def _queue(identity):
+    if isinstance(identity, ConfigRecord) and isinstance(identity.obj, DeliveryQueue):
+        return identity.obj
+    parts = _split_identity(to_string(identity), 2)
+    queue = parts and DeliveryQueue.objects.select_related("server").filter(
+        server__name__iexact=parts[0], pk=parts[1]).first()
+    if not queue:
+        raise ObjectNotFoundError(to_string(identity), "the queues of this organization")
+    return queue
+
+
+def _message(identity):
+    if isinstance(identity, ConfigRecord) and isinstance(identity.obj, QueuedMessage):
+        return identity.obj
+    parts = _split_identity(to_string(identity), 3)
+    message = parts and QueuedMessage.objects.select_related("queue__server").filter(
+        queue__server__name__iexact=parts[0], queue_id=parts[1], pk=parts[2]).first()
+    if not message:
+        raise ObjectNotFoundError(to_string(identity), "the queues of this organization")
+    return message
+
+
+@cmdlet("Get-Queue", IDENTITY, SERVER, FILTER)
+def get_queue(invocation):
+    if "Identity" in invocation or invocation.input is not None:
+        records = [ConfigRecord(QUEUE, _queue(identity)) for identity in invocation.each("Identity")]
+    else:
+        records = [ConfigRecord(QUEUE, queue) for queue in queues(invocation)]
+    return _filtered(records, invocation)
+
+
+def _each_queue(invocation, verb, action):
+    """Apply an action to the queues named or filtered, with -WhatIf and -Confirm as every change has."""
+    targets = [_queue(identity) for identity in invocation.each("Identity")] or [
+        record.obj for record in _filtered([ConfigRecord(QUEUE, queue) for queue in queues(invocation)], invocation)]
+    apply(invocation, [(f'{verb} queue "{queue.identity}".', partial(action, queue)) for queue in targets])
+    return []
+
+
+@cmdlet("Retry-Queue", IDENTITY, SERVER, FILTER, *CHANGE_SWITCHES)
+def retry_queue(invocation):
+    return _each_queue(invocation, "Retrying", actions.retry_queue)
+
+
+@cmdlet("Suspend-Queue", IDENTITY, SERVER, FILTER, *CHANGE_SWITCHES)
+def suspend_queue(invocation):
+    return _each_queue(invocation, "Suspending", actions.suspend_queue)
+
+
+@cmdlet("Resume-Queue", IDENTITY, SERVER, FILTER, *CHANGE_SWITCHES)
+def resume_queue(invocation):
+    return _each_queue(invocation, "Resuming", actions.resume_queue)
+
+
+def messages(invocation):
+    found = QueuedMessage.objects.select_related("queue__server").prefetch_related("recipients")
+    if "Server" in invocation:
+        found = found.filter(queue__server__name__iexact=to_string(invocation.get("Server")))
+    if "Queue" in invocation:
+        queue = _queue(invocation.get("Queue"))
+        found = found.filter(queue=queue)
+    return found
+
+
+@cmdlet("Get-Message", IDENTITY, SERVER, FILTER, Parameter("Queue"))
+def get_message(invocation):
+    if "Identity" in invocation:
+        records = [ConfigRecord(MESSAGE, _message(identity)) for identity in invocation.each("Identity")]
+    elif invocation.input is not None:
+        records = [ConfigRecord(MESSAGE, message) for item in invocation.input for message in
+                   (messages_of(item) if _is_queue(item) else [_message(item)])]
+    else:
+        records = [ConfigRecord(MESSAGE, message) for message in messages(invocation)]
+    return _filtered(records, invocation)
+
+
+def _is_queue(item):
+    return isinstance(item, ConfigRecord) and isinstance(item.obj, DeliveryQueue)
+
+
+def messages_of(record):
+    return list(record.obj.messages.select_related("queue__server").prefetch_related("recipients"))
+
+
+def _each_message(invocation, verb, action, confirm_by_default=False):
+    targets = [_message(identity) for identity in invocation.each("Identity")] or [
+        record.obj for record in _filtered([ConfigRecord(MESSAGE, message) for message in messages(invocation)],
+                                           invocation)]
+    apply(invocation, [(f'{verb} message "{message.identity}".', partial(action, message)) for message in targets],
+          confirm_by_default=confirm_by_default)
+    return []
+
+
+MESSAGE_SELECTION = (IDENTITY, SERVER, FILTER, Parameter("Queue"), *CHANGE_SWITCHES)
+
+
+@cmdlet("Suspend-Message", *MESSAGE_SELECTION)
+def suspend_message(invocation):
+    return _each_message(invocation, "Suspending", actions.suspend_message)
+
+
+@cmdlet("Resume-Message", *MESSAGE_SELECTION)
+def resume_message(invocation):
+    return _each_message(invocation, "Resuming", actions.resume_message)
+
+
+@cmdlet("Remove-Message", *MESSAGE_SELECTION, Parameter("WithNDR", type_name="System.Boolean"))
+def remove_message(invocation):
+    with_ndr = truthy(invocation.get("WithNDR", True))   # Exchange's default: the sender gets an NDR
+    return _each_message(invocation, "Removing", partial(actions.remove_message, with_ndr=with_ndr),
+                         confirm_by_default=True)
+
+
+@cmdlet("Export-Message", IDENTITY)
+def export_message(invocation):
+    """The message as it sits in its server's queue store (headers and body, as bytes)."""
+    from transport.queue.store import server_store
+
+    exported = []
+    for identity in invocation.each("Identity"):
+        message = _message(identity)
+        _, content = server_store(message.queue.server.name).load(message.store_id)
+        exported.append(content)
+    return exported

@@ -1,0 +1,169 @@
+"""Toolbox > Queue Viewer: the Queues and Messages tabs of every transport server or one, filtered with the
+same OPath filters as Get-Queue/Get-Message, sorted, paged, with bulk actions, CSV export and live counts."""
+import csv
+from email.parser import BytesHeaderParser
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from exchange_console.lib.errors import ParameterError
+from exchange_console.organization.models import TransportServer
+from exchange_console.queues import actions
+from exchange_console.queues.filters import compile_filter
+from exchange_console.queues.models import DeliveryQueue, QueuedMessage
+from exchange_console.queues.schemas import MESSAGE, QUEUE
+from exchange_console.services import ConfigurationError
+from exchange_console.shell.values import ConfigRecord
+from exchange_console.toolbox import logs
+
+PAGE_SIZE = 100
+TABS = {"queues": QUEUE, "messages": MESSAGE}
+COLUMNS = {
+    "queues": ("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain", "NextRetryTime", "LastError"),
+    "messages": ("FromAddress", "Subject", "Size", "Status", "Queue", "DateReceived", "LastError", "Recipients"),
+}
+SORT_FIELDS = {
+    "queues": {"Identity": "id", "DeliveryType": "delivery_type", "Status": "status", "MessageCount": "count",
+               "NextHopDomain": "next_hop_domain", "NextRetryTime": "next_retry_time", "LastError": "last_error"},
+    "messages": {"FromAddress": "from_address", "Subject": "subject", "Size": "size", "Status": "status",
+                 "Queue": "queue_id", "DateReceived": "date_received", "LastError": "last_error"},
+}
+QUEUE_ACTIONS = {"retry": actions.retry_queue, "suspend": actions.suspend_queue, "resume": actions.resume_queue}
+MESSAGE_ACTIONS = {"suspend": actions.suspend_message, "resume": actions.resume_message,
+                   "remove-ndr": lambda message: actions.remove_message(message, True),
+                   "remove": lambda message: actions.remove_message(message, False)}
+
+
+class ViewerState:
+    """What the page shows, read from its query string: tab, server, filter, sort, page, selection."""
+
+    def __init__(self, params):
+        self.tab = params.get("tab") if params.get("tab") in TABS else "queues"
+        self.server = params.get("server", "")
+        self.filter = params.get("filter", "").strip()
+        sort = params.get("sort", "")
+        self.sort = sort if sort.lstrip("-") in SORT_FIELDS[self.tab] else ""
+        self.page = params.get("page", "1")
+        self.selected = {int(pk) for pk in params.getlist("selected") if pk.isdigit()}
+
+    def queryset(self):
+        if self.tab == "queues":
+            found = DeliveryQueue.objects.select_related("server").annotate(count=Count("messages")).order_by(
+                "server__name", "id")
+            server_field = "server__name__iexact"
+        else:
+            found = QueuedMessage.objects.select_related("queue__server").prefetch_related("recipients")
+            server_field = "queue__server__name__iexact"
+        if self.server:
+            found = found.filter(**{server_field: self.server})
+        if self.sort:
+            field = SORT_FIELDS[self.tab][self.sort.lstrip("-")]
+            found = found.order_by(("-" if self.sort.startswith("-") else "") + field, "id")
+        return found
+
+    def records(self):
+        """(page of records, paginator); a filter is applied to the records as the shell applies it."""
+        schema = TABS[self.tab]
+        objects = self.queryset()
+        if self.filter:
+            predicate = compile_filter(self.filter)
+            objects = [obj for obj in objects if predicate(ConfigRecord(schema, obj))]
+        paginator = Paginator(objects, PAGE_SIZE)
+        page = paginator.get_page(self.page)
+        return [ConfigRecord(schema, obj) for obj in page.object_list], page
+
+
+def _context(request, state):
+    error = ""
+    try:
+        records, page = state.records()
+    except ParameterError as refused:
+        error, records, page = refused.message, [], None
+    columns = COLUMNS[state.tab]
+    rows = [{"pk": record.obj.pk, "record": record, "cells": [record.display(column) for column in columns],
+             "selected": record.obj.pk in state.selected} for record in records]
+    return {"state": state, "rows": rows, "columns": columns, "page": page, "filter_error": error,
+            "servers": TransportServer.objects.all(), "actions": _action_labels(state.tab)}
+
+
+def _action_labels(tab):
+    if tab == "queues":
+        return (("retry", "Retry Queue"), ("suspend", "Suspend"), ("resume", "Resume"))
+    return (("suspend", "Suspend"), ("resume", "Resume"), ("remove-ndr", "Remove (with NDR)"),
+            ("remove", "Remove (without NDR)"))
+
+
+@require_GET
+@login_required
+def queue_viewer(request):
+    state = ViewerState(request.GET)
+    context = _context(request, state)
+    if request.htmx and request.htmx.target == "viewer-rows":
+        return render(request, "toolbox/queue_rows.html", context)
+    return render(request, "toolbox/queue_viewer.html", context)
+
+
+@require_POST
+@login_required
+def queue_action(request):
+    """A bulk action on the selected queues or messages; each goes through the audited write path."""
+    state = ViewerState(request.POST)
+    action = request.POST.get("action", "")
+    table = QUEUE_ACTIONS if state.tab == "queues" else MESSAGE_ACTIONS
+    model = DeliveryQueue if state.tab == "queues" else QueuedMessage
+    if action not in table:
+        return HttpResponse(f"Unknown action '{action}'.", status=400)
+    done = 0
+    for obj in model.objects.filter(pk__in=state.selected).select_related(
+            "server" if state.tab == "queues" else "queue__server"):
+        try:
+            table[action](obj)
+            done += 1
+        except ConfigurationError as error:
+            flash.error(request, str(error))
+    flash.success(request, f"{dict(_action_labels(state.tab))[action]}: {done} item(s).")
+    return redirect(f"{reverse('toolbox:queues')}?tab={state.tab}&server={state.server}")
+
+
+@require_GET
+@login_required
+def export_list(request):
+    """Export List: the rows the page shows (all pages), as CSV with Exchange's property names."""
+    state = ViewerState(request.GET)
+    state.page = "1"
+    schema = TABS[state.tab]
+    objects = state.queryset()
+    predicate = compile_filter(state.filter) if state.filter else (lambda record: True)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{state.tab}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(COLUMNS[state.tab])
+    for obj in objects:
+        record = ConfigRecord(schema, obj)
+        if predicate(record):
+            writer.writerow([record.display(column) for column in COLUMNS[state.tab]])
+    return response
+
+
+@require_GET
+@login_required
+def message_detail(request, pk):
+    """One message: its properties, recipients with their last error, its headers and its tracking history."""
+    from transport.queue.store import server_store
+
+    message = get_object_or_404(QueuedMessage.objects.select_related("queue__server"), pk=pk)
+    try:
+        _, content = server_store(message.queue.server.name).load(message.store_id)
+        headers = BytesHeaderParser().parsebytes(content).items()
+    except FileNotFoundError:
+        headers = []
+    history = logs.message_path(message.internet_message_id) if message.internet_message_id else []
+    return render(request, "toolbox/queue_message.html", {
+        "message": message, "record": ConfigRecord(MESSAGE, message), "headers": headers, "history": history,
+        "recipients": message.recipients.all()})
