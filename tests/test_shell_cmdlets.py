@@ -92,6 +92,14 @@ def test_it_finds_a_send_connector_by_name_guid_and_wildcard(hub):
         "To Fabrikam", "To Internet"]
 
 
+def test_it_warns_when_a_set_changes_nothing(hub):
+    ems("New-SendConnector Out -AddressSpaces *")
+    host = BufferHost()
+    Session(host).run("Set-SendConnector Out")
+    assert host.warnings == "WARNING: The command completed successfully but no settings of 'Out' have been modified.\n"
+    assert SendConnector.objects.get().version == 1
+
+
 def test_it_removes_a_send_connector_without_asking_when_confirm_is_false(hub):
     ems("New-SendConnector 'Contoso.com Send Connector' -AddressSpaces contoso.com")
     ems('Remove-SendConnector "Contoso.com Send Connector" -Confirm:$false')

@@ -46,7 +46,8 @@ def test_it_binds_piped_names_and_identity_properties(connectors):
 
 
 def test_it_pipes_a_variable_holding_objects(connectors):
-    ems("$disabled = Get-SendConnector | Where-Object { -not $_.Enabled }\n$disabled | Set-SendConnector -Enabled $true")
+    ems("$disabled = Get-SendConnector | Where-Object { -not $_.Enabled }\n"
+        "$disabled | Set-SendConnector -Enabled $true")
     assert not SendConnector.objects.filter(enabled=False).exists()
 
 

@@ -62,7 +62,7 @@ def test_it_refuses_to_remove_without_confirmation_when_it_cant_prompt(two_conne
     with pytest.raises(ShellError) as raised:
         ems("Remove-SendConnector 'To Internet'")
     assert raised.value.message == ("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is "
-                                    "not available. Add -Confirm:$false to remove it without confirmation.")
+                                    "not available. Add -Confirm:$false to run it without confirmation.")
     assert SendConnector.objects.count() == 2
 
 

@@ -109,25 +109,27 @@ class _DryRun(Exception):
     pass
 
 
-def perform(invocation, action, change, confirmation, confirm_by_default=False):
-    """-WhatIf checks the change in full and rolls it back; otherwise ask if needed, then change."""
+def apply(invocation, planned, confirm_by_default=False):
+    """Run the planned (action, change) pairs. -WhatIf checks each change in full, rolls it back and says
+    `What if:`. Otherwise every confirmation is asked before the first change, so no prompt waits inside the
+    statement's open transaction. Returns what the changes returned."""
     if invocation.get("WhatIf"):
-        try:
-            with transaction.atomic():
-                change()
-                raise _DryRun
-        except _DryRun:
-            invocation.session.host.write(f"What if: {action}")
-        return None
-    if invocation.get("Confirm", confirm_by_default) and not confirmation.ask(action):
-        return None
-    invocation.session.begin_change()
-    return change()
-
-
-def confirmation_for(invocation, verb):
-    return Confirmation(invocation.session.host,
-                        f"Add -Confirm:$false to {verb} without confirmation.")
+        for action, change in planned:
+            try:
+                with transaction.atomic():
+                    change()
+                    raise _DryRun
+            except _DryRun:
+                invocation.session.host.write(f"What if: {action}")
+        return []
+    if invocation.get("Confirm", confirm_by_default):
+        confirmation = Confirmation(invocation.session.host, "Add -Confirm:$false to run it without confirmation.")
+        planned = [(action, change) for action, change in planned if confirmation.ask(action)]
+    results = []
+    for _, change in planned:
+        invocation.session.begin_change()
+        results.append(change())
+    return results
 
 
 def get_cmdlet(noun, invocation):
@@ -147,30 +149,29 @@ def new_cmdlet(noun, invocation):
     if usage:
         values["Usage"] = usage
     action = f'Creating {noun.label} "{to_string(values.get("Name", ""))}".'
-    created = perform(invocation, action, lambda: services.new_object(noun.schema, values),
-                      confirmation_for(invocation, "create it"))
-    return [] if created is None else [noun.record(created)]
+    return [noun.record(created) for created in
+            apply(invocation, [(action, partial(services.new_object, noun.schema, values))])]
 
 
 def set_cmdlet(noun, invocation):
-    confirmation = confirmation_for(invocation, "change it")
+    planned = []
     for target in targets(noun, invocation):
         identity = noun.schema.identity(target)
         values = change_values(noun, invocation, current=target)
-        if not values:
+        if values:
+            planned.append((f'Setting {noun.label} "{identity}".',
+                            partial(services.set_object, noun.schema, target, values)))
+        else:
             invocation.session.host.warn(
                 f"The command completed successfully but no settings of '{identity}' have been modified.")
-            continue
-        perform(invocation, f'Setting {noun.label} "{identity}".',
-                partial(services.set_object, noun.schema, target, values), confirmation)
+    apply(invocation, planned)
     return []
 
 
 def remove_cmdlet(noun, invocation):
-    confirmation = confirmation_for(invocation, "remove it")
-    for target in targets(noun, invocation):
-        perform(invocation, f'Removing {noun.label} "{noun.schema.identity(target)}".',
-                partial(services.remove_object, noun.schema, target), confirmation, confirm_by_default=True)
+    apply(invocation, [(f'Removing {noun.label} "{noun.schema.identity(target)}".',
+                        partial(services.remove_object, noun.schema, target)) for target in targets(noun, invocation)],
+          confirm_by_default=True)
     return []
 
 

@@ -41,7 +41,7 @@ class Session:
         self.variables = {}
         self.source = ""
         self._current_item = None
-        self._statement = None  # the running top-level statement's ExitStack, for its transaction
+        self._unopened_transaction = None  # the running statement's ExitStack until its first change
 
     def run(self, text):
         for output in self._run_statements(text):
@@ -55,16 +55,18 @@ class Session:
         statements = parse(text)
         self.source = text
         for statement in statements:
-            with ExitStack() as self._statement:
-                output = self.statement(statement)
-            self._statement = None
+            with ExitStack() as self._unopened_transaction:
+                try:
+                    output = self.statement(statement)
+                finally:
+                    self._unopened_transaction = None
             yield output
 
     def begin_change(self):
-        """Called before each change: the first opens the statement's transaction."""
-        if self._statement is not None and not getattr(self._statement, "in_transaction", False):
-            self._statement.enter_context(transaction.atomic())
-            self._statement.in_transaction = True
+        """Called before each change: the first one of a statement opens its transaction, the rest join it."""
+        if self._unopened_transaction is not None:
+            self._unopened_transaction.enter_context(transaction.atomic())
+            self._unopened_transaction = None
 
     # --- statements and pipelines --------------------------------------------------------------------------
 
@@ -244,6 +246,8 @@ def member(value, name):
         return value.get(name)
     if isinstance(value, Hashtable) and value.has(name):
         return value.lookup(name)
-    if name.lower() in ("count", "length"):
-        return len(value) if isinstance(value, str) and name.lower() == "length" else int(value is not None)
+    if isinstance(value, str) and name.lower() == "length":
+        return len(value)
+    if name.lower() == "count":  # any single object counts as one
+        return int(value is not None)
     return None
