@@ -51,16 +51,11 @@ _COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VR
 _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
 
 
-class _NoHooks:
-    """aiosmtpd calls handler hooks; all policy lives in the session itself."""
-
-
 class ReceiveSession(SMTP):
     def __init__(self, service):
         self.service = service
         self.runtime = service.runtime         # fixed for the whole session: reloads apply to new sessions
-        super().__init__(_NoHooks(), data_size_limit=None, hostname=self.runtime.snapshot.fqdn,
-                         tls_context=self.runtime.tls_context, loop=service.loop)
+        self._init_stream_state(service.loop, self.runtime.tls_context)
         self.connector = None
         self.session_log = NoSessionLog()
         self.helo = None
@@ -69,6 +64,19 @@ class ReceiveSession(SMTP):
         self.protocol_errors = self.logon_failures = 0
         self.started = time.monotonic()
         self._reset_transaction()
+
+    def _init_stream_state(self, loop, tls_context):
+        """What aiosmtpd's connection and STARTTLS machinery needs. Its own __init__ would also build its
+        command, hook and AUTH tables by introspection on every connection, which this session replaces."""
+        self.loop, self.tls_context = loop, tls_context
+        asyncio.StreamReaderProtocol.__init__(
+            self, asyncio.StreamReader(loop=loop, limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected, loop=loop)
+        self.event_handler, self._handle_hooks = None, {}
+        self.enable_SMTPUTF8 = self._decode_data = False
+        self._timeout_duration, self._timeout_handle = 300, None
+        self._tls_handshake_okay, self._tls_protocol, self._original_transport = True, None, None
+        self.session = self.envelope = self.transport = self._handler_coroutine = None
 
     # --- connection ------------------------------------------------------------------------------------
 
