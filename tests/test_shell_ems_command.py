@@ -11,16 +11,21 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
+from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
 from exchange_console.connectors.models import SendConnector
 from tests.transport_helpers import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "[PS] C:\\>"
 
+# The ems processes must see committed data; the data migrations' role groups are restored for each test.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
 
 @pytest.fixture
-def shell_env(transactional_db, hub, tmp_path):
+def shell_env(hub, tmp_path):
     """The environment of an ems process that sees this test's committed data."""
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(),
             "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
@@ -95,6 +100,19 @@ def test_it_refuses_to_remove_without_a_terminal_unless_confirm_is_false(shell_e
     assert SendConnector.objects.exists()
     removed = ems(shell_env, "-c", "Remove-SendConnector Out -Confirm:$false")
     assert (removed.returncode, SendConnector.objects.exists()) == (0, False)
+
+
+def test_it_acts_as_a_console_administrator_with_user(shell_env):
+    olga = get_user_model().objects.create_user("olga", password="Corr3ct-Horse!")
+    RoleGroupMember.objects.create(user=olga, role_group=RoleGroup.objects.get(
+        name=RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
+    refused = ems(shell_env, "--user", "olga", "-c", "New-SendConnector Out -AddressSpaces *")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("New-SendConnector : Access denied: olga isn't allowed to run New-SendConnector")
+    entry = AdminAuditEntry.objects.get()
+    assert (entry.caller, entry.origin, entry.succeeded) == ("olga", "EMS", False)
+    unknown = ems(shell_env, "--user", "nobody", "-c", "Get-SendConnector")
+    assert unknown.returncode == 1 and "There is no console administrator named 'nobody'." in unknown.stderr
 
 
 class Terminal:

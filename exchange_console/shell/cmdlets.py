@@ -35,6 +35,10 @@ PARAMETER_SET_ERROR = "Parameter set cannot be resolved using the specified name
 CHANGE_SWITCHES = (Parameter("WhatIf", switch=True), Parameter("Confirm", switch=True))
 
 
+def in_organization(identity_text):
+    return ORGANIZATION
+
+
 @dataclass
 class ConfigNoun:
     schema: ObjectSchema
@@ -46,7 +50,7 @@ class ConfigNoun:
     queryset: Callable | None = None
     columns: tuple | None = None         # Get- table columns when they aren't the schema's
     get_filters: tuple = ()              # (Parameter, filter(queryset, value)) extra Get- parameters
-    location: Callable = lambda text: ORGANIZATION  # where a missing object was looked for  # noqa: E731
+    location: Callable = in_organization  # where a missing object was looked for, for the not-found error
 
     def __post_init__(self):
         self.noun = self.noun or self.schema.noun
@@ -110,9 +114,10 @@ class _DryRun(Exception):
 
 
 def apply(invocation, planned, confirm_by_default=False):
-    """Run the planned (action, change) pairs. -WhatIf checks each change in full, rolls it back and says
-    `What if:`. Otherwise every confirmation is asked before the first change, so no prompt waits inside the
-    statement's open transaction. Returns what the changes returned."""
+    """Run the planned (action, change) pairs of one command. -WhatIf checks each change in full, rolls it back
+    and says `What if:`. Otherwise every confirmation is asked first, so no prompt waits inside a transaction;
+    then the changes run, all in one transaction when there are several: the command changes every object or,
+    if one is refused, none. Returns what the changes returned."""
     if invocation.get("WhatIf"):
         for action, change in planned:
             try:
@@ -125,11 +130,10 @@ def apply(invocation, planned, confirm_by_default=False):
     if invocation.get("Confirm", confirm_by_default):
         confirmation = Confirmation(invocation.session.host, "Add -Confirm:$false to run it without confirmation.")
         planned = [(action, change) for action, change in planned if confirmation.ask(action)]
-    results = []
-    for _, change in planned:
-        invocation.session.begin_change()
-        results.append(change())
-    return results
+    if len(planned) == 1:  # the service's own transaction suffices (and keeps a refusal's audit entry)
+        return [planned[0][1]()]
+    with transaction.atomic():
+        return [change() for _, change in planned]
 
 
 def get_cmdlet(noun, invocation):

@@ -1,13 +1,8 @@
 """Runs parsed statements: evaluates expressions, binds arguments to cmdlet parameters as PowerShell does, and
-passes objects down pipelines.
-
-Each top-level statement runs in one database transaction, opened at its first change: a command or pipeline
-that fails part-way leaves the configuration as it was, and the first error stops the script.
+passes objects down pipelines. The first error stops the pipeline and the script; a command's changes are all
+made or, when one is refused, none (cmdlets.apply).
 """
-from contextlib import ExitStack
-
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 
 from exchange_console.lib.errors import ParameterError
 from exchange_console.services import ConfigurationError
@@ -41,7 +36,6 @@ class Session:
         self.variables = {}
         self.source = ""
         self._current_item = None
-        self._unopened_transaction = None  # the running statement's ExitStack until its first change
 
     def run(self, text):
         for output in self._run_statements(text):
@@ -55,18 +49,7 @@ class Session:
         statements = parse(text)
         self.source = text
         for statement in statements:
-            with ExitStack() as self._unopened_transaction:
-                try:
-                    output = self.statement(statement)
-                finally:
-                    self._unopened_transaction = None
-            yield output
-
-    def begin_change(self):
-        """Called before each change: the first one of a statement opens its transaction, the rest join it."""
-        if self._unopened_transaction is not None:
-            self._unopened_transaction.enter_context(transaction.atomic())
-            self._unopened_transaction = None
+            yield self.statement(statement)
 
     # --- statements and pipelines --------------------------------------------------------------------------
 

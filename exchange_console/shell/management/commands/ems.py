@@ -4,15 +4,20 @@
     manage.py ems -c "<commands>"      run one command line
     manage.py ems -f script.ps1        run a script
     ... | manage.py ems                run the script read from standard input
+    manage.py ems --user NAME ...      act as that console administrator: role groups decide what may be
+                                       changed and the admin audit log records it (origin EMS)
 
 Output goes to stdout, errors to stderr. With -c, -f or piped input the exit status is 0 when every command
 succeeded and 1 at the first error, which stops the rest.
 """
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from exchange_console.services import acting_as
 from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ParseError, ShellError
 from exchange_console.shell.host import Host
@@ -32,8 +37,13 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group()
         source.add_argument("-c", "--command", help="run this command line and exit")
         source.add_argument("-f", "--file", help="run this script (.ps1) and exit")
+        parser.add_argument("--user", help="the console administrator to act as (role groups, admin audit log)")
 
-    def handle(self, *args, command=None, file=None, **options):
+    def handle(self, *args, command=None, file=None, user=None, **options):
+        with acting_as(administrator(user), "EMS") if user else nullcontext():
+            self.run_shell(command, file)
+
+    def run_shell(self, command, file):
         interactive = sys.stdin.isatty()
         session = Session(Host(sys.stdout, sys.stderr, interactive=interactive))
         if command is not None:
@@ -46,6 +56,13 @@ class Command(BaseCommand):
             succeeded = run(session, sys.stdin.read())
         if not succeeded:
             sys.exit(1)
+
+
+def administrator(username):
+    try:
+        return get_user_model().objects.get(username=username)
+    except get_user_model().DoesNotExist:
+        raise CommandError(f"There is no console administrator named '{username}'.") from None
 
 
 def read_script(path):
