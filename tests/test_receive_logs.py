@@ -2,6 +2,7 @@
 import csv
 import os
 import re
+import ssl
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.organization import setup
 from exchange_console.organization.models import TransportServer
 from tests.transport_helpers import (
@@ -163,6 +165,25 @@ def test_it_never_writes_authentication_secrets(worker, server):
         assert secret not in text
     assert ["*", "alice@contoso.com", "authenticated"] in [record[6:] for record in sessions[0]]
     assert ["<", "AUTH PLAIN", ""] in [record[6:] for record in sessions[0]]
+
+
+def test_it_logs_the_certificate_it_sends_for_starttls(worker, server):
+    with Client(HOST, INTERNET, "127.0.0.57") as client:
+        client.ehlo("client.example.com")
+        client.starttls(context=ssl._create_unverified_context())
+    (session,) = ended_sessions(todays_file(protocol_log_folder(server), "RECV"), INTERNET, "127.0.0.57")
+    certificate = ExchangeCertificate.objects.get(server=server, services="SMTP")
+    facts = [record[6:] for record in session if record[6] == "*"][1:]
+    assert facts[:7] == [
+        ["*", "", "Sending certificate"],
+        ["*", f"CN={server.name}", "Certificate subject"],
+        ["*", f"CN={server.name}", "Certificate issuer name"],
+        ["*", facts[3][1], "Certificate serial number"],
+        ["*", certificate.thumbprint, "Certificate thumbprint"],
+        ["*", f"{server.name};rg.contoso.com", "Certificate alternate names"],
+        ["*", "", "TLS negotiation succeeded"],
+    ]
+    assert re.fullmatch(r"[0-9A-F]+", facts[3][1])
 
 
 def test_it_logs_nothing_for_connectors_without_verbose_logging(worker, server):

@@ -148,9 +148,9 @@ class Client(smtplib.SMTP):
         return code, self.welcome
 
 
-def swaks(*args, timeout=30):
+def swaks(*args, timeout=60):
     """Run swaks; returns its transcript (stdout + stderr) and exit code."""
-    result = subprocess.run(["swaks", "--timeout", "10", *args], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(["swaks", "--timeout", "30", *args], capture_output=True, text=True, timeout=timeout)
     return result.stdout + result.stderr, result.returncode
 
 

@@ -9,6 +9,9 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
 from transport.logs.protocol import ProtocolLog
 from transport.logs.tracking import MessageTrackingLog
 from transport.queue.store import MessageStore
@@ -22,6 +25,7 @@ class ServerRuntime:
     protocol_log: ProtocolLog
     tracking_log: MessageTrackingLog
     store: MessageStore
+    certificate_facts: tuple    # (data, context) lines the protocol log shows when STARTTLS starts
 
 
 def build_runtime(snapshot, previous=None):
@@ -37,6 +41,7 @@ def build_runtime(snapshot, previous=None):
         snapshot=snapshot, tls_context=server_tls_context(snapshot),
         organization_fingerprints=frozenset(fingerprint for fingerprint, _ in snapshot.organization_certificates),
         protocol_log=protocol_log, tracking_log=tracking_log, store=store,
+        certificate_facts=certificate_facts(snapshot.certificate_pem),
     )
 
 
@@ -45,7 +50,7 @@ def server_tls_context(snapshot):
     partner's domain (mutual TLS) or one of the organization's own servers (ExchangeServer authentication)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    _load_chain(context, snapshot.certificate_pem, snapshot.private_key_pem)
+    load_certificate_chain(context, snapshot.certificate_pem, snapshot.private_key_pem)
     anchors = snapshot.trusted_roots_pem.decode() + "".join(pem for _, pem in snapshot.organization_certificates)
     if anchors.strip():
         context.load_verify_locations(cadata=anchors)
@@ -53,7 +58,25 @@ def server_tls_context(snapshot):
     return context
 
 
-def _load_chain(context, certificate_pem, private_key_pem):
+def certificate_facts(certificate_pem):
+    """What Exchange's protocol log says about the certificate it sends for STARTTLS."""
+    leaf = x509.load_pem_x509_certificate(certificate_pem)
+    try:
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    return (
+        ("", "Sending certificate"),
+        (leaf.subject.rfc4514_string(), "Certificate subject"),
+        (leaf.issuer.rfc4514_string(), "Certificate issuer name"),
+        (f"{leaf.serial_number:X}", "Certificate serial number"),
+        (leaf.fingerprint(hashes.SHA1()).hex().upper(), "Certificate thumbprint"),
+        (";".join(names), "Certificate alternate names"),
+    )
+
+
+def load_certificate_chain(context, certificate_pem, private_key_pem):
     # ssl only loads keys from files: a private temporary file that exists only while loading.
     descriptor, path = tempfile.mkstemp(suffix=".pem")
     try:

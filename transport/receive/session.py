@@ -326,6 +326,8 @@ class ReceiveSession(SMTP):
         if arg:
             return await self.protocol_error("501 5.5.4 Invalid arguments")
         await self.push("220 2.0.0 SMTP server ready")
+        for data, context in self.runtime.certificate_facts:
+            self.session_log.write(INFORMATION, data, context)
         waiter = self.loop.create_future()
         self._tls_protocol = sslproto.SSLProtocol(self.loop, self, self.tls_context, waiter, server_side=True)
         self._original_transport = self.transport
