@@ -209,6 +209,11 @@ def write_output(invocation):
     return [value for item in invocation.each("InputObject") for value in unroll(item)]
 
 
+@cmdlet("Out-Null", INPUT)
+def out_null(invocation):
+    return []
+
+
 @cmdlet("Write-Host", Parameter("Object", position=0))
 def write_host(invocation):
     invocation.session.host.write(to_string(invocation.get("Object", "")))
