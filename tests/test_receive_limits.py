@@ -21,7 +21,7 @@ pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
 
 HOST = "127.0.0.23"
-LIMITS, CONNECTIONS, PER_SOURCE, TIMEOUTS, RATE, TARPIT, LOGON = range(23025, 23032)
+LIMITS, CONNECTIONS, PER_SOURCE, TIMEOUTS, RATE, TARPIT, LOGON, USER_RATE = range(23025, 23033)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,8 @@ def server(committed_db):
         **anonymous)
     add(server, "Rate", f"{HOST}:{RATE}", MessageRateLimit=2, MessageRateSource="IPAddress", **anonymous)
     add(server, "Tarpit", f"{HOST}:{TARPIT}", TarpitInterval="00:00:01",
+        PermissionGroups=["AnonymousUsers", "ExchangeUsers"], AuthMechanism=["Tls", "BasicAuth"])
+    add(server, "UserRate", f"{HOST}:{USER_RATE}", MessageRateLimit=1, MessageRateSource="User",
         PermissionGroups=["AnonymousUsers", "ExchangeUsers"], AuthMechanism=["Tls", "BasicAuth"])
     add(server, "Logon", f"{HOST}:{LOGON}", MaxLogonFailures=2, PermissionGroups=["ExchangeUsers"],
         AuthMechanism=["Tls", "BasicAuth"])
@@ -211,6 +213,18 @@ def test_it_limits_the_message_rate_of_a_source_address(worker):
         assert reply(client, "MAIL FROM:<a@example.com>") == (
             421, "4.4.2 Message submission rate for this client has exceeded the configured limit")
     with session(RATE, "127.0.0.47") as client:
+        assert reply(client, "MAIL FROM:<a@example.com>") == (250, "2.1.0 Sender OK")
+
+
+def test_it_limits_the_message_rate_of_an_authenticated_user_across_addresses(worker):
+    with session(USER_RATE, "127.0.0.48") as client:
+        client.login("alice@contoso.com", "Alice-Passw0rd")
+        assert reply(client, "MAIL FROM:<alice@contoso.com>") == (250, "2.1.0 Sender OK")
+    with session(USER_RATE, "127.0.0.49") as client:
+        client.login("alice", "Alice-Passw0rd")
+        assert reply(client, "MAIL FROM:<alice@contoso.com>") == (
+            421, "4.4.2 Message submission rate for this client has exceeded the configured limit")
+    with session(USER_RATE, "127.0.0.49") as client:
         assert reply(client, "MAIL FROM:<a@example.com>") == (250, "2.1.0 Sender OK")
 
 

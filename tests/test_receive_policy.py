@@ -9,14 +9,16 @@ import trustme
 from django.conf import settings
 
 from exchange_console.certificates.models import ExchangeCertificate
+from exchange_console.connectors.models import ReceiveConnector
+from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.certificates.services import TRUSTED_ROOTS_FOLDER, import_certificate
 from exchange_console.organization import setup
 from exchange_console.organization.models import TransportConfig
 from exchange_console.organization.schemas import TRANSPORT_CONFIG
 from exchange_console.services import set_object
 from tests.transport_helpers import (
-    Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
-    reply, swaks, unique_server_name,
+    Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, reconfigure,
+    remove_server_data, reply, swaks, unique_server_name,
 )
 
 pytestmark = pytest.mark.smtp
@@ -126,6 +128,20 @@ def test_it_advertises_only_the_extensions_the_connector_enables(worker):
         assert ehlo_lines(client) == ["rp.contoso.com Hello [127.0.0.1]"]
         assert reply(client, "MAIL FROM:<a@example.com> SIZE=1000 RET=HDRS") == (555, "Unsupported option: RET")
         assert reply(client, "STARTTLS") == (500, "Unrecognized command")
+
+
+def test_it_requires_a_domain_in_ehlo_when_the_connector_says_so(worker, servers):
+    server, _ = servers
+    connector = ReceiveConnector.objects.get(server=server, name="Plain")
+    reconfigure(worker, RECEIVE_CONNECTOR, connector, {"RequireEHLODomain": True})
+    try:
+        with Client(HOST, PLAIN) as client:
+            assert client.ehlo("not a domain!") == (501, b"Invalid domain name")
+            assert client.helo("not_a_domain") == (501, b"Invalid domain name")
+            assert client.ehlo("client.example.com")[0] == 250
+    finally:
+        reconfigure(worker, RECEIVE_CONNECTOR, ReceiveConnector.objects.get(pk=connector.pk),
+                    {"RequireEHLODomain": False})
 
 
 def test_it_refuses_a_declared_size_over_max_message_size(worker):

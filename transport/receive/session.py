@@ -261,7 +261,7 @@ class ReceiveSession(SMTP):
     # --- commands --------------------------------------------------------------------------------------
 
     async def smtp_HELO(self, arg):
-        if not arg:
+        if not arg or (self.connector.require_ehlo_domain and not _is_ehlo_domain(arg)):
             return await self.protocol_error("501 5.5.4 Invalid domain name")
         self.helo = arg
         self._reset_transaction()
