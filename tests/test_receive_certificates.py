@@ -8,6 +8,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.certificates.services import enable_certificate, import_certificate
 from exchange_console.services import ConfigurationError
+from exchange_console.shell.engine import Session
+from exchange_console.shell.host import BufferHost
 
 
 def test_it_gives_a_new_server_a_self_signed_certificate_enabled_for_smtp(hub):
@@ -49,3 +51,24 @@ def test_it_refuses_a_pem_without_its_matching_private_key(hub):
     with pytest.raises(ConfigurationError, match="The private key doesn't match the certificate."):
         import_certificate(hub, certificate + other_key)
     assert ExchangeCertificate.objects.filter(server=hub).count() == 1
+
+
+def ems(text):
+    host = BufferHost()
+    Session(host).run(text)
+    return host.output
+
+
+def test_it_lists_imports_and_enables_certificates_in_the_shell(hub, tmp_path):
+    issued = trustme.CA().issue_cert("mail.contoso.com")
+    path = tmp_path / "mail.pem"
+    issued.private_key_and_cert_chain_pem.write_to_path(str(path))
+    ems(f"Import-ExchangeCertificate -Server HUB01 -Path '{path}'")
+    imported = ExchangeCertificate.objects.get(server=hub, is_self_signed=False)
+    assert imported.services == "None"
+    ems(f"Enable-ExchangeCertificate -Thumbprint {imported.thumbprint} -Services SMTP -Server HUB01")
+    assert ExchangeCertificate.objects.get(server=hub, services="SMTP") == imported
+    listing = ems("Get-ExchangeCertificate -Server HUB01 | Format-List")
+    assert f"Thumbprint         : {imported.thumbprint}" in listing
+    assert "CertificateDomains : mail.contoso.com" in listing
+    assert "Services           : SMTP" in listing
