@@ -7,7 +7,7 @@ DEMO_SERVER ?= HUB01
 WEB_ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate seed bench bench-console clean
+.PHONY: run test install migrate seed bench bench-console bench-queues clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test: install
 # Server time of the console's list pages with 1,000 send connectors and 100 servers.
 bench-console: install
 	$(PY) bench/console_lists.py
+
+bench-queues: install
+	$(PY) bench/queue_viewer.py
 
 clean:
 	rm -rf data .pytest_cache

@@ -6,24 +6,7 @@ and prints the median and the slowest of the runs with the number of SQL queries
 
     .venv/bin/python bench/console_lists.py [--runs 20]
 """
-import argparse
-import os
-import statistics
-import sys
-import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from pages import run  # sets up Django first
 
 from exchange_console.organization import setup  # noqa: E402
 from tests.console_data import add_hub_servers, add_send_connectors  # noqa: E402
@@ -45,40 +28,7 @@ def populate():
                                          smtp_port=2025, submission_port=2587)
     servers = [hub, *add_hub_servers(100)]
     add_send_connectors(1000, servers)
-    get_user_model().objects.create_superuser("bench", "bench@contoso.com", "bench")
-
-
-def measure(client, path, headers, runs):
-    timings = []
-    client.get(path, **headers)  # warm the template cache
-    for _ in range(runs):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            response = client.get(path, **headers)
-            timings.append(time.perf_counter() - started)
-        assert response.status_code == 200, (path, response.status_code)
-    return statistics.median(timings), max(timings), len(queries), len(response.content)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
-    runs = parser.parse_args().runs
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0)
-    try:
-        populate()
-        client = Client()
-        client.login(username="bench", password="bench")
-        print(f"database: {connection.vendor}; {runs} requests per page")
-        print(f"{'page':<52} {'median ms':>10} {'max ms':>8} {'queries':>8} {'KB':>6}")
-        for title, target in PAGES.items():
-            path, headers = target if isinstance(target, tuple) else (target, {})
-            median, slowest, queries, size = measure(client, path, headers, runs)
-            print(f"{title:<52} {median * 1000:>10.1f} {slowest * 1000:>8.1f} {queries:>8} {size / 1024:>6.0f}")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
-    main()
+    run(__doc__.splitlines()[0], populate, PAGES)

@@ -7,4 +7,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_console.settings")
 
 app = Celery("exchange_console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["transport"])
+app.autodiscover_tasks()  # every installed app's tasks module, transport's included

@@ -138,6 +138,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Celery beat: every minute each transport server samples its queues and traffic for the Queue Viewer's chart.
+# The "management" queue is consumed by every transport worker, so any one of them takes the fan-out.
+CELERY_BEAT_SCHEDULE = {
+    "sample-queues": {"task": "exchange_console.toolbox.tasks.sample_all_servers", "schedule": 60.0,
+                      "options": {"queue": "management", "expires": 55}},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(EXCHANGE_DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "management"

@@ -177,3 +177,27 @@ def test_queue_actions_need_get_or_post_and_a_signed_in_administrator(client, co
     assert DjangoClient().get("/toolbox/queues/").status_code == 302
     assert console.get("/toolbox/queues/action/").status_code == 405
     assert console.post("/toolbox/queues/action/", {"tab": "queues", "action": "explode"}).status_code == 400
+
+
+def test_beat_samples_every_server_and_the_viewer_charts_them(server, stuck, console):
+    """Runs last: by now the module received three messages and delivered Alpha and two NDRs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from exchange_console.toolbox.models import QueueSample
+    from exchange_console.toolbox.samples import record_sample
+    from exchange_console.toolbox.tasks import sample_all_servers
+
+    sample_all_servers.apply_async(queue="management")       # what beat sends each minute
+    wait_until(lambda: QueueSample.objects.filter(server=server).exists(), "the worker's sample")
+    now = timezone.now()
+    for minutes_ago in range(-1, 5):
+        record_sample(server.name, now=now - timedelta(minutes=minutes_ago))
+    samples = QueueSample.objects.filter(server=server)
+    assert sum(sample.received for sample in samples) == 3
+    assert sum(sample.sent for sample in samples) >= 2
+    assert samples.order_by("when").last().queued == 0
+    page = console.get("/toolbox/queues/", {"server": server.name}).content.decode()
+    assert f"Queued messages and messages received and sent per minute on {server.name}" in page
+    assert '<polyline class="received"' in page and "0 queued" in page

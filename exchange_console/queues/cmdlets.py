@@ -6,9 +6,9 @@ from django.db.models import Count
 
 from exchange_console.lib.errors import ParameterError
 from exchange_console.queues import actions
-from exchange_console.queues.filters import compile_filter
+from exchange_console.queues.filters import OPathFilter
 from exchange_console.queues.models import DeliveryQueue, QueuedMessage
-from exchange_console.queues.schemas import MESSAGE, QUEUE
+from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, QUEUE, QUEUE_COLUMNS
 from exchange_console.shell.cmdlets import CHANGE_SWITCHES, apply
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
 from exchange_console.shell.registry import Parameter, cmdlet
@@ -19,14 +19,15 @@ FILTER = Parameter("Filter", type_name="System.String")
 SERVER = Parameter("Server")
 
 
-def _filtered(records, invocation):
-    if "Filter" not in invocation:
-        return records
-    try:
-        predicate = compile_filter(invocation.get("Filter"))
-    except ParameterError as error:
-        raise ParameterBindingError(f"Cannot bind parameter 'Filter'. {error.message}") from None
-    return [record for record in records if predicate(record)]
+def _filtered(objects, invocation, schema, columns):
+    """Records of the objects that pass -Filter (run in the database when it can be)."""
+    if "Filter" in invocation:
+        try:
+            opath = OPathFilter(invocation.get("Filter"))
+        except ParameterError as error:
+            raise ParameterBindingError(f"Cannot bind parameter 'Filter'. {error.message}") from None
+        objects = opath.apply(objects, columns, lambda obj: ConfigRecord(schema, obj))
+    return [ConfigRecord(schema, obj) for obj in objects]
 
 
 def _split_identity(text, parts):
@@ -72,14 +73,14 @@ def get_queue(invocation):
     if "Identity" in invocation or invocation.input is not None:
         records = [ConfigRecord(QUEUE, _queue(identity)) for identity in invocation.each("Identity")]
     else:
-        records = [ConfigRecord(QUEUE, queue) for queue in queues(invocation)]
-    return _filtered(records, invocation)
+        return _filtered(queues(invocation), invocation, QUEUE, QUEUE_COLUMNS)
+    return records
 
 
 def _each_queue(invocation, verb, action):
     """Apply an action to the queues named or filtered, with -WhatIf and -Confirm as every change has."""
     targets = [_queue(identity) for identity in invocation.each("Identity")] or [
-        record.obj for record in _filtered([ConfigRecord(QUEUE, queue) for queue in queues(invocation)], invocation)]
+        record.obj for record in _filtered(queues(invocation), invocation, QUEUE, QUEUE_COLUMNS)]
     apply(invocation, [(f'{verb} queue "{queue.identity}".', partial(action, queue)) for queue in targets])
     return []
 
@@ -117,8 +118,8 @@ def get_message(invocation):
         records = [ConfigRecord(MESSAGE, message) for item in invocation.input for message in
                    (messages_of(item) if _is_queue(item) else [_message(item)])]
     else:
-        records = [ConfigRecord(MESSAGE, message) for message in messages(invocation)]
-    return _filtered(records, invocation)
+        return _filtered(messages(invocation), invocation, MESSAGE, MESSAGE_COLUMNS)
+    return records
 
 
 def _is_queue(item):
@@ -131,8 +132,7 @@ def messages_of(record):
 
 def _each_message(invocation, verb, action, confirm_by_default=False):
     targets = [_message(identity) for identity in invocation.each("Identity")] or [
-        record.obj for record in _filtered([ConfigRecord(MESSAGE, message) for message in messages(invocation)],
-                                           invocation)]
+        record.obj for record in _filtered(messages(invocation), invocation, MESSAGE, MESSAGE_COLUMNS)]
     apply(invocation, [(f'{verb} message "{message.identity}".', partial(action, message)) for message in targets],
           confirm_by_default=confirm_by_default)
     return []

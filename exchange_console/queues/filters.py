@@ -1,30 +1,41 @@
 """Exchange's -Filter for Get-Queue and Get-Message, an OPath expression such as
 `{Status -eq "Retry" -and MessageCount -gt 10}`: properties by bare name, -eq -ne -like -notlike -gt -lt
--ge -le, -and -or -not, parentheses. Compiled once to a predicate over records (anything with get(name))."""
+-ge -le, -and -or -not, parentheses. Parsed once, then run in the database (as a Q object, when every property
+named maps to a column) or over records (anything with get(name))."""
 import fnmatch
 import re
+
+from django.db.models import Q
 
 from exchange_console.lib.errors import ParameterError
 
 _TOKEN = re.compile(r"""\s*(?:(?P<string>"[^"]*"|'[^']*')|(?P<op>-[a-zA-Z]+)|(?P<paren>[()])|(?P<word>[^\s()"']+))""")
-COMPARISONS = {
-    "eq": lambda a, b: _norm(a) == _norm(b), "ne": lambda a, b: _norm(a) != _norm(b),
-    "like": lambda a, b: fnmatch.fnmatchcase(str(a).lower(), str(b).lower()),
-    "notlike": lambda a, b: not fnmatch.fnmatchcase(str(a).lower(), str(b).lower()),
-    "gt": lambda a, b: _number(a) > _number(b), "lt": lambda a, b: _number(a) < _number(b),
-    "ge": lambda a, b: _number(a) >= _number(b), "le": lambda a, b: _number(a) <= _number(b),
-}
+OPERATORS = ("eq", "ne", "like", "notlike", "gt", "lt", "ge", "le")
 
 
-def _norm(value):
-    return str(value).lower() if value is not None else ""
+class OPathFilter:
+    def __init__(self, text):
+        parser = _Parser(_tokens(str(text)), str(text))
+        self.tree = parser.expression()
+        if parser.position != len(parser.tokens):
+            raise ParameterError("Filter", f"Filter: unexpected '{parser.tokens[parser.position][1]}' in '{text}'.")
 
+    def matches(self, record):
+        return _evaluate(self.tree, record)
 
-def _number(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("-inf")
+    def as_q(self, columns):
+        """The filter as a Q object over `columns` ({property name lower: field}); None if a property has none."""
+        try:
+            return _to_q(self.tree, columns)
+        except KeyError:
+            return None
+
+    def apply(self, queryset, columns, record):
+        """Filter a queryset in the database when possible, else record by record (a list)."""
+        condition = self.as_q(columns)
+        if condition is not None:
+            return queryset.filter(condition)
+        return [obj for obj in queryset if self.matches(record(obj))]
 
 
 def _tokens(text):
@@ -41,15 +52,9 @@ def _tokens(text):
     return tokens
 
 
-def compile_filter(text):
-    parser = _Parser(_tokens(str(text)), str(text))
-    predicate = parser.expression()
-    if parser.position != len(parser.tokens):
-        raise ParameterError("Filter", f"Filter: unexpected '{parser.tokens[parser.position][1]}' in '{text}'.")
-    return predicate
-
-
 class _Parser:
+    """Builds ("or", a, b), ("and", a, b), ("not", a) and ("cmp", property, operator, value) tuples."""
+
     def __init__(self, tokens, text):
         self.tokens, self.text, self.position = tokens, text, 0
 
@@ -69,23 +74,20 @@ class _Parser:
         left = self.conjunction()
         while self.at("-or"):
             self.take()
-            right = self.conjunction()
-            left = (lambda a, b: lambda record: a(record) or b(record))(left, right)
+            left = ("or", left, self.conjunction())
         return left
 
     def conjunction(self):
         left = self.unary()
         while self.at("-and"):
             self.take()
-            right = self.unary()
-            left = (lambda a, b: lambda record: a(record) and b(record))(left, right)
+            left = ("and", left, self.unary())
         return left
 
     def unary(self):
         if self.at("-not"):
             self.take()
-            operand = self.unary()
-            return lambda record: not operand(record)
+            return ("not", self.unary())
         if self.peek() == ("paren", "("):
             self.take()
             inner = self.expression()
@@ -98,15 +100,55 @@ class _Parser:
         kind, name = self.take()
         operator_kind, operator = self.take()
         value_kind, value = self.take()
-        if kind != "word" or operator_kind != "op" or operator[1:].lower() not in COMPARISONS or value is None:
+        if kind != "word" or operator_kind != "op" or operator[1:].lower() not in OPERATORS or value is None:
             raise ParameterError("Filter", f"Filter: expected 'Property -operator value' in '{self.text}'.")
-        compare = COMPARISONS[operator[1:].lower()]
-        literal = {"$true": "true", "$false": "false", "$null": ""}.get(value.lower(), value) \
-            if value_kind == "word" else value
-        return lambda record: compare(_shown(record.get(name)), literal)
+        if value_kind == "word":
+            value = {"$true": "true", "$false": "false", "$null": ""}.get(value.lower(), value)
+        return ("cmp", name, operator[1:].lower(), value)
 
 
-def _shown(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+def _evaluate(node, record):
+    kind = node[0]
+    if kind == "or":
+        return _evaluate(node[1], record) or _evaluate(node[2], record)
+    if kind == "and":
+        return _evaluate(node[1], record) and _evaluate(node[2], record)
+    if kind == "not":
+        return not _evaluate(node[1], record)
+    _, name, operator, value = node
+    actual = record.get(name)
+    actual = ("true" if actual else "false") if isinstance(actual, bool) else actual
+    if operator in ("eq", "ne"):
+        return (str(actual if actual is not None else "").lower() == value.lower()) == (operator == "eq")
+    if operator in ("like", "notlike"):
+        return fnmatch.fnmatchcase(str(actual).lower(), value.lower()) == (operator == "like")
+    left, right = _number(actual), _number(value)
+    return {"gt": left > right, "lt": left < right, "ge": left >= right, "le": left <= right}[operator]
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("-inf")
+
+
+def _to_q(node, columns):
+    kind = node[0]
+    if kind == "or":
+        return _to_q(node[1], columns) | _to_q(node[2], columns)
+    if kind == "and":
+        return _to_q(node[1], columns) & _to_q(node[2], columns)
+    if kind == "not":
+        return ~_to_q(node[1], columns)
+    _, name, operator, value = node
+    field = columns[name.lower()]
+    if operator in ("eq", "ne"):
+        condition = Q(**{f"{field}__iexact": value})
+        return condition if operator == "eq" else ~condition
+    if operator in ("like", "notlike"):
+        pattern = "^" + re.escape(value).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+        condition = Q(**{f"{field}__iregex": pattern})
+        return condition if operator == "like" else ~condition
+    lookup = {"gt": "gt", "lt": "lt", "ge": "gte", "le": "lte"}[operator]
+    return Q(**{f"{field}__{lookup}": _number(value)})

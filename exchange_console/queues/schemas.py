@@ -31,6 +31,11 @@ QUEUE = ObjectSchema(
     ],
     default_columns=("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"),
 )
+# The columns behind the properties a -Filter can name, so filters run in the database (MessageCount is the
+# count the queue listings annotate).
+QUEUE_COLUMNS = {"deliverytype": "delivery_type", "status": "status", "messagecount": "count",
+                 "nexthopdomain": "next_hop_domain", "nexthopconnector": "next_hop_connector",
+                 "lasterror": "last_error"}
 
 MESSAGE = ObjectSchema(
     noun="Message",
@@ -52,3 +57,6 @@ MESSAGE = ObjectSchema(
     ],
     default_columns=("Identity", "FromAddress", "Status", "Queue", "Subject"),
 )
+MESSAGE_COLUMNS = {"fromaddress": "from_address", "status": "status", "size": "size", "subject": "subject",
+                   "internetmessageid": "internet_message_id", "retrycount": "retry_count",
+                   "lasterror": "last_error"}

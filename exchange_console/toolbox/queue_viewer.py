@@ -15,15 +15,15 @@ from django.views.decorators.http import require_GET, require_POST
 from exchange_console.lib.errors import ParameterError
 from exchange_console.organization.models import TransportServer
 from exchange_console.queues import actions
-from exchange_console.queues.filters import compile_filter
+from exchange_console.queues.filters import OPathFilter
 from exchange_console.queues.models import DeliveryQueue, QueuedMessage
-from exchange_console.queues.schemas import MESSAGE, QUEUE
+from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, QUEUE, QUEUE_COLUMNS
 from exchange_console.services import ConfigurationError
 from exchange_console.shell.values import ConfigRecord
-from exchange_console.toolbox import logs
+from exchange_console.toolbox import logs, samples
 
 PAGE_SIZE = 100
-TABS = {"queues": QUEUE, "messages": MESSAGE}
+TABS = {"queues": (QUEUE, QUEUE_COLUMNS), "messages": (MESSAGE, MESSAGE_COLUMNS)}
 COLUMNS = {
     "queues": ("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain", "NextRetryTime", "LastError"),
     "messages": ("FromAddress", "Subject", "Size", "Status", "Queue", "DateReceived", "LastError", "Recipients"),
@@ -67,14 +67,17 @@ class ViewerState:
             found = found.order_by(("-" if self.sort.startswith("-") else "") + field, "id")
         return found
 
+    def objects(self):
+        """The objects shown, filtered as Get-Queue/Get-Message -Filter filters them."""
+        schema, columns = TABS[self.tab]
+        if not self.filter:
+            return self.queryset()
+        return OPathFilter(self.filter).apply(self.queryset(), columns, lambda obj: ConfigRecord(schema, obj))
+
     def records(self):
-        """(page of records, paginator); a filter is applied to the records as the shell applies it."""
-        schema = TABS[self.tab]
-        objects = self.queryset()
-        if self.filter:
-            predicate = compile_filter(self.filter)
-            objects = [obj for obj in objects if predicate(ConfigRecord(schema, obj))]
-        paginator = Paginator(objects, PAGE_SIZE)
+        """(page of records, page)."""
+        schema = TABS[self.tab][0]
+        paginator = Paginator(self.objects(), PAGE_SIZE)
         page = paginator.get_page(self.page)
         return [ConfigRecord(schema, obj) for obj in page.object_list], page
 
@@ -88,8 +91,11 @@ def _context(request, state):
     columns = COLUMNS[state.tab]
     rows = [{"pk": record.obj.pk, "record": record, "cells": [record.display(column) for column in columns],
              "selected": record.obj.pk in state.selected} for record in records]
+    servers = list(TransportServer.objects.all())
+    charted = [server for server in servers if not state.server or server.name.lower() == state.server.lower()]
     return {"state": state, "rows": rows, "columns": columns, "page": page, "filter_error": error,
-            "servers": TransportServer.objects.all(), "actions": _action_labels(state.tab)}
+            "servers": servers, "actions": _action_labels(state.tab),
+            "charts": [samples.chart(server) for server in charted[:10]]}
 
 
 def _action_labels(tab):
@@ -136,18 +142,18 @@ def queue_action(request):
 def export_list(request):
     """Export List: the rows the page shows (all pages), as CSV with Exchange's property names."""
     state = ViewerState(request.GET)
-    state.page = "1"
-    schema = TABS[state.tab]
-    objects = state.queryset()
-    predicate = compile_filter(state.filter) if state.filter else (lambda record: True)
+    schema = TABS[state.tab][0]
+    try:
+        objects = state.objects()
+    except ParameterError as error:
+        return HttpResponse(error.message, status=400)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{state.tab}.csv"'
     writer = csv.writer(response)
     writer.writerow(COLUMNS[state.tab])
     for obj in objects:
         record = ConfigRecord(schema, obj)
-        if predicate(record):
-            writer.writerow([record.display(column) for column in COLUMNS[state.tab]])
+        writer.writerow([record.display(column) for column in COLUMNS[state.tab]])
     return response
 
 

@@ -23,7 +23,7 @@ class Command(BaseCommand):
                                               help="Transport server whose configuration this worker runs"))
         app.steps["worker"].add(TransportServerStep)
         app.worker_main([
-            "worker", f"--queues={found.celery_queue}", f"--hostname={found.name.lower()}@%h",
+            "worker", f"--queues={found.celery_queue},management", f"--hostname={found.name.lower()}@%h",
             f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=threads",
             f"--transport-server={found.name}", "--without-gossip", "--without-mingle",
         ])
