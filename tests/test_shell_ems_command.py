@@ -92,6 +92,14 @@ def test_it_runs_a_script_piped_to_it(shell_env):
     assert (result.returncode, result.stdout.split()[-1]) == (0, "2")
 
 
+def test_it_ends_with_the_status_exit_gives(shell_env):
+    result = ems(shell_env, stdin="Get-AcceptedDomain | Out-Null\nexit 3\n"
+                                  "New-AcceptedDomain Never -DomainName never.com\n")
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (3, "", "")
+    assert ems(shell_env, "-c", "if-this-ran-it-would-fail; exit 0").returncode == 1
+    assert ems(shell_env, "-c", "Get-SendConnector; exit").returncode == 0
+
+
 def test_it_refuses_to_remove_without_a_terminal_unless_confirm_is_false(shell_env):
     ems(shell_env, "-c", "New-SendConnector Out -AddressSpaces *")
     refused = ems(shell_env, "-c", "Remove-SendConnector Out")

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from exchange_console.lib.errors import ParameterError
 from exchange_console.services import ConfigurationError
 from exchange_console.shell import nodes as n
-from exchange_console.shell.errors import CommandNotFoundError, ParameterBindingError, ShellError
+from exchange_console.shell.errors import CommandNotFoundError, ExitRequested, ParameterBindingError, ShellError
 from exchange_console.shell.formatting import format_output
 from exchange_console.shell.host import Host
 from exchange_console.shell.operators import compare
@@ -54,6 +54,9 @@ class Session:
     # --- statements and pipelines --------------------------------------------------------------------------
 
     def statement(self, node):
+        if isinstance(node, n.Exit):
+            code = self.evaluate(node.code) if node.code else 0
+            raise ExitRequested(code if isinstance(code, int) and not isinstance(code, bool) else int(truthy(code)))
         if isinstance(node, n.Assignment):
             self.variables[node.variable.lower()] = collapse(self.pipeline(node.value))
             return []

@@ -68,3 +68,11 @@ class NonInteractiveError(ShellError):
     def __init__(self, hint=""):
         super().__init__("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not "
                          "available." + (f" {hint}" if hint else ""))
+
+
+class ExitRequested(Exception):
+    """`exit [code]`: the script or the interactive shell ends with that status."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code

@@ -16,6 +16,11 @@ class Assignment(Node):
 
 
 @dataclass
+class Exit(Node):
+    code: Node | None  # `exit 3`
+
+
+@dataclass
 class Pipeline(Node):
     elements: list  # Command nodes; the first element may be an expression instead
 

@@ -6,7 +6,7 @@ inside `( )`, in a script block) `-eq` and friends are operators. So the parser 
 in the mode its position in the grammar calls for, rather than running a tokenizer first.
 
     script     = statement { (";" | newline) statement }
-    statement  = "$" name "=" pipeline | pipeline
+    statement  = "$" name "=" pipeline | "exit" [expression] | pipeline
     pipeline   = (command | expression) { "|" command }
     command    = name { "-" parameter [":" argument] | argument }
     argument   = primary { "," primary }                              (command mode)
@@ -154,6 +154,12 @@ class Parser:
                 value = self.pipeline()
                 return n.Assignment(start, self.pos, variable.name, value)
             self.pos = start
+        if self.text[start:start + 4].lower() == "exit" and (start + 4 == len(self.text)
+                                                             or self.text[start + 4] in WORD_END):
+            self.pos += 4
+            self.skip_space()
+            code = None if self.at_end() or self.peek() in STATEMENT_END else self.expression()
+            return n.Exit(start, self.pos, code)
         return self.pipeline()
 
     def pipeline(self):

@@ -8,7 +8,7 @@
                                        changed and the admin audit log records it (origin EMS)
 
 Output goes to stdout, errors to stderr. With -c, -f or piped input the exit status is 0 when every command
-succeeded and 1 at the first error, which stops the rest.
+succeeded and 1 at the first error, which stops the rest; `exit N` ends with status N.
 """
 import sys
 from contextlib import nullcontext
@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from exchange_console.services import acting_as
 from exchange_console.shell.engine import Session
-from exchange_console.shell.errors import ParseError, ShellError
+from exchange_console.shell.errors import ExitRequested, ParseError, ShellError
 from exchange_console.shell.host import Host
 from exchange_console.shell.parser import parse
 
@@ -47,15 +47,15 @@ class Command(BaseCommand):
         interactive = sys.stdin.isatty()
         session = Session(Host(sys.stdout, sys.stderr, interactive=interactive))
         if command is not None:
-            succeeded = run(session, command)
+            status = run(session, command)
         elif file is not None:
-            succeeded = run(session, read_script(file), origin=file)
+            status = run(session, read_script(file), origin=file)
         elif interactive:
-            succeeded = interact(session)
+            status = interact(session)
         else:
-            succeeded = run(session, sys.stdin.read())
-        if not succeeded:
-            sys.exit(1)
+            status = run(session, sys.stdin.read())
+        if status:
+            sys.exit(status)
 
 
 def administrator(username):
@@ -73,17 +73,21 @@ def read_script(path):
 
 
 def run(session, text, origin="line"):
+    """Run text; the exit status: 0, 1 after an error (reported on stderr), or the code of `exit`."""
     try:
         session.run(text)
-        return True
+        return 0
+    except ExitRequested as request:
+        return request.code
     except ShellError as error:
         sys.stdout.flush()
         sys.stderr.write(error.render(text, origin) + "\n")
         sys.stderr.flush()
-        return False
+        return 1
 
 
 def interact(session):
+    """The prompt until Ctrl-D (status 0) or `exit` (its code); errors are reported and the prompt returns."""
     history = load_history()
     try:
         while True:
@@ -91,14 +95,17 @@ def interact(session):
                 text = read_command()
             except EOFError:
                 sys.stdout.write("\n")
-                return True
+                return 0
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
                 continue
-            if text.strip().lower() == "exit":
-                return True
-            if text.strip():
-                run(session, text)
+            try:
+                session.run(text)
+            except ExitRequested as request:
+                return request.code
+            except ShellError as error:
+                sys.stdout.flush()
+                sys.stderr.write(error.render(text) + "\n")
     finally:
         save_history(history)
 
