@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 
 from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
 from exchange_console.connectors.models import SendConnector
+from exchange_console.organization.models import AcceptedDomain
 from tests.transport_helpers import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +97,7 @@ def test_it_ends_with_the_status_exit_gives(shell_env):
     result = ems(shell_env, stdin="Get-AcceptedDomain | Out-Null\nexit 3\n"
                                   "New-AcceptedDomain Never -DomainName never.com\n")
     assert (result.returncode, result.stdout.strip(), result.stderr) == (3, "", "")
+    assert not AcceptedDomain.objects.filter(name="Never").exists()
     assert ems(shell_env, "-c", "if-this-ran-it-would-fail; exit 0").returncode == 1
     assert ems(shell_env, "-c", "Get-SendConnector; exit").returncode == 0
 

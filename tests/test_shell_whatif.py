@@ -1,9 +1,10 @@
 """-WhatIf on New-/Set-/Remove- (checks the change, prints `What if:`, changes nothing) and Exchange's
-confirmation prompt for Remove- (and -Confirm), on a terminal and where the shell can't ask."""
+confirmation prompt for Remove- (and -Confirm) and the prompt for missing mandatory parameters, on a terminal
+and where the shell can't ask."""
 import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
-from exchange_console.organization.models import AcceptedDomain
+from exchange_console.organization.models import AcceptedDomain, Mailbox
 from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ShellError
 from exchange_console.shell.host import CHOICES, BufferHost
@@ -95,3 +96,17 @@ def test_it_stops_the_command_when_the_prompt_is_closed(two_connectors):
         ems("Remove-SendConnector 'To Internet'", answers=[])
     assert raised.value.message == "The pipeline has been stopped."
     assert SendConnector.objects.count() == 2
+
+
+def test_it_asks_for_missing_mandatory_parameters_on_a_terminal(hub):
+    host = ems("New-Mailbox -PrimarySmtpAddress chris@contoso.com", answers=["Chris Ashton", "Pa$$w0rd"])
+    assert lines(host.output)[:4] == ["cmdlet New-Mailbox at command pipeline position 1",
+                                      "Supply values for the following parameters:", "Name: ", "Password: "]
+    mailbox = Mailbox.objects.get()
+    assert mailbox.name == "Chris Ashton" and mailbox.check_password("Pa$$w0rd")
+
+
+def test_it_refuses_an_empty_answer_for_a_mandatory_parameter(hub):
+    with pytest.raises(ShellError) as raised:
+        ems("New-SendConnector -AddressSpaces *", answers=[""])
+    assert raised.value.message == "Cannot process command because of one or more missing mandatory parameters: Name."

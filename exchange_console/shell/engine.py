@@ -67,20 +67,20 @@ class Session:
 
     def pipeline(self, node):
         items = None
-        for element in node.elements:
+        for position, element in enumerate(node.elements, start=1):
             if isinstance(element, n.Command):
-                items = self.invoke(element, items)
+                items = self.invoke(element, items, position)
             else:
                 items = unroll(self.evaluate(element))
         return items
 
-    def invoke(self, node, input_items):
+    def invoke(self, node, input_items, position=1):
         name_end = node.pos + len(node.name)
         cmdlet = CMDLETS.find(node.name)
         if cmdlet is None:
             raise CommandNotFoundError(node.name, name_end)
         try:
-            arguments = self.bind(cmdlet, node, input_items)
+            arguments = self.bind(cmdlet, node, input_items, position)
             return list(cmdlet.run(Invocation(self, cmdlet, arguments, input_items)) or ())
         except ShellError as error:
             raise error.located(name_end, cmdlet.name)
@@ -101,7 +101,7 @@ class Session:
 
     # --- parameter binding -----------------------------------------------------------------------------------
 
-    def bind(self, cmdlet, node, input_items):
+    def bind(self, cmdlet, node, input_items, position=1):
         """Named arguments first, then positional ones in position order, then the pipeline; as PowerShell."""
         arguments, positional, elements = {}, [], list(node.elements)
         while elements:
@@ -129,7 +129,11 @@ class Session:
                                             f"'{to_string(value)}'.", element.end)
             param = free.pop(0)
             arguments[param.name] = self._checked(param, value, element.end)
-        self._check_pipeline_and_mandatory(cmdlet, arguments, input_items)
+        self._check_pipeline(cmdlet, arguments, input_items)
+        missing = [param for param in cmdlet.parameters if param.mandatory and param.name not in arguments
+                   and not (param.pipeline and input_items is not None)]
+        if missing:
+            arguments.update(self._supply(cmdlet, missing, position))
         return arguments
 
     @staticmethod
@@ -153,18 +157,32 @@ class Session:
         return value
 
     @staticmethod
-    def _check_pipeline_and_mandatory(cmdlet, arguments, input_items):
+    def _check_pipeline(cmdlet, arguments, input_items):
         pipe = cmdlet.pipeline_parameter
         if input_items and (pipe is None or pipe.name in arguments):
             raise ParameterBindingError(
                 "The input object cannot be bound to any parameters for the command either because the command "
                 "does not take pipeline input or the input and its properties do not match any of the parameters "
                 "that take pipeline input.")
-        missing = [param.name for param in cmdlet.parameters if param.mandatory and param.name not in arguments
-                   and not (param.pipeline and input_items is not None)]
-        if missing:
-            raise ParameterBindingError(f"Cannot process command because of one or more missing mandatory "
-                                        f"parameters: {' '.join(missing)}.")
+
+    def _supply(self, cmdlet, missing, position):
+        """Missing mandatory parameters: asked for on a terminal, as PowerShell does; an error elsewhere."""
+        error = ParameterBindingError(f"Cannot process command because of one or more missing mandatory "
+                                      f"parameters: {' '.join(param.name for param in missing)}.")
+        if not self.host.interactive:
+            raise error
+        self.host.write(f"\ncmdlet {cmdlet.name} at command pipeline position {position}\n"
+                        f"Supply values for the following parameters:")
+        supplied = {}
+        for param in missing:
+            if param.accepts is SecureString:
+                typed = self.host.read_secret(f"{param.name}: ")
+                supplied[param.name] = SecureString(typed)
+            else:
+                typed = supplied[param.name] = self.host.read_line(f"{param.name}: ").strip()
+            if not typed:
+                raise error
+        return supplied
 
     # --- expressions -------------------------------------------------------------------------------------------
 
