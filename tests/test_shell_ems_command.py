@@ -1,6 +1,6 @@
 """`manage.py ems` as an administrator runs it: -c, -f and piped scripts with their exit status, stdout and
 stderr; and the interactive prompt on a real pseudo-terminal (confirmation, Get-Credential, continuation
-lines, history, Ctrl-D)."""
+lines, history, Ctrl-D) with tab completion of cmdlets and parameters."""
 import os
 import pty
 import select
@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
 from exchange_console.connectors.models import SendConnector
 from exchange_console.organization.models import AcceptedDomain
+from exchange_console.shell.management.commands.ems import completions
 from tests.transport_helpers import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,3 +188,15 @@ def test_it_gives_an_interactive_prompt_with_confirmation_credentials_and_histor
     history = (tmp_path / ".ems_history").read_text()
     assert "Get-AcceptedDomain" in history and "Remove-SendConnector Relay" in history
     assert "S3cret!" not in history
+
+
+@pytest.mark.parametrize("line, text, expected", [
+    ("Get-SendCon", "Get-SendCon", ["Get-SendConnector"]),
+    ("Get-SendConnector | set-send", "set-send", ["Set-SendConnector"]),
+    ("New-SendConnector Out -Addr", "-Addr", ["-AddressSpaces"]),
+    ("Set-ReceiveConnector x -MaxInbound", "-MaxInbound", [
+        "-MaxInboundConnection", "-MaxInboundConnectionPerSource", "-MaxInboundConnectionPercentagePerSource"]),
+    ("New-SendConnector Out ", "", []),
+])
+def test_it_completes_cmdlet_and_parameter_names(line, text, expected):
+    assert completions(line, text) == expected

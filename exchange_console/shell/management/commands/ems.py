@@ -22,6 +22,7 @@ from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ExitRequested, ParseError, ShellError
 from exchange_console.shell.host import Host
 from exchange_console.shell.parser import parse
+from exchange_console.shell.registry import CMDLETS
 
 PROMPT = "[PS] C:\\>"
 CONTINUATION = ">> "
@@ -127,11 +128,31 @@ def read_command():
         text += "\n" + more
 
 
+def completions(line, text):
+    """Tab completion: cmdlet names for a command's first word, then that cmdlet's -Parameters."""
+    for separator in "|;({":
+        line = line.rpartition(separator)[2]
+    words = line.split()
+    if text.startswith("-") and words:
+        cmdlet = CMDLETS.find(words[0])
+        names = [f"-{param.name}" for param in cmdlet.parameters] if cmdlet else []
+    elif not words or (len(words) == 1 and not line.endswith(" ")):
+        names = [cmdlet.name for cmdlet in CMDLETS]
+    else:
+        names = []
+    return sorted(name for name in names if name.lower().startswith(text.lower()))
+
+
 def load_history():
+    """Readline history from ~/.ems_history, and tab completion of cmdlets and parameters."""
     try:
         import readline
     except ImportError:  # history is a convenience; the shell works without it
         return None
+    readline.set_completer_delims(" \t\n;|(){}")
+    readline.set_completer(lambda text, state: (completions(readline.get_line_buffer()[:readline.get_endidx()],
+                                                            text) + [None])[state])
+    readline.parse_and_bind("tab: complete")
     path = Path.home() / HISTORY_FILE
     try:
         readline.read_history_file(path)
