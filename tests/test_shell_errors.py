@@ -162,3 +162,12 @@ def test_it_refuses_plain_text_without_force_and_unknown_types(hub):
     assert error_of("New-Object System.Net.WebClient").message == (
         "Cannot find type [System.Net.WebClient]: make sure the assembly containing this type is loaded.")
     assert error_of("New-Object System.Management.Automation.PSCredential('u', 'pw')").command == "New-Object"
+
+
+def test_it_reports_bad_counts_and_patterns_as_errors(hub):
+    assert error_of("Get-ReceiveConnector | Select-Object -First many").message == (
+        "Cannot bind parameter 'First'. Cannot convert value \"many\" to type \"System.Int32\".")
+    assert error_of("'HUB01' -match '(unclosed'").message.startswith(
+        "The regular expression pattern (unclosed is not valid")
+    assert ems("Get-ReceiveConnector | Select-Object -Last 5 | Measure-Object | fl Count").split() == [
+        "Count", ":", "2"]

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from exchange_console.lib import sizes, timespans
+from exchange_console.shell.errors import ShellError
 from exchange_console.shell.values import ShellObject, Unlimited, to_string, truthy
 
 
@@ -79,7 +80,11 @@ def _like(left, right, case_sensitive):
 
 
 def _match(left, right, case_sensitive):
-    return re.search(to_string(right), to_string(left), 0 if case_sensitive else re.IGNORECASE) is not None
+    pattern = to_string(right)
+    try:
+        return re.search(pattern, to_string(left), 0 if case_sensitive else re.IGNORECASE) is not None
+    except re.error as error:
+        raise ShellError(f"The regular expression pattern {pattern} is not valid: {error}.") from None
 
 
 def _ordered(test):

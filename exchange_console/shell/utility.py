@@ -62,15 +62,24 @@ def where_object(invocation):
 def select_object(invocation):
     items = invocation.each("InputObject")
     if "First" in invocation:
-        items = items[:int(invocation.get("First"))]
+        items = items[:whole_number(invocation, "First")]
     if "Last" in invocation:
-        items = items[len(items) - int(invocation.get("Last")):] if int(invocation.get("Last")) else []
+        last = whole_number(invocation, "Last")
+        items = items[-last:] if last else []
     if "ExpandProperty" in invocation:
         name = to_string(invocation.get("ExpandProperty"))
         return [value for item in items for value in unroll(property_of(item, name))]
     if "Property" not in invocation:
         return items
     return [_selected(invocation, item, unroll(invocation.get("Property"))) for item in items]
+
+
+def whole_number(invocation, name):
+    value = invocation.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ShellError(f'Cannot bind parameter \'{name}\'. Cannot convert value "{to_string(value)}" to type '
+                     f'"System.Int32".')
 
 
 def _selected(invocation, item, properties):

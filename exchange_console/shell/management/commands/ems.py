@@ -11,6 +11,7 @@ Output goes to stdout, errors to stderr. With -c, -f or piped input the exit sta
 succeeded and 1 at the first error, which stops the rest; `exit N` ends with status N.
 """
 import sys
+import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -107,6 +108,8 @@ def interact(session):
             except ShellError as error:
                 sys.stdout.flush()
                 sys.stderr.write(error.render(text) + "\n")
+            except Exception:  # a fault in the shell itself: show it, keep the admin's session
+                traceback.print_exc()
     finally:
         save_history(history)
 
