@@ -23,11 +23,13 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo --server $(DEMO_SERVER)
 
-# The web console and the demo server's transport worker in the foreground; Ctrl-C stops both.
+# The web console, the demo server's transport worker and Celery beat (queue statistics) in the foreground;
+# Ctrl-C stops them all.
 run: export DEBUG ?= 1
 run: seed
 	@trap 'kill 0' INT TERM; \
 	$(PY) manage.py transport --server $(DEMO_SERVER) & \
+	$(VENV)/bin/celery -A exchange_console beat --loglevel=WARNING & \
 	$(PY) manage.py runserver $(WEB_ADDRESS) --noreload & \
 	wait
 

@@ -60,13 +60,27 @@ class ConfigurationError(Exception):
 
 
 class ConcurrentChangeError(ConfigurationError):
-    """The object changed since the editor read it (its version moved on)."""
+    """The object changed since the editor read it (its version moved on). `last_change` is the audit entry
+    of the latest change (who, when, what), when one was recorded."""
 
-    def __init__(self, obj, expected_version):
+    def __init__(self, schema, obj, expected_version):
+        from exchange_console.accounts.models import AdminAuditEntry
+
         self.current = obj
-        message = (f"The object '{obj.identity}' was changed by someone else after you opened it "
-                   f"(version {obj.version}, you had {expected_version}). Reload it and apply your change again.")
-        super().__init__([ParameterError("Identity", message)])
+        self.last_change = AdminAuditEntry.objects.filter(
+            object_type=schema.noun, object_identity=schema.identity(obj), succeeded=True).first()
+        super().__init__([ParameterError("Identity", self._message(schema.identity(obj), expected_version))])
+
+    def _message(self, identity, expected_version):
+        change = self.last_change
+        if change is None:
+            who = "by someone else"
+        else:
+            what = "; ".join(f"{name}: {before or '(empty)'} -> {after or '(empty)'}"
+                             for name, (before, after) in change.changes.items())
+            who = f"by {change.caller} at {change.when:%Y-%m-%d %H:%M:%S} UTC" + (f" ({what})" if what else "")
+        return (f"The object '{identity}' was changed {who} after you opened it (version {self.current.version}, "
+                f"you had {expected_version}). Reload it and apply your change again.")
 
 
 def parse_values(schema, values, creating):
@@ -204,7 +218,7 @@ def _set_object(schema, obj, values, expected_version):
     current = schema.model.objects.select_for_update().get(pk=obj.pk)
     authorize("Set", schema, current)
     if expected_version is not None and current.version != expected_version:
-        raise ConcurrentChangeError(current, expected_version)
+        raise ConcurrentChangeError(schema, current, expected_version)
     before = list(schema.affected_servers(current)) if schema.affected_servers else []
     parsed = parse_values(schema, values, creating=False)
     for param in schema.params:  # keep m2m values current for rules that read them
@@ -231,7 +245,7 @@ def _remove_object(schema, obj, expected_version):
     current = schema.model.objects.select_for_update().get(pk=obj.pk)
     authorize("Remove", schema, current)
     if expected_version is not None and current.version != expected_version:
-        raise ConcurrentChangeError(current, expected_version)
+        raise ConcurrentChangeError(schema, current, expected_version)
     servers = list(schema.affected_servers(current)) if schema.affected_servers else []
     for check in schema.remove_rules:
         errors = list(check(current) or ())

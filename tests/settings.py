@@ -3,6 +3,15 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SECURE_COOKIES", "false")  # the live test server speaks plain HTTP
+if not os.environ.get("EXCHANGE_DATA_DIR"):
+    # A data folder (queue stores, logs, the filesystem broker) of this run's own, so that test runs never see
+    # each other's messages; the transport workers a test starts inherit it through the environment.
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["EXCHANGE_DATA_DIR"] = tempfile.mkdtemp(prefix="exchange-tests-")
+    atexit.register(shutil.rmtree, os.environ["EXCHANGE_DATA_DIR"], ignore_errors=True)
 
 from exchange_console.settings import *  # noqa: E402,F401,F403
 

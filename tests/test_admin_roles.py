@@ -135,3 +135,17 @@ def test_search_admin_audit_log_finds_changes_by_cmdlet_caller_and_outcome(perso
     assert len(shell("Search-AdminAuditLog -ObjectIds Out -Parameters MaxMessageSize")) == 1
     assert len(shell("Search-AdminAuditLog -StartDate '01/01/2099'")) == 0
     assert len(shell("Search-AdminAuditLog -ResultSize 2")) == 2
+
+
+def test_a_stale_save_is_refused_naming_who_changed_what(personas):
+    other_admin = administrator("otto", RoleGroup.ORGANIZATION_MANAGEMENT)
+    connector = new_object(SEND_CONNECTOR, {"Name": "Out", "AddressSpaces": "*"})
+    with acting_as(personas["org"], "192.0.2.10"):
+        set_object(SEND_CONNECTOR, connector, {"Comment": "first admin"}, expected_version=1)
+    with acting_as(other_admin, "192.0.2.11"), pytest.raises(ConfigurationError) as refused:
+        set_object(SEND_CONNECTOR, connector, {"Comment": "second admin"}, expected_version=1)
+    message = str(refused.value)
+    assert "The object 'Out' was changed by olga at " in message
+    assert "(Comment: (empty) -> first admin) after you opened it (version 2, you had 1)" in message
+    assert refused.value.last_change.caller == "olga"
+    assert SendConnector.objects.get().comment == "first admin"
