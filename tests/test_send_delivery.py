@@ -30,9 +30,10 @@ def tasks(monkeypatch):
 
 
 @pytest.fixture
-def org(transactional_db, hub, tmp_path, settings):
+def org(transactional_db, hub, tmp_path, settings, monkeypatch):
     settings.EXCHANGE_DATA_DIR = tmp_path
-    runtime.SNAPSHOT_MAX_AGE = 0
+    monkeypatch.setattr(runtime, "SNAPSHOT_MAX_AGE", 0)
+    monkeypatch.setattr(runtime, "delivery_pending", runtime.PendingDeliveries())
     setup.ensure_mailbox("Alice", SENDER, "Passw0rd!")
     return hub
 

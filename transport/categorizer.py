@@ -89,12 +89,10 @@ def decide_all(snapshot, server_name, envelope, via_connector_name):
     if limit is not None and len(envelope.rcpt_tos) > limit:
         return {recipient: Decision(FAIL, report=RECIPIENT_LIMIT) for recipient in envelope.rcpt_tos}
     via = snapshot.connector(via_connector_name) if via_connector_name else None
-    decisions = {}
-    for recipient in envelope.rcpt_tos:
-        domain = recipient.rpartition("@")[2]
-        decisions[recipient] = decide(snapshot, recipient, envelope.size,
-                                      queues.failing_connectors(server_name, domain), via)
-    return decisions
+    failing = queues.FailingConnectors(server_name)
+    return {recipient: decide(snapshot, recipient, envelope.size, failing.for_domain(recipient.rpartition("@")[2]),
+                              via)
+            for recipient in envelope.rcpt_tos}
 
 
 def deliver_local(server_name, snapshot, envelope, content, recipients):
@@ -133,10 +131,9 @@ def route(server_name, snapshot, envelope, content, decisions):
             transfers.setdefault(decision.connector, []).append(recipient)
     with transaction.atomic():
         touched = [queues.queue_for(server_name, *hop) for hop in local_hops]
-        for queue, recipients in zip(touched, local_hops.values()):
-            queues.enqueue(queue, envelope, recipients)
+        queues.enqueue_new(zip(touched, local_hops.values()), envelope)
     for queue in touched:
-        transaction.on_commit(lambda queue=queue: kick(server_name, queue))
+        transaction.on_commit(lambda queue=queue: kick_now(server_name, queue))
     for connector, recipients in transfers.items():
         transfer(server_name, snapshot, envelope, content, connector, recipients)
     return bool(touched)
@@ -174,11 +171,26 @@ def kick(server_name, queue):
     """Schedule a delivery attempt of the queue on this server when its next work is due."""
     from django.utils import timezone
 
-    from transport.tasks import deliver_queue
-
     due = queues.next_due(queue)
     if due is None and not queue.connection_failing:
         return
     countdown = max(0.0, (due - timezone.now()).total_seconds()) if due else 0.0
-    deliver_queue.apply_async((server_name, queue.id), queue=f"transport.{server_name.lower()}",
-                              countdown=countdown or None)
+    if countdown:
+        _send_deliver_queue(server_name, queue.id, countdown)
+    elif runtime.delivery_pending.add(queue.id):   # one task not yet started is enough to pick the work up
+        _send_deliver_queue(server_name, queue.id, None)
+
+
+def kick_now(server_name, queue):
+    """New mail in a queue: deliver it now, unless the queue waits for its retry after failing to connect."""
+    if queue.connection_failing:
+        kick(server_name, queue)
+    elif runtime.delivery_pending.add(queue.id):
+        _send_deliver_queue(server_name, queue.id, None)
+
+
+def _send_deliver_queue(server_name, queue_id, countdown):
+    from transport.tasks import deliver_queue
+
+    deliver_queue.apply_async((server_name, queue_id), queue=f"transport.{server_name.lower()}",
+                              countdown=countdown)

@@ -26,6 +26,7 @@ EXPIRED = "550 4.4.7 QUEUE.Expired; message expired"
 def deliver_queue(server_name, queue_id):
     from exchange_console.queues.models import DeliveryQueue
 
+    runtime.delivery_pending.started(queue_id)
     queue = DeliveryQueue.objects.filter(id=queue_id).select_related("server").first()
     if queue is None or queue.status == QueueStatus.SUSPENDED:
         return
@@ -156,6 +157,10 @@ def record_results(server_name, snapshot, queue, connector, message, envelope, c
     if deferred:
         tracking.event("DEFER", envelope, recipients=list(deferred), connector_id=connector.name,
                        server_ip=remote, recipient_status=list(deferred.values()))
+    if not deferred:    # every recipient of this entry is done
+        message.delete()
+        remove_if_done(server_name, message.store_id)
+        return
     queues.finish_recipients(message, sent + [r.address for r in failed])
     finish(server_name, snapshot, message, envelope, content, "; ".join(deferred.values()),
            snapshot.server.message_retry_interval)

@@ -31,13 +31,18 @@ def queue_for(server_name, delivery_type, next_hop, connector_name=""):
     return queue
 
 
-def enqueue(queue, envelope, recipients):
-    """Put recipients of a stored message in a queue."""
-    return _join(queue, envelope.message_id, recipients, {
-        "from_address": envelope.mail_from, "subject": envelope.subject[:1024],
-        "internet_message_id": envelope.header_message_id[:998], "size": envelope.size,
-        "date_received": envelope.arrival_time,
-    })
+def enqueue_new(queues_and_recipients, envelope):
+    """Queue a freshly categorized message: one entry per queue, with its recipients (bulk inserts)."""
+    pairs = list(queues_and_recipients)
+    messages = QueuedMessage.objects.bulk_create(QueuedMessage(
+        queue=queue, store_id=envelope.message_id, from_address=envelope.mail_from,
+        subject=envelope.subject[:1024], internet_message_id=envelope.header_message_id[:998], size=envelope.size,
+        date_received=envelope.arrival_time) for queue, _ in pairs)
+    if messages and messages[0].pk is None:   # backends that don't return ids from bulk inserts
+        messages = [QueuedMessage.objects.get(queue=queue, store_id=envelope.message_id) for queue, _ in pairs]
+    QueuedRecipient.objects.bulk_create(QueuedRecipient(message=message, address=address)
+                                        for message, (_, recipients) in zip(messages, pairs)
+                                        for address in recipients)
 
 
 def _join(queue, store_id, recipients, defaults):
@@ -49,11 +54,20 @@ def _join(queue, store_id, recipients, defaults):
     return message
 
 
+class FailingConnectors:
+    """Connectors none of whose hosts accepted a connection lately (read once, asked per recipient domain)."""
+
+    def __init__(self, server_name):
+        self.queues = list(DeliveryQueue.objects.for_server(server_name).failing_to_connect().values_list(
+            "delivery_type", "next_hop_domain", "next_hop_connector"))
+
+    def for_domain(self, domain):
+        return frozenset(connector for delivery_type, next_hop, connector in self.queues
+                         if delivery_type != DeliveryType.DNS_CONNECTOR or next_hop == domain.lower())
+
+
 def failing_connectors(server_name, domain):
-    """Connectors none of whose hosts accepted a connection lately, for mail to `domain`."""
-    queues = DeliveryQueue.objects.for_server(server_name).failing_to_connect()
-    return frozenset(queue.next_hop_connector for queue in queues
-                     if queue.delivery_type != DeliveryType.DNS_CONNECTOR or queue.next_hop_domain == domain.lower())
+    return FailingConnectors(server_name).for_domain(domain)
 
 
 def is_queued(server_name, store_id):

@@ -114,3 +114,27 @@ class ConnectionSlots:
 
 
 slots = ConnectionSlots()
+
+
+class PendingDeliveries:
+    """Queues for which this process sent a delivery task that hasn't started yet: new mail for such a queue
+    needs no further task (that one will claim it), which keeps the broker out of the per-message path."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._queue_ids = set()
+
+    def add(self, queue_id):
+        """True when the caller must send the task (none is pending)."""
+        with self._lock:
+            if queue_id in self._queue_ids:
+                return False
+            self._queue_ids.add(queue_id)
+            return True
+
+    def started(self, queue_id):
+        with self._lock:
+            self._queue_ids.discard(queue_id)
+
+
+delivery_pending = PendingDeliveries()
