@@ -187,10 +187,9 @@ def audited(verb, schema, obj, values, change):
 def authorize(verb, schema, obj):
     caller = current_caller()
     if caller is not None:
-        from exchange_console.accounts.rbac import check_change
+        from exchange_console.accounts.rbac import check_change, server_of
 
-        server = obj if schema.noun == "TransportServer" else getattr(obj, "server", None)
-        check_change(caller.user, verb, schema.noun, server, identity=_identity_or_blank(schema, obj))
+        check_change(caller.user, verb, schema.noun, server_of(schema, obj), identity=_identity_or_blank(schema, obj))
 
 
 def _identity_or_blank(schema, obj):

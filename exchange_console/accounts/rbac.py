@@ -51,6 +51,15 @@ def can_change(user, noun, server=None):
     return False
 
 
+def server_of(schema, obj):
+    """The transport server a server-scoped object belongs to (None for organization-wide objects)."""
+    return obj if schema.noun == "TransportServer" else getattr(obj, "server", None)
+
+
+def can_change_object(user, schema, obj):
+    return can_change(user, schema.noun, server_of(schema, obj))
+
+
 def check_change(user, verb, noun, server=None, identity=""):
     if not can_change(user, noun, server):
         target = f" on '{identity}'" if identity else ""

@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from exchange_console.accounts.rbac import can_change, can_change_object
 from exchange_console.console import completion
 from exchange_console.console.dialogs import DOMAIN_TYPES, PropertiesForm, SchemaForm, edit_rows
 from exchange_console.console.fields import FieldSpec as F
@@ -64,7 +65,8 @@ def list_context(request, result, **scope):
     sort = sort or result.columns[0][0]
     build = row_urls(result.kind)
     return {"result": result, "rows": [build(obj, cells) for obj, cells in rows],
-            "query": query, "sort": sort, "descending": descending, "list_path": request.path}
+            "query": query, "sort": sort, "descending": descending, "list_path": request.path,
+            "may_change_list": can_change(request.user, result.kind.schema.noun, scope.get("server"))}
 
 
 @require_GET
@@ -116,7 +118,8 @@ def _object(kind_slug, pk):
 
 def _dialog(request, form, kind, obj, status=200, command=""):
     context = {"form": form, "kind": kind, "obj": obj, "command": command,
-               "action_url": properties_url(kind, obj), "cancel_url": list_url(kind.slug, obj)}
+               "action_url": properties_url(kind, obj), "cancel_url": list_url(kind.slug, obj),
+               "may_change": can_change_object(request.user, kind.schema, obj)}
     template = "console/properties.html" if request.htmx else "console/properties_page.html"
     return render(request, template, context, status=status)
 
