@@ -82,10 +82,14 @@ def run(session, text, origin="line"):
     except ExitRequested as request:
         return request.code
     except ShellError as error:
-        sys.stdout.flush()
-        sys.stderr.write(error.render(text, origin) + "\n")
-        sys.stderr.flush()
+        report(error, text, origin)
         return 1
+
+
+def report(error, text, origin="line"):
+    sys.stdout.flush()
+    sys.stderr.write(error.render(text, origin) + "\n")
+    sys.stderr.flush()
 
 
 def interact(session):
@@ -106,8 +110,9 @@ def interact(session):
             except ExitRequested as request:
                 return request.code
             except ShellError as error:
-                sys.stdout.flush()
-                sys.stderr.write(error.render(text) + "\n")
+                report(error, text)
+            except KeyboardInterrupt:  # Ctrl-C stops the running command, not the shell
+                sys.stdout.write("\n")
             except Exception:  # a fault in the shell itself: show it, keep the admin's session
                 traceback.print_exc()
     finally:
