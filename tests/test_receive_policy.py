@@ -14,8 +14,9 @@ from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.certificates.services import TRUSTED_ROOTS_FOLDER, import_certificate
 from exchange_console.organization import setup
 from exchange_console.organization.models import TransportConfig
-from exchange_console.organization.schemas import TRANSPORT_CONFIG
-from exchange_console.services import set_object
+from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_CONFIG
+from exchange_console.services import new_object, set_object
+from transport.queue.store import server_store
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, reconfigure,
     remove_server_data, reply, swaks, unique_server_name,
@@ -41,6 +42,8 @@ def servers(committed_db, ca):
     peer = install_receive_server(peer_name, "rq.contoso.com")
     setup.ensure_mailbox("alice", "alice@contoso.com", "Alice-Passw0rd")
     set_object(TRANSPORT_CONFIG, TransportConfig.objects.get(), {"TLSReceiveDomainSecureList": "fabrikam.com"})
+    # Mail for an ExternalRelay domain without a send connector stays in the queue store to be looked at.
+    new_object(ACCEPTED_DOMAIN, {"Name": "Relay", "DomainName": "relay.example", "DomainType": "ExternalRelay"})
     issued = ca.issue_cert("rp.contoso.com", HOST)
     import_certificate(server, issued.private_key_and_cert_chain_pem.bytes())
     roots = settings.EXCHANGE_DATA_DIR / name / TRUSTED_ROOTS_FOLDER   # partners' certificates are issued by ca
@@ -307,3 +310,36 @@ def test_it_refuses_relay_tricks_through_swaks_from_another_source_address(worke
     output, code = swaks("--server", f"{HOST}:{SHARED}", "--local-interface", "127.0.1.100",
                          "--from", "a@example.com", "--to", "x%example.net@contoso.com")
     assert "<** 550 5.7.1 Unable to relay" in output
+
+
+ORGANIZATION_HEADERS = ("X-MS-Exchange-Organization-SCL: -1\r\n"
+                        "X-MS-Exchange-Organization-AuthAs: Internal\r\n\tcontinued\r\n"
+                        "X-MS-Exchange-Forest-RulesExecuted: HUB01\r\n")
+
+
+def stored_headers(server, port, source="127.0.0.1"):
+    with Client(HOST, port, source) as client:
+        client.ehlo("client.example.com")
+        client.mail("a@example.com")
+        client.rcpt("x@relay.example")
+        code, text = client.data(ORGANIZATION_HEADERS + "Subject: headers\r\n\r\nbody\r\n")
+    message_id = text.decode().split("[InternalId=")[1].split("]")[0]
+    return server_store(server.name).load(message_id)[1].split(b"\r\n\r\n")[0].decode()
+
+
+def test_it_strips_organization_headers_from_anonymous_senders_and_says_how_they_came(worker, servers):
+    server, _ = servers
+    headers = stored_headers(server, SHARED, "127.0.0.9")
+    assert "X-MS-Exchange-Organization-SCL" not in headers and "continued" not in headers
+    assert "X-MS-Exchange-Forest-RulesExecuted" not in headers
+    assert "X-MS-Exchange-Organization-AuthAs: Anonymous\r\n" in headers
+    assert "X-MS-Exchange-Organization-AuthSource: rp.contoso.com\r\n" in headers
+    assert "Subject: headers" in headers
+
+
+def test_it_keeps_organization_headers_from_exchange_servers(worker, servers):
+    server, _ = servers
+    headers = stored_headers(server, EXTERNAL)
+    assert headers.endswith(ORGANIZATION_HEADERS + "Subject: headers")
+    assert "X-MS-Exchange-Organization-AuthSource: rp.contoso.com\r\nX-MS-Exchange-Organization-AuthAs: Internal\r\n" \
+        in headers

@@ -21,6 +21,22 @@ def split_headers(content):
     return content, b""
 
 
+def strip_header_fields(content, prefixes):
+    """The content without the header fields (and their continuation lines) whose names start with one of
+    `prefixes` (lower-case bytes): the organization's own headers from a sender not trusted to set them."""
+    headers, body = split_headers(content)
+    kept, dropping = [], False
+    for line in headers.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(prefixes)
+        if not dropping:
+            kept.append(line)
+    return b"".join(kept) + body
+
+
 def received_header(helo, client_ip, fqdn, local_ip, tls, moment):
     """Exchange 2010's form: `from HELO (client IP) by FQDN (server IP) with Microsoft SMTP Server (TLS) id`."""
     with_text = "Microsoft SMTP Server (TLS)" if tls else "Microsoft SMTP Server"

@@ -20,7 +20,9 @@ from django.contrib.auth.hashers import check_password
 from exchange_console.lib.timespans import format_timespan
 from transport.logs.protocol import CONNECT, DISCONNECT, INFORMATION, RECEIVED, SENT, NoSessionLog, endpoint
 from transport.receive import policy
-from transport.receive.acceptance import accept_message, header_facts, received_header, split_headers
+from transport.receive.acceptance import (
+    accept_message, header_facts, received_header, split_headers, strip_header_fields,
+)
 from transport.receive.runtime import peer_fingerprint
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
 _ENHANCED_CODE = re.compile(r"^(\d{3}[ -])\d\.\d{1,3}\.\d{1,3} ")
 _COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "STARTTLS", "AUTH", "HELP")
 _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
+_PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, b"x-ms-exchange-organization-"),
+                      (policy.ACCEPT_FOREST_HEADERS, b"x-ms-exchange-forest-"))
+_AUTH_AS = {policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal", policy.EXCHANGE_SERVER: "Internal",
+            policy.PARTNER: "Partner"}
 
 
 class ReceiveSession(SMTP):
@@ -526,7 +532,7 @@ class ReceiveSession(SMTP):
                 or (local_limit and facts["local_received_count"] >= local_limit)):
             self._reset_transaction()
             return await self.refuse(HOP_COUNT_EXCEEDED)
-        envelope = await self._accept(content, facts)
+        envelope = await self._accept(self._header_firewall(content), facts)
         self._reset_transaction()
         self.session_log.write(INFORMATION, envelope.header_message_id, "receiving message")
         await self.push(f"250 2.6.0 {envelope.header_message_id} [InternalId={envelope.message_id}] "
@@ -559,10 +565,17 @@ class ReceiveSession(SMTP):
                 chunks.clear()
         return (None, problem) if problem else (b"".join(chunks), None)
 
+    def _header_firewall(self, content):
+        """Organization and forest headers survive only from senders with the right to set them."""
+        untrusted = tuple(prefix for right, prefix in _PROTECTED_HEADERS if right not in self.rights)
+        return strip_header_fields(content, untrusted) if untrusted else content
+
     async def _accept(self, content, facts):
         moment = datetime.now(timezone.utc)
         received = received_header(self.helo, self.client_ip, self.connector.fqdn, self.local_ip,
                                    self.tls_active, moment)
+        received += (f"X-MS-Exchange-Organization-AuthSource: {self.connector.fqdn}\r\n"
+                     f"X-MS-Exchange-Organization-AuthAs: {_AUTH_AS[self.principal]}\r\n").encode()
         envelope_fields = dict(
             mail_from=self.mail_from, rcpt_tos=tuple(self.rcpt_tos), received_connector=self.connector.identity,
             client_ip=self.client_ip, client_hostname=self.helo, auth_user=self.auth_user,
