@@ -114,3 +114,23 @@ def test_organization_management_sees_every_action(client, objects):
     client = signed_in(client, "org", objects)
     listing = client.get(reverse("console:organization", args=["send-connectors"])).content.decode()
     assert "New Send Connector..." in listing and "data-remove=" in listing
+
+
+def test_a_list_notices_when_another_administrator_changes_it(client, objects):
+    from exchange_console.services import acting_as, set_object
+
+    olga = signed_in(client, "org", objects)
+    listing = olga.get(reverse("console:organization", args=["send-connectors"]))
+    stamp = listing.context["stamp"]
+    poll = reverse("console:list-changes", args=["send-connectors"]) + f"?stamp={stamp}"
+    quiet = olga.get(poll).content.decode()
+    assert 'hx-trigger="every 5s"' in quiet and "changed" not in quiet
+    otto = get_user_model().objects.create_user("otto", password="Corr3ct-Horse!")
+    RoleGroupMember.objects.create(user=otto, role_group=RoleGroup.objects.get(name=RoleGroup.ORGANIZATION_MANAGEMENT))
+    with acting_as(otto, "192.0.2.12"):
+        set_object(SEND_CONNECTOR, objects["send"], {"Comment": "otto was here"})
+    notice = olga.get(poll).content.decode()
+    assert "otto changed send connector 'Out' at " in notice and "Refresh" in notice
+    receive_poll = reverse("console:list-changes", args=["receive-connectors"])
+    hub2_stamp = olga.get(reverse("console:server", args=["HUB02"])).context["stamp"]
+    assert "every 5s" in olga.get(f"{receive_poll}?stamp={hub2_stamp}&server=HUB02").content.decode()

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.urls import path
 
-from exchange_console.console import views, wizards
+from exchange_console.console import changes, views, wizards
 
 app_name = "console"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("servers/hub-transport/<str:name>/", views.server, name="server"),
     path("recipients/mailbox/", views.mailboxes, name="mailboxes"),
     path("toolbox/", views.toolbox, name="toolbox"),
+    path("lists/<slug:slug>/changes/", changes.list_changes, name="list-changes"),
     path("send-connectors/new/", send_wizard, name="new-send-connector"),
     path("send-connectors/new/<slug:step>/", send_wizard, name="new-send-connector-step"),
     path("servers/<str:server>/receive-connectors/new/", receive_wizard, name="new-receive-connector"),

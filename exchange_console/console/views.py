@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from exchange_console.accounts.rbac import can_change, can_change_object
 from exchange_console.console import completion
+from exchange_console.console.changes import change_stamp
 from exchange_console.console.dialogs import DOMAIN_TYPES, PropertiesForm, SchemaForm, edit_rows
 from exchange_console.console.fields import FieldSpec as F
 from exchange_console.console.kinds import KINDS, ORGANIZATION_TABS, RESULT_LISTS, properties_url, row_urls, table
@@ -66,7 +67,8 @@ def list_context(request, result, **scope):
     build = row_urls(result.kind)
     return {"result": result, "rows": [build(obj, cells) for obj, cells in rows],
             "query": query, "sort": sort, "descending": descending, "list_path": request.path,
-            "may_change_list": can_change(request.user, result.kind.schema.noun, scope.get("server"))}
+            "may_change_list": can_change(request.user, result.kind.schema.noun, scope.get("server")),
+            "stamp": change_stamp(result, scope.get("server"))}
 
 
 @require_GET
