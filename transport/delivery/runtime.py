@@ -18,18 +18,29 @@ SNAPSHOT_MAX_AGE = 1.0
 INSTANCE = uuid.uuid4().hex[:12]
 
 _lock = threading.Lock()
+_rebuilding = threading.Lock()
 _snapshots, _stores, _tracking, _protocol_logs = {}, {}, {}, {}
 
 
 def send_snapshot(server_name):
+    """The server's SendSnapshot, rebuilt when older than SNAPSHOT_MAX_AGE by one thread while the others
+    go on with the previous one."""
     key = server_name.lower()
     with _lock:
         built, snapshot = _snapshots.get(key, (0.0, None))
-    if snapshot is None or time.monotonic() - built > SNAPSHOT_MAX_AGE:
+    if snapshot is not None and time.monotonic() - built <= SNAPSHOT_MAX_AGE:
+        return snapshot
+    if snapshot is not None and not _rebuilding.acquire(blocking=False):
+        return snapshot
+    if snapshot is None:
+        _rebuilding.acquire()
+    try:
         snapshot = build_send_snapshot(server_name)
         with _lock:
             _snapshots[key] = (time.monotonic(), snapshot)
-    return snapshot
+        return snapshot
+    finally:
+        _rebuilding.release()
 
 
 def store(server_name):
