@@ -148,6 +148,12 @@ def test_it_lists_one_servers_receive_connectors_with_server(second_hub):
         "HUB02\\Client HUB02  {0.0.0.0:3587} True", "HUB02\\Default HUB02 {0.0.0.0:3025} True"]
 
 
+def test_it_lists_the_receive_connectors_of_piped_servers(second_hub):
+    assert lines(ems("Get-ExchangeServer HUB02 | Get-ReceiveConnector | Select-Object -ExpandProperty Identity")) == [
+        "HUB02\\Client HUB02", "HUB02\\Default HUB02"]
+    assert lines(ems("(Get-TransportServer | Get-ReceiveConnector).Count")) == ["4"]
+
+
 def test_it_refuses_a_name_that_matches_receive_connectors_on_two_servers(second_hub):
     ems("New-ReceiveConnector Relay -Server HUB01 -Bindings 0.0.0.0:2526 -RemoteIPRanges 10.0.0.1\n"
         "New-ReceiveConnector Relay -Server HUB02 -Bindings 0.0.0.0:3526 -RemoteIPRanges 10.0.0.1")

@@ -49,7 +49,8 @@ class ConfigNoun:
     identity_fields: tuple = ()          # fields besides Name and Guid that an identity may give
     queryset: Callable | None = None
     columns: tuple | None = None         # Get- table columns when they aren't the schema's
-    get_filters: tuple = ()              # (Parameter, filter(queryset, value)) extra Get- parameters
+    get_filters: tuple = ()              # (Parameter, filter(queryset, value), model) extra Get- parameters;
+                                         # a piped object of that model filters too (Get-ExchangeServer | ...)
     location: Callable = in_organization  # where a missing object was looked for, for the not-found error
 
     def __post_init__(self):
@@ -57,6 +58,11 @@ class ConfigNoun:
 
     def objects(self):
         return self.queryset() if self.queryset else self.schema.model.objects.all()
+
+    def piped_filter(self, piped):
+        """The Get- filter a piped object of another kind stands for, or None."""
+        return next((apply_filter for _, apply_filter, model in self.get_filters
+                     if isinstance(piped, ConfigRecord) and piped.schema.model is model), None)
 
     def record(self, obj):
         return ConfigRecord(self.schema, obj, self.columns)
@@ -138,13 +144,18 @@ def apply(invocation, planned, confirm_by_default=False):
 
 def get_cmdlet(noun, invocation):
     objects = noun.objects()
-    for parameter, apply_filter in noun.get_filters:
+    for parameter, apply_filter, _ in noun.get_filters:
         if parameter.name in invocation:
             objects = apply_filter(objects, invocation.get(parameter.name))
     identities = invocation.each("Identity")
     if noun.schema.singleton or not identities:
         return [noun.record(obj) for obj in objects]
-    return [noun.record(obj) for identity in identities for obj in find(noun, identity, objects, wildcards=True)]
+    found = []
+    for identity in identities:
+        piped_filter = noun.piped_filter(identity)
+        found.extend(piped_filter(objects, identity) if piped_filter
+                     else find(noun, identity, objects, wildcards=True))
+    return [noun.record(obj) for obj in found]
 
 
 def new_cmdlet(noun, invocation):
@@ -237,7 +248,7 @@ def identity_parameter(mandatory):
 
 
 def get_parameters(noun):
-    extra = tuple(parameter for parameter, _ in noun.get_filters)
+    extra = tuple(parameter for parameter, _, _ in noun.get_filters)
     return extra if noun.schema.singleton else (identity_parameter(False), *extra)
 
 
@@ -297,7 +308,7 @@ register_configuration_cmdlets(ReceiveConnectorNoun(
     RECEIVE_CONNECTOR, "Receive connector", usages=("Custom", "Internet", "Internal", "Client", "Partner"),
     queryset=lambda: ReceiveConnector.objects.select_related("server"), location=server_location,
     get_filters=((Parameter("Server"), lambda objects, server: objects.filter(
-        server__in=find(TRANSPORT_SERVERS, server))),)))
+        server__in=find(TRANSPORT_SERVERS, server)), TransportServer),)))
 register_configuration_cmdlets(ConfigNoun(FOREIGN_CONNECTOR, "Foreign connector"))
 register_configuration_cmdlets(ConfigNoun(ACCEPTED_DOMAIN, "accepted domain"))
 register_configuration_cmdlets(ConfigNoun(REMOTE_DOMAIN, "remote domain"))
