@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from exchange_console import params as p
 from exchange_console import services
-from exchange_console.connectors.models import ReceiveConnector
+from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, SendConnector
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
 from exchange_console.organization.models import TransportServer
 from exchange_console.organization.schemas import (
@@ -303,13 +303,16 @@ register_configuration_cmdlets(ConfigNoun(
     TRANSPORT_SERVER, "Exchange server", noun="ExchangeServer", verbs=("Get",), identity_fields=("fqdn",),
     columns=("Name", "Site", "ServerRole")))
 register_configuration_cmdlets(ConfigNoun(
-    SEND_CONNECTOR, "Send connector", usages=("Custom", "Internal", "Internet", "Partner")))
+    SEND_CONNECTOR, "Send connector", usages=("Custom", "Internal", "Internet", "Partner"),
+    queryset=lambda: SendConnector.objects.prefetch_related("source_transport_servers")))
 register_configuration_cmdlets(ReceiveConnectorNoun(
     RECEIVE_CONNECTOR, "Receive connector", usages=("Custom", "Internet", "Internal", "Client", "Partner"),
     queryset=lambda: ReceiveConnector.objects.select_related("server"), location=server_location,
     get_filters=((Parameter("Server"), lambda objects, server: objects.filter(
         server__in=find(TRANSPORT_SERVERS, server)), TransportServer),)))
-register_configuration_cmdlets(ConfigNoun(FOREIGN_CONNECTOR, "Foreign connector"))
+register_configuration_cmdlets(ConfigNoun(
+    FOREIGN_CONNECTOR, "Foreign connector",
+    queryset=lambda: ForeignConnector.objects.prefetch_related("source_transport_servers")))
 register_configuration_cmdlets(ConfigNoun(ACCEPTED_DOMAIN, "accepted domain"))
 register_configuration_cmdlets(ConfigNoun(REMOTE_DOMAIN, "remote domain"))
 register_configuration_cmdlets(ConfigNoun(TRANSPORT_CONFIG, "transport configuration", verbs=("Get", "Set")))
