@@ -30,7 +30,7 @@ def objects(second_hub):
 def signed_in(client, persona, objects):
     user = get_user_model().objects.create_user(persona, password="Corr3ct-Horse!")
     if ROLES[persona]:
-        member = RoleGroupMember.objects.create(user=user, role_group=RoleGroup.objects.get(name=ROLES[persona]))
+        member = RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(ROLES[persona]))
         if persona == "server":
             member.servers.set([objects["hub1"]])
     client.force_login(user)
@@ -126,7 +126,7 @@ def test_a_list_notices_when_another_administrator_changes_it(client, objects):
     quiet = olga.get(poll).content.decode()
     assert 'hx-trigger="every 5s"' in quiet and "changed" not in quiet
     otto = get_user_model().objects.create_user("otto", password="Corr3ct-Horse!")
-    RoleGroupMember.objects.create(user=otto, role_group=RoleGroup.objects.get(name=RoleGroup.ORGANIZATION_MANAGEMENT))
+    RoleGroupMember.objects.create(user=otto, role_group=RoleGroup.named(RoleGroup.ORGANIZATION_MANAGEMENT))
     with acting_as(otto, "192.0.2.12"):
         set_object(SEND_CONNECTOR, objects["send"], {"Comment": "otto was here"})
     notice = olga.get(poll).content.decode()

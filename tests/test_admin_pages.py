@@ -11,7 +11,7 @@ GOOD_PASSWORD = "Tr0ub4dor&3-horse"
 def administrator(username, *role_groups):
     user = get_user_model().objects.create_user(username, password=GOOD_PASSWORD)
     for name in role_groups:
-        RoleGroupMember.objects.create(user=user, role_group=RoleGroup.objects.get(name=name))
+        RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(name))
     return user
 
 

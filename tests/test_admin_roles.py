@@ -14,7 +14,7 @@ from exchange_console.services import ConfigurationError, acting_as, new_object,
 def administrator(username, role_group=None, servers=()):
     user = get_user_model().objects.create_user(username, password="Corr3ct-Horse!")
     if role_group:
-        member = RoleGroupMember.objects.create(user=user, role_group=RoleGroup.objects.get(name=role_group))
+        member = RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(role_group))
         member.servers.set(servers)
     return user
 

@@ -127,8 +127,7 @@ def test_an_expired_completion_page_is_not_found(admin_client, hub):
 
 def test_a_change_the_role_groups_do_not_grant_is_refused_with_its_message(connector, django_user_model):
     viewer = django_user_model.objects.create_user("viewer", password="x")
-    RoleGroupMember.objects.create(user=viewer, role_group=RoleGroup.objects.get(
-        name=RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
+    RoleGroupMember.objects.create(user=viewer, role_group=RoleGroup.named(RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
     with acting_as(viewer, "127.0.0.1"):
         result, _ = completion.apply("Set", SEND_CONNECTOR, {"Enabled": False}, connector)
     assert not result.succeeded

@@ -115,8 +115,7 @@ def test_it_refuses_to_remove_without_a_terminal_unless_confirm_is_false(shell_e
 
 def test_it_acts_as_a_console_administrator_with_user(shell_env):
     olga = get_user_model().objects.create_user("olga", password="Corr3ct-Horse!")
-    RoleGroupMember.objects.create(user=olga, role_group=RoleGroup.objects.get(
-        name=RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
+    RoleGroupMember.objects.create(user=olga, role_group=RoleGroup.named(RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
     refused = ems(shell_env, "--user", "olga", "-c", "New-SendConnector Out -AddressSpaces *")
     assert refused.returncode == 1
     assert refused.stderr.startswith("New-SendConnector : Access denied: olga isn't allowed to run New-SendConnector")

@@ -23,6 +23,13 @@ class RoleGroup(models.Model):
     def __str__(self):
         return self.name
 
+    @classmethod
+    def named(cls, name):
+        """A built-in role group (created by a migration; made again if a database flush removed it)."""
+        if name not in cls.BUILT_IN:
+            raise cls.DoesNotExist(f"'{name}' isn't a role group")
+        return cls.objects.get_or_create(name=name)[0]
+
 
 class RoleGroupMember(models.Model):
     """Membership; for Server Management, the servers it covers (none listed: every server)."""

@@ -96,11 +96,11 @@ def set_administrator_enabled(user, enabled):
 
 
 def _set_memberships(user, role_groups, servers):
-    groups = {group.name: group for group in RoleGroup.objects.filter(name__in=role_groups)}
-    unknown = [name for name in role_groups if name not in groups]
+    unknown = [name for name in role_groups if name not in RoleGroup.BUILT_IN]
     if unknown:
         raise ConfigurationError([ParameterError("RoleGroups", f"RoleGroups: '{unknown[0]}' isn't a role group; "
                                                                f"accepted values: {', '.join(RoleGroup.BUILT_IN)}")])
+    groups = {name: RoleGroup.named(name) for name in role_groups}
     RoleGroupMember.objects.filter(user=user).exclude(role_group__name__in=role_groups).delete()
     for group in groups.values():
         member, _ = RoleGroupMember.objects.get_or_create(user=user, role_group=group)
