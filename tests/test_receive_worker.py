@@ -115,6 +115,7 @@ def test_it_reports_a_binding_that_cannot_open_and_keeps_the_others(worker, serv
 
 
 def test_it_lets_two_servers_run_side_by_side_and_reports_the_second_ones_taken_binding(worker, server):
+    assert worker.process.poll() is None and can_connect(21025), "the first server's worker must hold 21025"
     other = install_receive_server(unique_server_name("RX"), "rx.contoso.com")
     new_receive_connector(other, "Own", f"{HOST}:21030", PermissionGroups="AnonymousUsers")
     new_receive_connector(other, "Taken", f"{HOST}:21025", RemoteIPRanges="127.0.0.0/8",
