@@ -4,6 +4,8 @@ Organization Management may change everything; View-Only Organization Management
 changes nothing; Server Management changes receive connectors, transport server settings and queues of its
 servers; Recipient Management changes mailboxes. Every member of a role group may read the configuration.
 """
+from functools import wraps
+
 from django.core.exceptions import PermissionDenied
 
 from exchange_console.accounts.models import RoleGroup, RoleGroupMember
@@ -65,3 +67,19 @@ def check_change(user, verb, noun, server=None, identity=""):
         target = f" on '{identity}'" if identity else ""
         raise AccessDenied(f"Access denied: {user.get_username()} isn't allowed to run {verb}-{noun}{target}. "
                            f"The role groups you belong to don't grant it.")
+
+
+def change_permission_required(noun, server_kwarg=None):
+    """For views that only serve a change (New... wizards and dialogs): 403 before any page is shown to an
+    administrator whose role groups don't grant it."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            from exchange_console.organization.models import TransportServer
+
+            server = TransportServer.objects.filter(name=kwargs[server_kwarg]).first() if server_kwarg else None
+            if not can_change(request.user, noun, server):
+                raise AccessDenied(f"Access denied: your role groups don't allow New-{noun}.")
+            return view(request, *args, **kwargs)
+        return wrapped
+    return decorator
