@@ -22,8 +22,7 @@ from tests.transport_helpers import database_url
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "[PS] C:\\>"
 
-# The ems processes must see committed data; the data migrations' role groups are restored for each test.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)  # the ems processes must see committed data
 
 
 @pytest.fixture
