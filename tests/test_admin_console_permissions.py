@@ -134,3 +134,13 @@ def test_a_list_notices_when_another_administrator_changes_it(client, objects):
     receive_poll = reverse("console:list-changes", args=["receive-connectors"])
     hub2_stamp = olga.get(reverse("console:server", args=["HUB02"])).context["stamp"]
     assert "every 5s" in olga.get(f"{receive_poll}?stamp={hub2_stamp}&server=HUB02").content.decode()
+
+
+@pytest.mark.parametrize("persona, administrators, audit_log", [
+    ("org", True, True), ("viewer", False, True), ("server", False, False), ("recipients", False, False)])
+def test_the_console_tree_links_the_administration_pages_a_role_may_open(client, objects, persona, administrators,
+                                                                         audit_log):
+    page = signed_in(client, persona, objects).get(reverse("console:organization", args=["send-connectors"]))
+    html = page.content.decode()
+    assert ('href="/administrators/"' in html) == administrators
+    assert ('href="/audit-log/"' in html) == audit_log

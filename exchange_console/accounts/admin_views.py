@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from exchange_console.accounts import services
 from exchange_console.accounts.forms import AdministratorForm, AuditSearchForm, NewAdministratorForm
 from exchange_console.accounts.models import RoleGroup
-from exchange_console.accounts.rbac import is_organization_manager, memberships
+from exchange_console.accounts.rbac import can_view_audit_log, is_organization_manager, memberships
 from exchange_console.services import ConfigurationError
 
 
@@ -86,8 +86,7 @@ def _save_administrator(user, data, initial):
 @require_GET
 @login_required
 def audit_log(request):
-    roles = memberships(request.user)
-    if not (is_organization_manager(request.user) or RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT in roles):
+    if not can_view_audit_log(request.user):
         raise PermissionDenied("Only Organization Management and View-Only Organization Management see the audit log.")
     form = AuditSearchForm(request.GET)  # every filter is optional: no filter lists the newest entries
     entries = form.entries()[:500] if form.is_valid() else []

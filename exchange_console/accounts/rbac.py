@@ -38,6 +38,10 @@ def can_view(user):
     return bool(user and user.is_authenticated and (user.is_superuser or memberships(user)))
 
 
+def can_view_audit_log(user):
+    return is_organization_manager(user) or RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT in memberships(user)
+
+
 def can_change(user, noun, server=None):
     """May user create, change or remove an object of this noun (on that server, for server objects)?"""
     if not (user and user.is_authenticated):
