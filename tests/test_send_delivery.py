@@ -341,6 +341,25 @@ def test_it_queues_recipients_without_a_connector_in_unreachable(org, tasks):
         DeliveryType.UNREACHABLE, "fabrikam.com", 1)
 
 
+def test_it_routes_unreachable_mail_once_a_connector_covers_its_domain(org, tasks):
+    set_object(TRANSPORT_SERVER, TransportServer.objects.get(name="HUB01"), {"MessageRetryInterval": "00:00:30"})
+    submit(tasks, ["bob@fabrikam.com"])
+    assert DeliveryQueue.objects.get().delivery_type == DeliveryType.UNREACHABLE
+    assert [countdown for _, _, _, countdown in tasks.sent] == [pytest.approx(30, abs=2)]   # looks again later
+    smart_host_connector("Added later", "127.0.0.47", 30047)
+    with Sink("127.0.0.47", 30047) as sink:
+        tasks.run(include_delayed=True, rounds=3)
+    assert [m.rcpt_tos for m in sink.received] == [["bob@fabrikam.com"]]
+    assert store_ids() == []
+
+
+def test_it_does_not_starttls_when_the_connector_ignores_it(org, tasks):
+    smart_host_connector("Plain", "127.0.0.48", 30048, IgnoreSTARTTLS=True)
+    with Sink("127.0.0.48", 30048, tls=trustme.CA().issue_cert("relay.fabrikam.com")) as sink:
+        submit(tasks, ["bob@fabrikam.com"])
+    assert [m.tls for m in sink.received] == [False]
+
+
 def test_it_returns_an_ndr_at_once_when_the_message_is_too_big_for_every_connector(org, tasks):
     smart_host_connector("Small", "127.0.0.41", 30041, MaxMessageSize="64KB")
     submit(tasks, ["bob@fabrikam.com"], subject="x" * 70 * 1024)

@@ -167,18 +167,18 @@ def accept_transfer(server_name, envelope_json, content_b64, connector_name, rec
     categorize(server_name, stored.message_id, via_connector_name=connector_name)
 
 
-def kick(server_name, queue):
-    """Schedule a delivery attempt of the queue on this server when its next work is due."""
+def kick(server_name, queue, due=None):
+    """Schedule a delivery attempt of the queue on this server when its next work is due (or at `due`)."""
     from django.utils import timezone
 
-    due = queues.next_due(queue)
+    due = due or queues.next_due(queue)
     if due is None and not queue.connection_failing:
         return
-    countdown = max(0.0, (due - timezone.now()).total_seconds()) if due else 0.0
-    if countdown:
-        _send_deliver_queue(server_name, queue.id, countdown)
+    if due and due > timezone.now():
+        if runtime.scheduled_retries.schedule(queue.id, due.isoformat()):
+            _send_deliver_queue(server_name, queue.id, due)
     elif runtime.delivery_pending.add(queue.id):   # one task not yet started is enough to pick the work up
-        _send_deliver_queue(server_name, queue.id, None)
+        _send_deliver_queue(server_name, queue.id)
 
 
 def kick_now(server_name, queue):
@@ -186,11 +186,14 @@ def kick_now(server_name, queue):
     if queue.connection_failing:
         kick(server_name, queue)
     elif runtime.delivery_pending.add(queue.id):
-        _send_deliver_queue(server_name, queue.id, None)
+        _send_deliver_queue(server_name, queue.id)
 
 
-def _send_deliver_queue(server_name, queue_id, countdown):
+def _send_deliver_queue(server_name, queue_id, due=None):
+    from django.utils import timezone
+
     from transport.tasks import deliver_queue
 
-    deliver_queue.apply_async((server_name, queue_id), queue=f"transport.{server_name.lower()}",
-                              countdown=countdown)
+    countdown = (due - timezone.now()).total_seconds() if due else None
+    deliver_queue.apply_async((server_name, queue_id, due.isoformat() if due else None),
+                              queue=f"transport.{server_name.lower()}", countdown=countdown)

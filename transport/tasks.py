@@ -23,11 +23,12 @@ def categorize_message(server_name, message_id):
 
 
 @shared_task(ignore_result=True)
-def deliver_queue(server_name, queue_id):
-    """Deliver what is due in one next-hop queue of server_name (a source server of its connector)."""
+def deliver_queue(server_name, queue_id, retry_at=None):
+    """Deliver what is due in one next-hop queue of server_name (a source server of its connector);
+    retry_at: the retry time this task was scheduled for (None: sent for new mail)."""
     from transport.delivery.engine import deliver_queue as deliver
 
-    deliver(server_name, queue_id)
+    deliver(server_name, queue_id, retry_at)
 
 
 @shared_task(ignore_result=True)

@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 EXPIRED = "550 4.4.7 QUEUE.Expired; message expired"
 
 
-def deliver_queue(server_name, queue_id):
+def deliver_queue(server_name, queue_id, retry_at=None):
     from exchange_console.queues.models import DeliveryQueue
 
-    runtime.delivery_pending.started(queue_id)
+    if retry_at:
+        runtime.scheduled_retries.started(queue_id, retry_at)
+    else:
+        runtime.delivery_pending.started(queue_id)
     queue = DeliveryQueue.objects.filter(id=queue_id).select_related("server").first()
     if queue is None or queue.status == QueueStatus.SUSPENDED:
         return
@@ -34,7 +37,10 @@ def deliver_queue(server_name, queue_id):
     expire(server_name, snapshot, queue)
     connector = snapshot.connector(queue.next_hop_connector)
     if queue.delivery_type == DeliveryType.UNREACHABLE or not _can_send(connector, snapshot):
+        # No connector (yet): look again every MessageRetryInterval until a route appears or mail expires.
         reroute(server_name, snapshot, queue)
+        if queue.messages.exists():
+            kick_if_waiting(server_name, queue, timezone.now() + snapshot.server.message_retry_interval)
         return
     if queue.connection_failing and queue.next_retry_time and queue.next_retry_time > timezone.now():
         kick_if_waiting(server_name, queue)   # too early (a new message, a clock ahead): come back at the retry
@@ -272,11 +278,11 @@ def _load(server_name, message):
         return None, None
 
 
-def kick_if_waiting(server_name, queue):
+def kick_if_waiting(server_name, queue, due=None):
     from transport.categorizer import kick
 
     queue.refresh_from_db()
-    kick(server_name, queue)
+    kick(server_name, queue, due)
 
 
 # --- Foreign connectors -----------------------------------------------------------------------------------------

@@ -149,3 +149,29 @@ class PendingDeliveries:
 
 
 delivery_pending = PendingDeliveries()
+
+
+class ScheduledRetries:
+    """The earliest delayed delivery task this process has sent per queue: a later or equal retry needs no
+    task of its own (the earlier one reschedules when it runs), so retries don't multiply with new mail."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._due = {}
+
+    def schedule(self, queue_id, due):
+        """True when the caller must send a delayed task for `due` (an ISO timestamp)."""
+        with self._lock:
+            current = self._due.get(queue_id)
+            if current is not None and current <= due:
+                return False
+            self._due[queue_id] = due
+            return True
+
+    def started(self, queue_id, due):
+        with self._lock:
+            if self._due.get(queue_id) == due:
+                del self._due[queue_id]
+
+
+scheduled_retries = ScheduledRetries()
