@@ -136,6 +136,13 @@ class TimeSpan(ParamType):
         return timespans.format_timespan(value)
 
 
+class DateTime(ParamType):
+    """Read-only timestamps (WhenChanged, NextRetryTime...) as Exchange shows them: 11/28/2026 04:55:13 (UTC)."""
+
+    def format(self, value):
+        return "" if value is None else value.strftime("%m/%d/%Y %H:%M:%S")
+
+
 class Enum(ParamType):
     def __init__(self, *choices, nullable=False):
         self.choices, self.nullable = choices, nullable

@@ -1,6 +1,7 @@
 """`manage.py ems` as an administrator runs it: -c, -f and piped scripts with their exit status, stdout and
 stderr; and the interactive prompt on a real pseudo-terminal (confirmation, Get-Credential, continuation
 lines, history, Ctrl-D) with tab completion of cmdlets and parameters."""
+import getpass
 import os
 import pty
 import select
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the ems processes must s
 
 @pytest.fixture
 def shell_env(hub, tmp_path):
-    """The environment of an ems process that sees this test's committed data."""
+    """The environment of an ems process that sees this test's committed data, run by an operating-system user
+    who has an Organization Management account of the same name (the shell's default administrator)."""
+    get_user_model().objects.create_superuser(getpass.getuser(), password="Corr3ct-Horse!")
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(),
             "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "HOME": str(tmp_path)}
@@ -198,3 +201,18 @@ def test_it_gives_an_interactive_prompt_with_confirmation_credentials_and_histor
 ])
 def test_it_completes_cmdlet_and_parameter_names(line, text, expected):
     assert completions(line, text) == expected
+
+
+def test_without_user_it_acts_as_the_operating_system_users_account(shell_env):
+    result = ems(shell_env, "-c", "New-AcceptedDomain Fabrikam -DomainName fabrikam.com")
+    assert (result.returncode, result.stderr) == (0, "")
+    entry = AdminAuditEntry.objects.get(cmdlet="New-AcceptedDomain")
+    assert (entry.caller, entry.origin) == (getpass.getuser(), "EMS")
+
+
+def test_it_refuses_an_unknown_administrator_or_one_in_no_role_group(shell_env):
+    unknown = ems(shell_env, "--user", "nobody-here", "-c", "Get-AcceptedDomain")
+    assert unknown.returncode != 0 and "There is no console administrator named 'nobody-here'" in unknown.stderr
+    get_user_model().objects.create_user("oscar", password="Corr3ct-Horse!")
+    outsider = ems(shell_env, "--user", "oscar", "-c", "Get-AcceptedDomain")
+    assert outsider.returncode != 0 and "'oscar' isn't a member of any management role group" in outsider.stderr

@@ -19,8 +19,8 @@ def common_params():
     return [
         Param("Identity", "identity", p.String(), settable=False, getter=lambda obj: obj.identity),
         Param("Guid", "guid", p.String(), settable=False, getter=lambda obj: str(obj.guid)),
-        Param("WhenChanged", "modified", p.String(), settable=False),
-        Param("WhenCreated", "created", p.String(), settable=False),
+        Param("WhenChanged", "modified", p.DateTime(), settable=False),
+        Param("WhenCreated", "created", p.DateTime(), settable=False),
     ]
 
 

@@ -10,11 +10,6 @@ def shown(name, field, param_type=None, getter=None):
     return Param(name, field, param_type or p.String(), settable=False, getter=getter)
 
 
-class DateTime(p.ParamType):
-    def format(self, value):
-        return "" if value is None else value.strftime("%m/%d/%Y %H:%M:%S")
-
-
 QUEUE = ObjectSchema(
     noun="Queue",
     model=DeliveryQueue,
@@ -25,8 +20,8 @@ QUEUE = ObjectSchema(
         shown("MessageCount", "message_count", p.Int(0, 2**63)),
         shown("NextHopDomain", "next_hop_domain"),
         shown("NextHopConnector", "next_hop_connector"),
-        shown("NextRetryTime", "next_retry_time", DateTime()),
-        shown("LastRetryTime", "last_retry_time", DateTime()),
+        shown("NextRetryTime", "next_retry_time", p.DateTime()),
+        shown("LastRetryTime", "last_retry_time", p.DateTime()),
         shown("LastError", "last_error"),
     ],
     default_columns=("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"),
@@ -47,7 +42,7 @@ MESSAGE = ObjectSchema(
         shown("Size", "size", p.Size()),
         shown("Subject", "subject"),
         shown("InternetMessageId", "internet_message_id"),
-        shown("DateReceived", "date_received", DateTime()),
+        shown("DateReceived", "date_received", p.DateTime()),
         shown("RetryCount", "retry_count", p.Int(0, 2**31)),
         shown("LastError", "last_error"),
         shown("Queue", "queue", getter=lambda message: message.queue.identity),

@@ -5,19 +5,21 @@
     manage.py ems -f script.ps1        run a script
     ... | manage.py ems                run the script read from standard input
     manage.py ems --user NAME ...      act as that console administrator: role groups decide what may be
-                                       changed and the admin audit log records it (origin EMS)
+                                       changed and the admin audit log records it (origin EMS); without
+                                       --user, the administrator named like the operating-system user
 
 Output goes to stdout, errors to stderr. With -c, -f or piped input the exit status is 0 when every command
 succeeded and 1 at the first error, which stops the rest; `exit N` ends with status N.
 """
+import getpass
 import sys
 import traceback
-from contextlib import nullcontext
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from exchange_console.accounts.rbac import can_view
 from exchange_console.services import acting_as
 from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ExitRequested, ParseError, ShellError
@@ -39,10 +41,11 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group()
         source.add_argument("-c", "--command", help="run this command line and exit")
         source.add_argument("-f", "--file", help="run this script (.ps1) and exit")
-        parser.add_argument("--user", help="the console administrator to act as (role groups, admin audit log)")
+        parser.add_argument("--user", default=getpass.getuser(),
+                            help="the console administrator to act as (default: the operating-system user's name)")
 
     def handle(self, *args, command=None, file=None, user=None, **options):
-        with acting_as(administrator(user), "EMS") if user else nullcontext():
+        with acting_as(administrator(user), "EMS"):
             self.run_shell(command, file)
 
     def run_shell(self, command, file):
@@ -61,10 +64,14 @@ class Command(BaseCommand):
 
 
 def administrator(username):
+    """The account the shell acts as; it must belong to a management role group, as in the console."""
     try:
-        return get_user_model().objects.get(username=username)
+        user = get_user_model().objects.get(username=username, is_active=True)
     except get_user_model().DoesNotExist:
-        raise CommandError(f"There is no console administrator named '{username}'.") from None
+        raise CommandError(f"There is no console administrator named '{username}'. Name one with --user.") from None
+    if not can_view(user):
+        raise CommandError(f"'{username}' isn't a member of any management role group.")
+    return user
 
 
 def read_script(path):
