@@ -1,5 +1,6 @@
 """The transport worker: listeners for the enabled receive connectors, live reconfiguration, bindings that
 can't open, and durable acceptance across kill -9."""
+import re
 import socket
 import time
 
@@ -134,20 +135,17 @@ def test_it_lets_two_servers_run_side_by_side_and_reports_the_second_ones_taken_
 
 def test_it_keeps_an_acknowledged_message_when_killed_and_hands_it_on_after_restart(worker, server):
     store = server_store(server.name)
-    before = set(store.ids())
     code, text = send_one(21025, subject="Durable", recipient="b@relay.example")
     worker.kill()
     assert code == 250
-    (message_id,) = set(store.ids()) - before
-    assert f"[InternalId={message_id}]" in text
+    message_id = re.search(r"\[InternalId=(\w+)\]", text).group(1)
     envelope, content = store.load(message_id)
     assert envelope.rcpt_tos == ("b@relay.example",) and envelope.mail_from == "a@example.com"
     assert content.startswith(b"Received: from client.example.com (127.0.0.1) by ")
     assert b"Subject: Durable\r\n\r\nbody\r\n" in content
     worker.start(wait_for=[f"{HOST}:21025"])
-    queued = store.ids()
-    assert message_id in queued
+    assert message_id in store.ids()
     deadline = time.monotonic() + 10
-    while f"Handed {len(queued)} queued message(s) to the categorizer again" not in worker.output.read_text():
-        assert time.monotonic() < deadline, "the worker did not hand the queued message on after restart"
+    while not re.search(r"Handed [1-9]\d* queued message\(s\) to the categorizer again", worker.output.read_text()):
+        assert time.monotonic() < deadline, "the worker did not hand the queued messages on after restart"
         time.sleep(0.1)
