@@ -129,10 +129,10 @@ def test_a_message_page_shows_headers_recipients_and_tracking(stuck, console):
     assert "<strong>RECEIVE</strong>" in page
 
 
-def test_remove_with_ndr_returns_the_message_to_its_sender(server, stuck):
+def test_remove_with_ndr_returns_the_message_to_its_sender(server, stuck, olga):
     bravo = stuck["Bravo"]
     before = len(kims_mail())
-    with acting_as(get_user_model().objects.get(username="olga"), "EMS"):
+    with acting_as(olga, "EMS"):
         shell(f"Remove-Message {bravo.identity} -WithNDR $true -Confirm:$false")
     wait_until(lambda: not QueuedMessage.objects.filter(pk=bravo.pk).exists(), "Bravo removed")
     wait_until(lambda: len(kims_mail()) == before + 1, "the NDR in Kim's mailbox")
