@@ -474,6 +474,19 @@ def test_it_refuses_a_domain_secure_peer_whose_certificate_names_another_domain(
     assert "isn't valid for fabrikam.com" in DeliveryQueue.objects.get().last_error
 
 
+def test_it_presents_the_server_certificate_to_a_smart_host_for_exchange_server_authentication(org, tasks):
+    from exchange_console.certificates.services import import_certificate
+
+    ca = trustme.CA()
+    import_certificate(TransportServer.objects.get(name="HUB01"),
+                       ca.issue_cert("hub01.contoso.com").private_key_and_cert_chain_pem.bytes())
+    smart_host_connector("To HUB02", "127.0.0.49", 30049, SmartHostAuthMechanism="ExchangeServer")
+    with Sink("127.0.0.49", 30049, tls=ca.issue_cert("hub02.contoso.com"), client_ca=ca) as hub02:
+        submit(tasks, ["bob@fabrikam.com"])
+    [received] = hub02.received
+    assert received.tls and ("DNS", "hub01.contoso.com") in received.client_certificate["subjectAltName"]
+
+
 def test_it_stores_the_smart_host_password_encrypted(org):
     connector = smart_host_connector("Authenticated", "127.0.0.46", 30046, SmartHostAuthMechanism="BasicAuth",
                                      AuthenticationCredential=("relayuser", "S3cret!"))

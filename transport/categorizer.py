@@ -6,7 +6,6 @@ transport.routing chooses, in the queue of its next hop on a source server of th
 another that the message is transferred to). The message leaves the store when no recipient is left queued.
 """
 import base64
-import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,8 +19,6 @@ from transport.delivery.mailbox import deliver_to_mailbox
 from transport.delivery.reports import send_report
 from transport.dsn import FAILED, RecipientReport
 from transport.routing import TOO_BIG, choose_connector
-
-log = logging.getLogger(__name__)
 
 LOCAL, FAIL, ROUTE, UNREACHABLE = "local", "fail", "route", "unreachable"
 NOT_FOUND = RecipientReport("", "5.1.1", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found")

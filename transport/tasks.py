@@ -31,7 +31,8 @@ def deliver_queue(server_name, queue_id, retry_at=None):
     deliver(server_name, queue_id, retry_at)
 
 
-@shared_task(ignore_result=True)
+# Acknowledged only once the message is in this server's store: a worker killed before that gets it again.
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def transfer_message(server_name, envelope_json, content_b64, connector_name, recipients):
     """Another server routed recipients to a connector sourced here: store the message, then queue it."""
     from transport.categorizer import accept_transfer
