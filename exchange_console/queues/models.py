@@ -83,7 +83,7 @@ class DeliveryQueue(models.Model):
 class QueuedMessage(models.Model):
     """Get-Message: one message in one queue."""
     queue = models.ForeignKey(DeliveryQueue, on_delete=models.CASCADE, related_name="messages")
-    store_id = models.CharField(max_length=64)
+    store_id = models.CharField(max_length=64, db_index=True)   # what the worker looks messages up by
     from_address = models.CharField(max_length=320, blank=True, default="")
     subject = models.CharField(max_length=1024, blank=True, default="")
     internet_message_id = models.CharField(max_length=998, blank=True, default="")

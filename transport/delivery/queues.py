@@ -71,12 +71,12 @@ def failing_connectors(server_name, domain):
 
 
 def is_queued(server_name, store_id):
-    return QueuedMessage.objects.filter(queue__server__name__iexact=server_name, store_id=store_id).exists()
+    return QueuedMessage.objects.filter(store_id=store_id, queue__server__name=server_name).exists()
 
 
 def release_abandoned(server_name, store_id):
     """Messages a dead worker left Active go back to Ready; returns the queues they are in."""
-    messages = QueuedMessage.objects.filter(queue__server__name__iexact=server_name, store_id=store_id)
+    messages = QueuedMessage.objects.filter(store_id=store_id, queue__server__name=server_name)
     messages.filter(status=MessageStatus.ACTIVE).exclude(claim__startswith=INSTANCE + ":").update(
         status=MessageStatus.READY, claim="")
     return DeliveryQueue.objects.filter(messages__in=messages).distinct()
