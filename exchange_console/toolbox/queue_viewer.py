@@ -1,6 +1,7 @@
 """Toolbox > Queue Viewer: the Queues and Messages tabs of every transport server or one, filtered with the
 same OPath filters as Get-Queue/Get-Message, sorted, paged, with bulk actions, CSV export and live counts."""
 import csv
+from urllib.parse import urlencode
 from email.parser import BytesHeaderParser
 
 from django.contrib import messages as flash
@@ -52,6 +53,18 @@ class ViewerState:
         self.page = params.get("page", "1")
         self.selected = {int(pk) for pk in params.getlist("selected") if pk.isdigit()}
 
+    def link(self, **changes):
+        """This view's query string with some values changed; empty values are left out."""
+        values = {"tab": self.tab, "server": self.server, "filter": self.filter, "sort": self.sort, **changes}
+        return "?" + urlencode({name: value for name, value in values.items() if value})
+
+    def links(self, columns, page):
+        sort = [(column, self.link(sort="-" + column if self.sort == column else column)) for column in columns]
+        return {"queues": self.link(tab="queues", filter="", sort=""), "export": self.link(),
+                "messages": self.link(tab="messages", filter="", sort=""), "sort": sort,
+                "previous": page and page.has_previous() and self.link(page=page.previous_page_number()),
+                "next": page and page.has_next() and self.link(page=page.next_page_number())}
+
     def queryset(self):
         if self.tab == "queues":
             found = DeliveryQueue.objects.select_related("server").annotate(count=Count("messages")).order_by(
@@ -94,6 +107,7 @@ def _context(request, state):
     servers = list(TransportServer.objects.all())
     charted = [server for server in servers if not state.server or server.name.lower() == state.server.lower()]
     return {"state": state, "rows": rows, "columns": columns, "page": page, "filter_error": error,
+            "links": state.links(columns, page),
             "servers": servers, "actions": _action_labels(state.tab),
             "charts": [samples.chart(server) for server in charted[:10]]}
 
