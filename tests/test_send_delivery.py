@@ -66,6 +66,11 @@ def delivery_status(report):
     return [{name: value.strip() for name, value in block.items()} for block in part.get_payload()]
 
 
+def tracking_lines(server="HUB01"):
+    return [line for path in (settings.EXCHANGE_DATA_DIR / server).rglob("MSGTRK*.log")
+            for line in path.read_text().splitlines() if not line.startswith("#")]
+
+
 def store_ids(server="HUB01"):
     return runtime.store(server).ids()
 
@@ -295,6 +300,9 @@ def test_it_sends_a_delay_dsn_then_expires_the_message_with_an_ndr(org, tasks):
     [_, expired] = delivery_status(reports[1])
     assert expired["Status"] == "4.4.7" and "QUEUE.Expired" in expired["Diagnostic-Code"]
     assert store_ids() == [] and not QueuedMessage.objects.exists()
+    events = [line.split(",")[8] for line in tracking_lines() if f",{envelope.message_id}," in line]
+    assert {"DEFER", "FAIL"} <= set(events) and events.count("DSN") == 0   # DSN lines carry the report's id
+    assert sum(",DSN," in line and f",{envelope.header_message_id}," in line for line in tracking_lines()) == 2
 
 
 def test_it_delivers_to_local_mailboxes_and_returns_5_1_1_for_unknown_ones(org, tasks):
