@@ -28,3 +28,7 @@ def test_ten_thousand_messages_page_and_filter_in_bounded_queries(hub, admin_cli
     with CaptureQueriesContext(connection) as queries:
         queues = admin_client.get("/toolbox/queues/").content.decode()
     assert queues.count("<td>2500</td>") == 4 and len(queries) <= 12
+    assert "<title>Queue Viewer - Exchange Management Console</title>" in queues
+    assert queues.count('aria-label="Statistics"') == 1
+    assert 'href="?tab=messages&amp;sort=-Subject">Subject</a>' in admin_client.get(
+        MESSAGES_PAGE + "&sort=Subject").content.decode()
