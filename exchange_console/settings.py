@@ -129,6 +129,7 @@ STATIC_ROOT = EXCHANGE_DATA_DIR / "staticfiles"
 # carries messages between processes (web -> transport workers). Redis when CELERY_BROKER_URL says so.
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "filesystem://localhost/", schemes={"filesystem", "redis", "rediss", "memory"})
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "transport.broker:Transport"  # kombu's, with message files written atomically
     _broker_dir = EXCHANGE_DATA_DIR / "broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -13,14 +13,14 @@ from exchange_console.organization import setup
 from exchange_console.organization.models import TransportConfig
 from exchange_console.organization.schemas import TRANSPORT_CONFIG
 from tests.transport_helpers import (
-    Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, reconfigure,
+    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, reconfigure,
     remove_server_data, reply, unique_server_name,
 )
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
 
-HOST = "127.0.0.23"
+HOST = loopback_host(23)
 LIMITS, CONNECTIONS, PER_SOURCE, TIMEOUTS, RATE, TARPIT, LOGON, USER_RATE = range(23025, 23033)
 
 

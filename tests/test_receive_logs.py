@@ -14,8 +14,8 @@ from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.organization import setup
 from exchange_console.organization.models import TransportServer
 from tests.transport_helpers import (
-    Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
-    swaks, unique_server_name,
+    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
+    remove_server_data, swaks, unique_server_name,
 )
 from transport.logs.csvlog import RollingLog
 from transport.logs.tracking import FIELDS as TRACKING_FIELDS
@@ -23,7 +23,7 @@ from transport.logs.tracking import FIELDS as TRACKING_FIELDS
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
 
-HOST = "127.0.0.24"
+HOST = loopback_host(24)
 INTERNET, CLIENT = 24025, 24587
 # REFERENCE "Logs": the Exchange sample line.
 SAMPLE = ("2019-01-30T10:00:01.123Z,EX1\\Internet Mail,08D675E58CA1DA38,1,10.0.0.6:25,185.234.217.220:61061,*,"

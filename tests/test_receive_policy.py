@@ -18,14 +18,14 @@ from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_CON
 from exchange_console.services import new_object, set_object
 from transport.queue.store import server_store
 from tests.transport_helpers import (
-    Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, reconfigure,
+    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, reconfigure,
     remove_server_data, reply, swaks, unique_server_name,
 )
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
 
-HOST = "127.0.0.22"
+HOST = loopback_host(22)
 SHARED, NO_MATCH, CLIENT, BASIC, REQUIRE_TLS, INTERNAL, EXTERNAL, PARTNER, PLAIN, CUSTOM = range(22025, 22035)
 MESSAGE = "From: a@example.com\r\nSubject: policy\r\n\r\nbody\r\n"
 

@@ -11,7 +11,7 @@ from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN
 from exchange_console.services import new_object, remove_object
 from tests.transport_helpers import (
-    Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, reconfigure,
+    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, reconfigure,
     remove_server_data, unique_server_name,
 )
 from transport.queue.store import server_store
@@ -19,7 +19,7 @@ from transport.queue.store import server_store
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
 
-HOST = "127.0.0.21"
+HOST = loopback_host(21)
 
 
 @pytest.fixture(scope="module")

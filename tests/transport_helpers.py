@@ -26,6 +26,13 @@ from exchange_console.organization.models import TransportServer
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "Default-First-Site-Name"
 _names = itertools.count()
+# Each test run listens on loopback addresses of its own (127.R.M.1), so that runs of these tests at the
+# same time on one machine never meet on a port.
+RUN_OCTET = 100 + os.getpid() % 150
+
+
+def loopback_host(module_number):
+    return f"127.{RUN_OCTET}.{module_number}.1"
 
 
 def unique_server_name(prefix):
