@@ -158,3 +158,10 @@ class ReceiveConnector(ConfigObject):
     def identity(self):
         return f"{self.server.name}\\{self.name}"
 
+    @property
+    def listener_status(self):
+        """Each binding's state as the server's transport worker last reported it."""
+        if not self.enabled:
+            return "Disabled"
+        return "; ".join(f"{binding} {self.server.binding_status(binding)}" for binding in self.bindings)
+

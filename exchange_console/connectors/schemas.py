@@ -288,6 +288,8 @@ RECEIVE_CONNECTOR = ObjectSchema(
                       ("EnhancedStatusCodesEnabled", "enhanced_status_codes_enabled"),
                       ("RequireEHLODomain", "require_ehlo_domain"), ("RequireTLS", "require_tls"),
                       ("DomainSecureEnabled", "domain_secure_enabled")),
+        Param("ListenerStatus", "listener_status", p.String(), settable=False,
+              getter=lambda connector: connector.listener_status),
     ],
     presets=receive_usage_presets,
     rules=[receive_required, unique_name_on_server, receive_auth_rules, receive_session_rules, binding_conflicts],

@@ -123,6 +123,16 @@ class TransportServer(ConfigObject):
     def is_edge(self):
         return self.role == self.EDGE
 
+    def binding_status(self, binding):
+        """What the worker last reported for one binding: "Listening", why it can't listen, or "Not running"."""
+        return self.receive_listener_status.get("bindings", {}).get(binding, "Not running")
+
+    @property
+    def listener_status(self):
+        """Get-TransportServer's ReceiveListenerStatus: every binding the worker runs, with its state."""
+        bindings = self.receive_listener_status.get("bindings", {})
+        return "; ".join(f"{binding} {state}" for binding, state in sorted(bindings.items())) or "Not running"
+
     @property
     def data_directory(self):
         """EXCHANGE_DATA_DIR/<name>: this server's queue store, logs, mailboxes and drop folders."""

@@ -139,6 +139,8 @@ TRANSPORT_SERVER = ObjectSchema(
         Param("MessageTrackingLogEnabled", "message_tracking_log_enabled", p.Bool()),
         *server_log_params("MessageTrackingLog", "message_tracking_log"),
         Param("RootDropDirectoryPath", "root_drop_directory_path", p.String(260, check=_check_relative_path)),
+        Param("ReceiveListenerStatus", "receive_listener_status", p.String(), settable=False,
+              getter=lambda server: server.listener_status),
     ],
     rules=server_rules(),
     affected_servers=_server_itself,
