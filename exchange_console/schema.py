@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from exchange_console.lib.errors import ParameterError
-from exchange_console.params import ParamType
+from exchange_console.params import ParamType, String
 
 NOT_GIVEN = object()
 
@@ -55,6 +55,11 @@ class ObjectSchema:
         if param.m2m:
             return pending_refs(obj, param.field)
         return getattr(obj, param.field)
+
+
+def read_only(name, field, param_type=None, getter=None):
+    """A property Get- shows and nothing sets (Identity, Status, MessageCount...)."""
+    return Param(name, field, param_type or String(), settable=False, getter=getter)
 
 
 def pending_refs(obj, field_name):

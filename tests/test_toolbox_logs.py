@@ -5,7 +5,6 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 
-from exchange_console.organization.models import TransportServer
 from exchange_console.toolbox import logs
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,

@@ -3,26 +3,22 @@ read-only (what changes them are the queue actions in actions.py); the schemas g
 log Exchange's property names, formats and identities (SERVER\\QueueId, SERVER\\QueueId\\MessageId)."""
 from exchange_console import params as p
 from exchange_console.queues.models import DeliveryQueue, QueuedMessage
-from exchange_console.schema import ObjectSchema, Param
-
-
-def shown(name, field, param_type=None, getter=None):
-    return Param(name, field, param_type or p.String(), settable=False, getter=getter)
+from exchange_console.schema import ObjectSchema, Param, read_only
 
 
 QUEUE = ObjectSchema(
     noun="Queue",
     model=DeliveryQueue,
     params=[
-        shown("Identity", "identity", getter=lambda queue: queue.identity),
-        shown("DeliveryType", "delivery_type"),
-        shown("Status", "status"),
-        shown("MessageCount", "message_count", p.Int(0, 2**63)),
-        shown("NextHopDomain", "next_hop_domain"),
-        shown("NextHopConnector", "next_hop_connector"),
-        shown("NextRetryTime", "next_retry_time", p.DateTime()),
-        shown("LastRetryTime", "last_retry_time", p.DateTime()),
-        shown("LastError", "last_error"),
+        read_only("Identity", "identity", getter=lambda queue: queue.identity),
+        read_only("DeliveryType", "delivery_type"),
+        read_only("Status", "status"),
+        read_only("MessageCount", "message_count", p.Int(0, 2**63)),
+        read_only("NextHopDomain", "next_hop_domain"),
+        read_only("NextHopConnector", "next_hop_connector"),
+        read_only("NextRetryTime", "next_retry_time", p.DateTime()),
+        read_only("LastRetryTime", "last_retry_time", p.DateTime()),
+        read_only("LastError", "last_error"),
     ],
     default_columns=("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"),
 )
@@ -36,17 +32,17 @@ MESSAGE = ObjectSchema(
     noun="Message",
     model=QueuedMessage,
     params=[
-        shown("Identity", "identity", getter=lambda message: message.identity),
-        shown("FromAddress", "from_address"),
-        shown("Status", "status"),
-        shown("Size", "size", p.Size()),
-        shown("Subject", "subject"),
-        shown("InternetMessageId", "internet_message_id"),
-        shown("DateReceived", "date_received", p.DateTime()),
-        shown("RetryCount", "retry_count", p.Int(0, 2**31)),
-        shown("LastError", "last_error"),
-        shown("Queue", "queue", getter=lambda message: message.queue.identity),
-        shown("Recipients", "recipients", p.MultiValued(),
+        read_only("Identity", "identity", getter=lambda message: message.identity),
+        read_only("FromAddress", "from_address"),
+        read_only("Status", "status"),
+        read_only("Size", "size", p.Size()),
+        read_only("Subject", "subject"),
+        read_only("InternetMessageId", "internet_message_id"),
+        read_only("DateReceived", "date_received", p.DateTime()),
+        read_only("RetryCount", "retry_count", p.Int(0, 2**31)),
+        read_only("LastError", "last_error"),
+        read_only("Queue", "queue", getter=lambda message: message.queue.identity),
+        read_only("Recipients", "recipients", p.MultiValued(),
               getter=lambda message: [recipient.address for recipient in message.recipients.all()]),
         Param("WithNDR", "with_ndr", p.Bool(), shown=False),
     ],
