@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 from exchange_console.env import (
     ImproperlyConfigured, env_bool, env_int, env_list, env_path, env_str, env_url,
@@ -20,6 +21,21 @@ if not SECRET_KEY:
 
 # Encrypts secrets at rest (Fernet key, 44 url-safe base64 characters); derived from SECRET_KEY when empty.
 EXCHANGE_ENCRYPTION_KEY = env_str("EXCHANGE_ENCRYPTION_KEY", "")
+# ...or read from a file (mode 600, outside the repository), which keeps the key out of the environment.
+EXCHANGE_ENCRYPTION_KEY_FILE = env_str("EXCHANGE_ENCRYPTION_KEY_FILE", "")
+if EXCHANGE_ENCRYPTION_KEY_FILE:
+    if EXCHANGE_ENCRYPTION_KEY:
+        raise ImproperlyConfigured("Set EXCHANGE_ENCRYPTION_KEY or EXCHANGE_ENCRYPTION_KEY_FILE, not both.")
+    try:
+        EXCHANGE_ENCRYPTION_KEY = Path(EXCHANGE_ENCRYPTION_KEY_FILE).read_text().strip()
+    except OSError as error:
+        raise ImproperlyConfigured(f"EXCHANGE_ENCRYPTION_KEY_FILE={EXCHANGE_ENCRYPTION_KEY_FILE!r} can't be read: "
+                                   f"{error.strerror}.") from None
+if EXCHANGE_ENCRYPTION_KEY:
+    try:
+        Fernet(EXCHANGE_ENCRYPTION_KEY.encode())
+    except ValueError:
+        raise ImproperlyConfigured("EXCHANGE_ENCRYPTION_KEY is not a Fernet key (44 url-safe base64 characters).") from None
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 

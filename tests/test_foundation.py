@@ -48,11 +48,24 @@ def test_it_takes_postgresql_and_redis_from_the_environment(tmp_path):
                                                          "unsupported scheme"),
     ({"SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is false"),
     ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE='soon' is not a whole number"),
+    ({"EXCHANGE_ENCRYPTION_KEY": "short"}, "EXCHANGE_ENCRYPTION_KEY is not a Fernet key"),
+    ({"EXCHANGE_ENCRYPTION_KEY_FILE": "/nonexistent/key"}, "EXCHANGE_ENCRYPTION_KEY_FILE='/nonexistent/key' can't be read"),
 ])
 def test_it_refuses_a_bad_setting_at_start_up(tmp_path, env, message):
     result = run_settings(tmp_path, **env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_the_encryption_key_can_come_from_a_file(tmp_path):
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    (tmp_path / "key").write_text(key + "\n")
+    assert run_settings_value(tmp_path, "s.EXCHANGE_ENCRYPTION_KEY",
+                              EXCHANGE_ENCRYPTION_KEY_FILE=str(tmp_path / "key")) == key
+    both = run_settings(tmp_path, EXCHANGE_ENCRYPTION_KEY=key, EXCHANGE_ENCRYPTION_KEY_FILE=str(tmp_path / "key"))
+    assert "Set EXCHANGE_ENCRYPTION_KEY or EXCHANGE_ENCRYPTION_KEY_FILE, not both." in both.stderr
 
 
 def test_every_setting_read_is_listed_in_env_example_and_readme():
