@@ -2,7 +2,12 @@
 import html
 import re
 
+from django import forms
 from django.urls import reverse
+
+from exchange_console.console.dialogs import PropertiesForm
+from exchange_console.console.fields import RowsField
+from exchange_console.console.kinds import KINDS
 
 
 class WizardDriver:
@@ -52,3 +57,27 @@ def errors(response):
 def text(response):
     """The page as a reader sees it: tags removed, entities decoded, whitespace collapsed."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+def dialog_data(kind, obj, **changes):
+    """What the dialog posts when opened and OK'd with these changes."""
+    form = PropertiesForm(KINDS[kind].schema, obj)
+    data = {}
+    for name, field in form.fields.items():
+        if field.disabled:
+            continue
+        value = form[name].value()
+        if isinstance(field, forms.BooleanField):
+            if value:
+                data[name] = "on"
+        elif isinstance(field, RowsField):
+            prepared = field.prepare_value(value)
+            for column in field.widget.columns:
+                if column.kind == "checkbox":
+                    data[f"{name}-ticked-{column.key}"] = [str(i) for i, row in enumerate(prepared) if row[column.key]]
+                else:
+                    data[f"{name}-{column.key}"] = [row[column.key] for row in prepared]
+        elif value is not None:
+            data[name] = str(value) if isinstance(value, bool) else value
+    data.update(changes)
+    return data

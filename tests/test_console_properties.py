@@ -1,46 +1,20 @@
 """Properties dialogs: every settable parameter reachable, only changes sent, concurrent edits refused."""
 import pytest
-from django import forms
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, SEND_CONNECTOR
-from exchange_console.console.dialogs import TABS, PropertiesForm
-from exchange_console.console.fields import RowsField
+from exchange_console.console.dialogs import TABS
 from exchange_console.console.kinds import KINDS
 from exchange_console.console.views import NEW_DIALOGS
 from exchange_console.console.wizards import NewReceiveConnectorWizard, NewSendConnectorWizard
 from exchange_console.organization.models import AcceptedDomain, RemoteDomain, TransportConfig, TransportServer
 from exchange_console.organization.schemas import MAILBOX
 from exchange_console.services import new_object, set_object
-from tests.console_helpers import errors, rows, text
+from tests.console_helpers import dialog_data, errors, rows, text
 
 
 def dialog_url(kind, obj):
     return f"/console/properties/{kind}/{obj.pk}/"
-
-
-def dialog_data(kind, obj, **changes):
-    """What the dialog posts when opened and OK'd with these changes."""
-    form = PropertiesForm(KINDS[kind].schema, obj)
-    data = {}
-    for name, field in form.fields.items():
-        if field.disabled:
-            continue
-        value = form[name].value()
-        if isinstance(field, forms.BooleanField):
-            if value:
-                data[name] = "on"
-        elif isinstance(field, RowsField):
-            prepared = field.prepare_value(value)
-            for column in field.widget.columns:
-                if column.kind == "checkbox":
-                    data[f"{name}-ticked-{column.key}"] = [str(i) for i, row in enumerate(prepared) if row[column.key]]
-                else:
-                    data[f"{name}-{column.key}"] = [row[column.key] for row in prepared]
-        elif value is not None:
-            data[name] = str(value) if isinstance(value, bool) else value
-    data.update(changes)
-    return data
 
 
 @pytest.fixture
