@@ -4,6 +4,8 @@ from datetime import timedelta
 from django.db.models import Q
 
 from exchange_console.accounts.models import AdminAuditEntry
+from exchange_console.accounts.rbac import AccessDenied, can_view_audit_log
+from exchange_console.services import current_caller
 from exchange_console.shell.registry import Parameter, cmdlet
 from exchange_console.shell.values import PSObject, to_string, truthy, unroll
 from exchange_console.toolbox.cmdlets import parse_date
@@ -24,6 +26,9 @@ def audit_record(entry):
         Parameter("EndDate", type_name="System.DateTime"), Parameter("IsSuccess", type_name="System.Boolean"),
         Parameter("ResultSize", type_name="System.Int32"))
 def search_admin_audit_log(invocation):
+    caller = current_caller()
+    if caller is not None and not can_view_audit_log(caller.user):
+        raise AccessDenied(f"Access denied: {caller.user.get_username()} isn't allowed to run Search-AdminAuditLog.")
     entries = AdminAuditEntry.objects.all()
     for parameter, field in (("Cmdlets", "cmdlet"), ("ObjectIds", "object_identity"), ("UserIds", "caller")):
         if parameter in invocation:

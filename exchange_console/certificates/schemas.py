@@ -10,6 +10,7 @@ EXCHANGE_CERTIFICATE = ObjectSchema(
     model=ExchangeCertificate,
     params=[
         read_only("Identity", "identity", getter=lambda certificate: certificate.identity),
+        read_only("Server", "server", getter=lambda certificate: certificate.server.name),
         read_only("Thumbprint", "thumbprint"),
         read_only("Services", "services"),
         read_only("Subject", "subject"),

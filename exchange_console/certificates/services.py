@@ -11,7 +11,8 @@ from django.db import transaction
 from exchange_console import secrets
 from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.lib.errors import ParameterError
-from exchange_console.services import ConfigurationError, notify_servers
+from exchange_console.certificates.schemas import EXCHANGE_CERTIFICATE
+from exchange_console.services import ConfigurationError, audited, authorize, notify_servers
 
 SELF_SIGNED_VALIDITY = datetime.timedelta(days=5 * 365)   # Exchange 2010's self-signed certificate: 5 years
 TRUSTED_ROOTS_FOLDER = "TrustedRootCertificates"   # under EXCHANGE_DATA_DIR/<server>
@@ -40,9 +41,16 @@ def new_self_signed_certificate(server):
     return _store(server, [certificate], key, enable=True)
 
 
-@transaction.atomic
 def import_certificate(server, pem, enable_smtp=True):
-    """Import-ExchangeCertificate from PEM text holding the certificate, its chain and its private key."""
+    """Import-ExchangeCertificate from PEM text holding the certificate, its chain and its private key;
+    authorized (a server object: Server Management of that server may) and audited like every change."""
+    return audited("Import", EXCHANGE_CERTIFICATE, None, {"Server": server.name},
+                   lambda: _import_certificate(server, pem, enable_smtp))
+
+
+@transaction.atomic
+def _import_certificate(server, pem, enable_smtp):
+    authorize("Import", EXCHANGE_CERTIFICATE, ExchangeCertificate(server=server))
     data = pem.encode() if isinstance(pem, str) else pem
     try:
         chain = x509.load_pem_x509_certificates(data)
@@ -57,9 +65,15 @@ def import_certificate(server, pem, enable_smtp=True):
     return _store(server, chain, key, enable=enable_smtp)
 
 
-@transaction.atomic
 def enable_certificate(certificate, services="SMTP"):
     """Enable-ExchangeCertificate -Services SMTP: this certificate replaces the server's current one."""
+    return audited("Enable", EXCHANGE_CERTIFICATE, certificate, {"Services": services},
+                   lambda: _enable_certificate(certificate, services))
+
+
+@transaction.atomic
+def _enable_certificate(certificate, services):
+    authorize("Enable", EXCHANGE_CERTIFICATE, certificate)
     ExchangeCertificate.objects.filter(server=certificate.server, services="SMTP").exclude(
         pk=certificate.pk).update(services="None")
     certificate.services = services

@@ -1,0 +1,133 @@
+"""Every cmdlet, for each role group: reads for every member, each change only for the role groups that grant
+it, refused for the others with an access-denied error and nothing changed. A new cmdlet must be added here."""
+import pytest
+import trustme
+from django.contrib.auth import get_user_model
+
+from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
+from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+from exchange_console.organization.schemas import ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN
+from exchange_console.services import acting_as, new_object
+from exchange_console.shell.engine import Session
+from exchange_console.shell.errors import ShellError
+from exchange_console.shell.host import BufferHost
+from exchange_console.shell.registry import CMDLETS
+from tests.queue_data import add_queued_messages
+from transport.queue.store import server_store
+
+ROLES = {"org": RoleGroup.ORGANIZATION_MANAGEMENT, "viewer": RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT,
+         "server": RoleGroup.SERVER_MANAGEMENT, "recipients": RoleGroup.RECIPIENT_MANAGEMENT}
+ORG, SERVER, RECIPIENTS = {"org"}, {"org", "server"}, {"org", "recipients"}
+PEM = trustme.CA().issue_cert("hub01.contoso.com").private_key_and_cert_chain_pem.bytes().decode()
+
+# Cmdlets that change nothing: allowed to every member of a role group.
+READS = {
+    "Get-AcceptedDomain": "Get-AcceptedDomain", "Get-ExchangeCertificate": "Get-ExchangeCertificate",
+    "Get-ExchangeServer": "Get-ExchangeServer", "Get-ForeignConnector": "Get-ForeignConnector",
+    "Get-Mailbox": "Get-Mailbox", "Get-Message": "Get-Message", "Get-MessageTrackingLog": "Get-MessageTrackingLog",
+    "Get-Queue": "Get-Queue", "Get-ReceiveConnector": "Get-ReceiveConnector", "Get-RemoteDomain": "Get-RemoteDomain",
+    "Get-SendConnector": "Get-SendConnector", "Get-TransportConfig": "Get-TransportConfig",
+    "Get-TransportServer": "Get-TransportServer", "Get-Command": "Get-Command Get-Queue",
+    "ConvertTo-SecureString": "ConvertTo-SecureString 'x' -AsPlainText -Force",
+    "New-Object": "New-Object System.Management.Automation.PSCredential('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))",
+    "Format-List": "Get-AcceptedDomain | Format-List", "Format-Table": "Get-AcceptedDomain | Format-Table",
+    "Measure-Object": "Get-AcceptedDomain | Measure-Object", "Select-Object": "Get-AcceptedDomain | Select-Object Name",
+    "Sort-Object": "Get-AcceptedDomain | Sort-Object Name", "Where-Object": "Get-AcceptedDomain | Where-Object Default",
+    "Write-Host": "Write-Host hello", "Write-Output": "Write-Output hello", "Out-Null": "Get-AcceptedDomain | Out-Null",
+    "Export-Message": "Get-Message | Export-Message",
+}
+NOT_RUN = {"Get-Credential"}   # prompts on a terminal; its runs are in test_shell_ems_command.py
+AUDIT_READERS = {"org", "viewer"}
+
+# Cmdlets that change something: (command line, role groups allowed).
+CHANGES = {
+    "New-SendConnector": ("New-SendConnector Fresh -AddressSpaces fresh.example", ORG),
+    "Set-SendConnector": ("Set-SendConnector Out -MaxMessageSize 20MB", ORG),
+    "Remove-SendConnector": ("Remove-SendConnector Out -Confirm:$false", ORG),
+    "New-ForeignConnector": ("New-ForeignConnector Fax -AddressSpaces 'FAX:*;1'", ORG),
+    "Set-ForeignConnector": ("Set-ForeignConnector Gateway -Comment checked", ORG),
+    "Remove-ForeignConnector": ("Remove-ForeignConnector Gateway -Confirm:$false", ORG),
+    "New-ReceiveConnector": ("New-ReceiveConnector Relay -Server HUB01 -Custom -Bindings 0.0.0.0:2600 "
+                             "-RemoteIPRanges 10.0.0.5", SERVER),
+    "Set-ReceiveConnector": ("Set-ReceiveConnector 'HUB01\\Default HUB01' -Banner '220 Welcome'", SERVER),
+    "Remove-ReceiveConnector": ("Remove-ReceiveConnector 'HUB01\\Printers' -Confirm:$false", SERVER),
+    "New-AcceptedDomain": ("New-AcceptedDomain Fabrikam -DomainName fabrikam.com", ORG),
+    "Set-AcceptedDomain": ("Set-AcceptedDomain Tailspin -DomainType InternalRelay", ORG),
+    "Remove-AcceptedDomain": ("Remove-AcceptedDomain Tailspin -Confirm:$false", ORG),
+    "New-RemoteDomain": ("New-RemoteDomain Partner -DomainName partner.example", ORG),
+    "Set-RemoteDomain": ("Set-RemoteDomain Northwind -NDREnabled $false", ORG),
+    "Remove-RemoteDomain": ("Remove-RemoteDomain Northwind -Confirm:$false", ORG),
+    "New-Mailbox": ("New-Mailbox Kim -PrimarySmtpAddress kim@contoso.com "
+                    "-Password (ConvertTo-SecureString 'P@ssw0rd!' -AsPlainText -Force)", RECIPIENTS),
+    "Set-Mailbox": ("Set-Mailbox Ann -PrimarySmtpAddress ann.b@contoso.com", RECIPIENTS),
+    "Remove-Mailbox": ("Remove-Mailbox Ann -Confirm:$false", RECIPIENTS),
+    "Set-TransportConfig": ("Set-TransportConfig -MaxSendSize 20MB", ORG),
+    "Set-TransportServer": ("Set-TransportServer HUB01 -MessageRetryInterval 00:02:00", SERVER),
+    "Import-ExchangeCertificate": (f"Import-ExchangeCertificate -Server HUB01 -FileData '{PEM}'", SERVER),
+    "Enable-ExchangeCertificate": ("Get-ExchangeCertificate -Server HUB01 | Enable-ExchangeCertificate -Services SMTP",
+                                   SERVER),
+    "Retry-Queue": ("Get-Queue | Retry-Queue", SERVER),
+    "Suspend-Queue": ("Get-Queue | Suspend-Queue", SERVER),
+    "Resume-Queue": ("Get-Queue | Resume-Queue", SERVER),
+    "Suspend-Message": ("Get-Message | Suspend-Message", SERVER),
+    "Resume-Message": ("Get-Message | Resume-Message", SERVER),
+    "Remove-Message": ("Get-Message | Remove-Message -WithNDR $false -Confirm:$false", SERVER),
+}
+
+
+@pytest.fixture
+def world(hub):
+    new_object(SEND_CONNECTOR, {"Name": "Out", "AddressSpaces": "*"})
+    new_object(FOREIGN_CONNECTOR, {"Name": "Gateway", "AddressSpaces": "X400:c=US;1"})
+    new_object(RECEIVE_CONNECTOR, {"Name": "Printers", "Bindings": "0.0.0.0:2700", "RemoteIPRanges": "10.0.0.9"})
+    new_object(ACCEPTED_DOMAIN, {"Name": "Tailspin", "DomainName": "tailspintoys.com"})
+    new_object(REMOTE_DOMAIN, {"Name": "Northwind", "DomainName": "northwind.example"})
+    new_object(MAILBOX, {"Name": "Ann", "PrimarySmtpAddress": "ann@contoso.com", "Password": "P@ssw0rd!"})
+    (queue,) = add_queued_messages(hub, 1, queues=1)
+    content = b"From: ann@contoso.com\r\nSubject: Invoice\r\n\r\nFigures\r\n"
+    stored = server_store(hub.name).accept(
+        content, mail_from="ann@contoso.com", rcpt_tos=("r0@fabrikam.example",), received_connector="",
+        client_ip="127.0.0.1", client_hostname="client", auth_user="", size=len(content),
+        header_message_id="<0@contoso.com>", subject="Invoice")
+    queue.messages.update(store_id=stored.message_id)
+    return hub
+
+
+def administrator(persona, hub):
+    user = get_user_model().objects.create_user(persona, password="Corr3ct-Horse!")
+    member = RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(ROLES[persona]))
+    if persona == "server":
+        member.servers.set([hub])
+    return user
+
+
+def test_the_matrix_names_every_cmdlet():
+    named = set(READS) | set(CHANGES) | NOT_RUN | {"Search-AdminAuditLog"}
+    assert named == {cmdlet.name for cmdlet in CMDLETS}
+
+
+@pytest.mark.parametrize("persona", sorted(ROLES))
+def test_every_member_may_run_every_read(world, persona):
+    with acting_as(administrator(persona, world), "EMS"):
+        for name, line in READS.items():
+            Session(BufferHost()).run(line)           # raises on any refusal
+        if persona in AUDIT_READERS:
+            Session(BufferHost()).run("Search-AdminAuditLog")
+        else:
+            with pytest.raises(ShellError, match="Access denied: .* isn't allowed to run Search-AdminAuditLog"):
+                Session(BufferHost()).run("Search-AdminAuditLog")
+    assert not AdminAuditEntry.objects.filter(succeeded=True).exists()
+
+
+@pytest.mark.parametrize("persona", sorted(ROLES))
+@pytest.mark.parametrize("cmdlet", sorted(CHANGES))
+def test_each_change_runs_exactly_for_the_role_groups_that_grant_it(world, persona, cmdlet):
+    line, allowed = CHANGES[cmdlet]
+    with acting_as(administrator(persona, world), "EMS"):
+        if persona in allowed:
+            Session(BufferHost()).run(line)
+            assert AdminAuditEntry.objects.filter(cmdlet=cmdlet, succeeded=True).exists()
+        else:
+            with pytest.raises(ShellError, match=f"Access denied: {persona} isn't allowed to run"):
+                Session(BufferHost()).run(line)
+            assert not AdminAuditEntry.objects.filter(succeeded=True).exists()
