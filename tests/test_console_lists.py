@@ -116,3 +116,16 @@ def test_lists_use_a_constant_number_of_queries(admin_client, hub):
 def test_a_history_restore_gets_the_whole_page(admin_client, hub):
     page = admin_client.get(SEND_CONNECTORS, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
     assert "<html" in page.content.decode() and 'id="console"' in page.content.decode()
+
+
+def test_the_server_list_filters_and_sorts(admin_client, hub):
+    from exchange_console.organization import setup
+
+    for name in ("HUB03", "HUB02"):
+        setup.install_transport_server(name, f"{name.lower()}.fabrikam.com", "Default-First-Site-Name",
+                                       smtp_port=4025, submission_port=4587)
+    page = admin_client.get("/console/servers/hub-transport/HUB01/", {"servers_sort": "-Name"}).content.decode()
+    assert page.index(">HUB03<") < page.index(">HUB02<") < page.index(">HUB01<")
+    assert 'servers_sort=Name">Name</a>' in page   # clicking again sorts ascending
+    filtered = admin_client.get("/console/servers/hub-transport/HUB01/", {"servers_q": "fabrikam"}).content.decode()
+    assert ">HUB02<" in filtered and ">HUB03<" in filtered and 'data-name="HUB01"' not in filtered

@@ -89,8 +89,23 @@ def server(request, name=None):
     if name and selected is None:
         raise Http404("No such Hub Transport server")
     context = list_context(request, RESULT_LISTS["receive-connectors"], server=selected)
-    context.update(servers=servers, selected_server=selected)
+    context.update(servers=server_list(request, servers), selected_server=selected,
+                   server_query=request.GET.get("servers_q", "").strip(),
+                   server_sort=request.GET.get("servers_sort", "Name"), server_columns=list(SERVER_COLUMNS))
     return pane(request, context, "servers")
+
+
+SERVER_COLUMNS = {"Name": lambda s: s.name, "Role": lambda s: s.role, "Site": lambda s: s.site.name,
+                  "FQDN": lambda s: s.fqdn}
+
+
+def server_list(request, servers):
+    """The upper list of Server Configuration > Hub Transport, filtered and sorted like the other lists."""
+    query = request.GET.get("servers_q", "").strip().lower()
+    sort = request.GET.get("servers_sort", "Name")
+    cell = SERVER_COLUMNS.get(sort.lstrip("-"), SERVER_COLUMNS["Name"])
+    shown = [s for s in servers if not query or any(query in value(s).lower() for value in SERVER_COLUMNS.values())]
+    return sorted(shown, key=lambda s: cell(s).lower(), reverse=sort.startswith("-"))
 
 
 @require_GET
