@@ -35,3 +35,17 @@ def in_ci():
 @pytest.fixture
 def transport_server_names():
     return [server.name for server in TransportServer.objects.all()]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _disconnect_workers_at_the_end(django_db_setup, django_db_blocker):
+    """Transport workers and shells that tests start are other processes with their own connections; one still
+    closing when the run ends must not stop PostgreSQL from dropping the test database."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")

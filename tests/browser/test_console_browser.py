@@ -162,6 +162,8 @@ def test_a_receive_connector_created_edited_and_removed(console):
     row_input(dialog, ranges, 2).fill("10.0.0.6")
     dialog.get_by_role("button", name="OK").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
+    # The list refreshes itself after OK; select the row only once it shows the change.
+    expect(page.locator("#result-list tr.selectable", has_text="Partner Relay")).to_contain_text("10.0.0.6")
     connector.refresh_from_db()
     assert connector.remote_ip_ranges == ["192.168.10.0/24", "10.0.0.6"]
     assert connector.version == 3
