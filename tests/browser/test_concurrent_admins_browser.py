@@ -75,3 +75,16 @@ def test_edits_of_different_connectors_both_succeed(two_admins):
     expect(otto.locator("#status")).to_contain_text("Set-SendConnector 'To Partner' -Comment 'checked by otto'")
     assert dict(SendConnector.objects.values_list("name", "comment")) == {
         "To Internet": "checked by olga", "To Partner": "checked by otto"}
+
+
+def test_a_list_shows_a_notice_when_another_administrator_changes_it(two_admins):
+    connector = new_object(SEND_CONNECTOR, {"Name": "To Internet", "AddressSpaces": "*"})
+    olga, otto = two_admins["olga"], two_admins["otto"]
+    olga.goto("/console/organization/hub-transport/send-connectors/")
+    rows = olga.locator("#result-list tr.selectable")
+    expect(rows).to_have_count(1)
+    open_properties(otto, connector)
+    save_comment(otto, "changed while olga looks")
+    expect(olga.get_by_role("status").filter(has_text="otto changed send connector 'To Internet'")).to_be_visible(
+        timeout=15_000)
+    expect(rows).to_have_count(1)          # the list stays as it was until olga refreshes it
