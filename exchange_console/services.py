@@ -199,13 +199,20 @@ def _identity_or_blank(schema, obj):
         return ""
 
 
-@transaction.atomic
-def _new_object(schema, values):
+def propose(schema, values):
+    """An unsaved object with these values and the usage presets applied (the wizards check their pages
+    against one); the parsers' refusals raise ConfigurationError."""
     parsed = parse_values(schema, values, creating=True)
     obj = schema.model()
     assign(obj, parsed)
     if schema.presets:
         schema.presets(obj, {param.name for param in parsed})
+    return obj
+
+
+@transaction.atomic
+def _new_object(schema, values):
+    obj = propose(schema, values)
     authorize("New", schema, obj)
     check_rules(schema, obj)
     save(schema, obj)

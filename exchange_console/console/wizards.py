@@ -20,7 +20,7 @@ from exchange_console.console.dialogs import SMART_HOST_AUTH, edit_rows
 from exchange_console.console.fields import Column, RowsField, address_spaces_field, list_field
 from exchange_console.organization.models import TransportServer
 from exchange_console.organization.schemas import unique_name
-from exchange_console.services import ConfigurationError, assign, parse_values
+from exchange_console.services import ConfigurationError, propose
 
 SEND_USAGES = {
     "Custom": "Custom - Send e-mail to other non-Exchange servers.",
@@ -38,16 +38,6 @@ RECEIVE_USAGES = {
     "Partner": "Partner - Receive e-mail from partner domains over mutually authenticated TLS.",
 }
 ALL_IPV4 = "(All available IPv4)"
-
-
-def propose(schema, values):
-    """An unsaved object with these values and the usage presets, or the parsers' refusals."""
-    parsed = parse_values(schema, values, creating=True)
-    obj = schema.model()
-    assign(obj, parsed)
-    if schema.presets:
-        schema.presets(obj, {param.name for param in parsed})
-    return obj
 
 
 class WizardPage(forms.Form):

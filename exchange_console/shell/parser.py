@@ -219,19 +219,7 @@ class Parser:
         return n.CommandParameter(start, name_end, name, argument)
 
     def command_argument(self):
-        start = self.pos
-        items = [self.command_primary()]
-        while True:
-            mark = self.pos
-            self.skip_space()
-            if self.peek() != ",":
-                self.pos = mark
-                return items[0] if len(items) == 1 else n.ArrayLiteral(start, self.pos, items)
-            self.pos += 1
-            self.skip_space(newlines=True)
-            if self.at_end():
-                raise self.error("Missing expression after ','.", incomplete=True)
-            items.append(self.command_primary())
+        return self.comma_list(self.command_primary)
 
     def command_primary(self):
         """A quoted string, variable, ( ), @( ), @{ } or { } as in expressions; anything else is a bare word,
@@ -303,8 +291,12 @@ class Parser:
         return None
 
     def array(self):
+        return self.comma_list(self.unary)
+
+    def comma_list(self, item):
+        """`a, b, c` (an array) or a single item, each read by `item`."""
         start = self.pos
-        items = [self.unary()]
+        items = [item()]
         while True:
             mark = self.pos
             self.skip_space()
@@ -313,7 +305,9 @@ class Parser:
                 return items[0] if len(items) == 1 else n.ArrayLiteral(start, self.pos, items)
             self.pos += 1
             self.skip_space(newlines=True)
-            items.append(self.unary())
+            if self.at_end():
+                raise self.error("Missing expression after ','.", incomplete=True)
+            items.append(item())
 
     def unary(self):
         start = self.pos
