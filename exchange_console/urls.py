@@ -4,6 +4,7 @@ from django.urls import include, path
 from exchange_console import views
 from exchange_console.accounts import admin_views
 from exchange_console.accounts.views import SignInView
+from exchange_console.certificates import views as certificate_views
 
 urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
@@ -15,4 +16,6 @@ urlpatterns = [
     path("administrators/new/", admin_views.new_administrator, name="new-administrator"),
     path("administrators/<int:pk>/", admin_views.administrator, name="administrator"),
     path("audit-log/", admin_views.audit_log, name="audit-log"),
+    path("servers/<str:server>/certificates/", certificate_views.certificates, name="certificates"),
+    path("servers/<str:server>/certificates/<int:pk>/enable/", certificate_views.enable, name="enable-certificate"),
 ]

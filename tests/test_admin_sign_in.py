@@ -74,3 +74,9 @@ def test_production_settings_secure_cookies_and_hsts(tmp_path):
     assert run_settings_value(tmp_path, "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS") == \
         "(True, True, 31536000)"
     assert run_settings_value(tmp_path, "s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS", DEBUG="true") == "(False, 0)"
+
+
+def test_a_session_expires_after_its_age_and_when_the_browser_closes(client, olga, settings):
+    assert sign_in(client, PASSWORD).status_code == 302
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE == 8 * 3600
+    assert client.session.get_expire_at_browser_close()

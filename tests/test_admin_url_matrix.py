@@ -74,6 +74,8 @@ def matrix(world):
         "new-administrator": (reverse("new-administrator"), {"org": 200}),
         "administrator": (reverse("administrator", args=[world["admin"].pk]), {"org": 200}),
         "audit-log": (reverse("audit-log"), {"org": 200, "viewer": 200}),
+        "certificates": (reverse("certificates", args=["HUB01"]), everyone),
+        "enable-certificate": (reverse("enable-certificate", args=["HUB01", 1]), dict.fromkeys(MEMBERS, 405)),
     }
 
 
