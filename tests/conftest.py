@@ -28,6 +28,16 @@ def second_hub(hub):
                                           smtp_port=3025, submission_port=3587)
 
 
+@pytest.fixture
+def olga(django_user_model, hub):
+    """An administrator in Organization Management (a persona several test modules share)."""
+    from exchange_console.accounts.models import RoleGroup, RoleGroupMember
+
+    user = django_user_model.objects.create_user("olga", password="Corr3ct-Horse!")
+    RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(RoleGroup.ORGANIZATION_MANAGEMENT))
+    return user
+
+
 def in_ci():
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -2,20 +2,13 @@
 and a refused change, each with who, from where, the command, the outcome and the changed properties."""
 import pytest
 
-from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
+from exchange_console.accounts.models import AdminAuditEntry
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.services import acting_as, new_object
 from exchange_console.shell.engine import Session
 from exchange_console.shell.host import BufferHost
 from tests.console_helpers import WizardDriver, dialog_data, rows
-
-
-@pytest.fixture
-def olga(django_user_model, hub):
-    user = django_user_model.objects.create_user("olga", password="Corr3ct-Horse!")
-    RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(RoleGroup.ORGANIZATION_MANAGEMENT))
-    return user
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 import trustme
 from django.core.management import call_command
 
-from exchange_console.accounts.models import RoleGroup, RoleGroupMember
 from exchange_console.certificates.services import import_certificate
 from exchange_console.connectors.models import SendConnector
 from exchange_console.connectors.schemas import SEND_CONNECTOR
@@ -17,13 +16,6 @@ from exchange_console.services import acting_as, new_object, set_object
 SMART_HOST_PASSWORD = "Smart-H0st-S3cret"
 NEW_SMART_HOST_PASSWORD = "Changed-H0st-S3cret"
 MAILBOX_PASSWORD = "Mailb0x-S3cret!"
-
-
-@pytest.fixture
-def olga(django_user_model, hub):
-    user = django_user_model.objects.create_user("olga", password="Corr3ct-Horse!")
-    RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(RoleGroup.ORGANIZATION_MANAGEMENT))
-    return user
 
 
 @pytest.fixture
