@@ -89,7 +89,7 @@ class TaskRecorder:
 
         self.sent, self.history = [], []
         self._lock = threading.Lock()
-        for task in (tasks.categorize_message, tasks.deliver_queue, tasks.transfer_message):
+        for task in (tasks.categorize_messages, tasks.deliver_queue, tasks.transfer_message):
             monkeypatch.setattr(task, "apply_async", self._recorder(task))
 
     def _recorder(self, task):

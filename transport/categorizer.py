@@ -60,33 +60,38 @@ def decide(snapshot, address, size, unavailable=frozenset(), via_connector=None)
     return Decision(UNREACHABLE)
 
 
-def categorize(server_name, message_id, via_connector_name=None):
-    """Categorize one stored message (idempotent: a message already queued only has its queues resumed)."""
-    if queues.is_queued(server_name, message_id):
-        for queue in queues.release_abandoned(server_name, message_id):
-            kick(server_name, queue)
-        return
+def categorize(server_name, message_ids, via_connector_name=None):
+    """Categorize stored messages together: one read of the failing connectors, one transaction for every
+    queue entry (idempotent: a message already queued only has its queues resumed)."""
+    queued = queues.queued_store_ids(message_ids)
+    for queue in queues.release_abandoned(server_name, queued):
+        kick(server_name, queue)
     store = runtime.store(server_name)
-    try:
-        envelope, content = store.load(message_id)
-    except FileNotFoundError:
-        return
     snapshot = runtime.send_snapshot(server_name)
-    decisions = decide_all(snapshot, server_name, envelope, via_connector_name)
-    deliver_local(server_name, snapshot, envelope, content, [r for r, d in decisions.items() if d.kind == LOCAL])
-    fail(server_name, snapshot, envelope, content,
-         [(r, d.report) for r, d in decisions.items() if d.kind == FAIL])
-    queued = route(server_name, snapshot, envelope, content, decisions)
-    if not queued:
-        store.remove(message_id)
+    failing = queues.FailingConnectors(server_name)
+    categorized = []
+    for message_id in message_ids:
+        if message_id in queued:
+            continue
+        try:
+            envelope, content = store.load(message_id)
+        except FileNotFoundError:
+            continue
+        decisions = decide_all(snapshot, envelope, failing, via_connector_name)
+        deliver_local(server_name, snapshot, envelope, content,
+                      [r for r, d in decisions.items() if d.kind == LOCAL])
+        fail(server_name, snapshot, envelope, content,
+             [(r, d.report) for r, d in decisions.items() if d.kind == FAIL])
+        categorized.append((envelope, content, decisions))
+    kept = route(server_name, snapshot, categorized)
+    store.remove(*(envelope.message_id for envelope, _, _ in categorized if envelope.message_id not in kept))
 
 
-def decide_all(snapshot, server_name, envelope, via_connector_name):
+def decide_all(snapshot, envelope, failing, via_connector_name):
     limit = snapshot.max_recipient_envelope_limit
     if limit is not None and len(envelope.rcpt_tos) > limit:
         return {recipient: Decision(FAIL, report=RECIPIENT_LIMIT) for recipient in envelope.rcpt_tos}
     via = snapshot.connector(via_connector_name) if via_connector_name else None
-    failing = queues.FailingConnectors(server_name)
     return {recipient: decide(snapshot, recipient, envelope.size, failing.for_domain(recipient.rpartition("@")[2]),
                               via)
             for recipient in envelope.rcpt_tos}
@@ -113,9 +118,28 @@ def fail(server_name, snapshot, envelope, content, failures):
     send_report(server_name, snapshot, FAILED, envelope, content, reports)
 
 
-def route(server_name, snapshot, envelope, content, decisions):
+def route(server_name, snapshot, categorized):
     """Queue routed and unreachable recipients here, or transfer them to a source server of their connector.
-    Returns True when something stays queued on this server."""
+    Returns the ids of the messages that stay queued on this server."""
+    entries = {}   # next hop -> [(envelope, recipients)]
+    for envelope, content, decisions in categorized:
+        local_hops, transfers = next_hops(server_name, decisions)
+        for hop, recipients in local_hops.items():
+            entries.setdefault(hop, []).append((envelope, recipients))
+        for connector, recipients in transfers.items():
+            transfer(server_name, snapshot, envelope, content, connector, recipients)
+    with transaction.atomic():
+        touched = {hop: queues.queue_for(server_name, *hop) for hop in entries}
+        queues.enqueue_new((touched[hop], envelope, recipients)
+                           for hop, hop_entries in entries.items() for envelope, recipients in hop_entries)
+    for queue in touched.values():
+        transaction.on_commit(lambda queue=queue: kick_now(server_name, queue))
+    return {envelope.message_id for hop_entries in entries.values() for envelope, _ in hop_entries}
+
+
+def next_hops(server_name, decisions):
+    """({(delivery type, next hop, connector name): recipients} queued here, {connector: recipients} that a
+    source server elsewhere delivers)."""
     local_hops, transfers = {}, {}
     for recipient, decision in decisions.items():
         if decision.kind == UNREACHABLE:
@@ -126,14 +150,7 @@ def route(server_name, snapshot, envelope, content, decisions):
             local_hops.setdefault((delivery_type, next_hop, decision.connector.name), []).append(recipient)
         elif decision.kind == ROUTE:
             transfers.setdefault(decision.connector, []).append(recipient)
-    with transaction.atomic():
-        touched = [queues.queue_for(server_name, *hop) for hop in local_hops]
-        queues.enqueue_new(zip(touched, local_hops.values()), envelope)
-    for queue in touched:
-        transaction.on_commit(lambda queue=queue: kick_now(server_name, queue))
-    for connector, recipients in transfers.items():
-        transfer(server_name, snapshot, envelope, content, connector, recipients)
-    return bool(touched)
+    return local_hops, transfers
 
 
 def transfer(server_name, snapshot, envelope, content, connector, recipients):
@@ -161,7 +178,7 @@ def accept_transfer(server_name, envelope_json, content_b64, connector_name, rec
         client_ip=original.client_ip, client_hostname=original.client_hostname, auth_user=original.auth_user,
         size=original.size, header_message_id=original.header_message_id, subject=original.subject,
         arrival_time=original.arrival_time, mail_options=original.mail_options)
-    categorize(server_name, stored.message_id, via_connector_name=connector_name)
+    categorize(server_name, [stored.message_id], via_connector_name=connector_name)
 
 
 def kick(server_name, queue, due=None):

@@ -1,5 +1,6 @@
 """Celery tasks that run on a transport server's own queue (transport.<server>)."""
 import logging
+import threading
 
 from celery import shared_task
 
@@ -15,11 +16,11 @@ def reload_configuration(server_name):
 
 
 @shared_task(ignore_result=True)
-def categorize_message(server_name, message_id):
-    """A message was durably accepted into server_name's queue store (transport.queue.store): route it."""
+def categorize_messages(server_name, message_ids):
+    """Messages were durably accepted into server_name's queue store (transport.queue.store): route them."""
     from transport.categorizer import categorize
 
-    categorize(server_name, message_id)
+    categorize(server_name, message_ids)
 
 
 @shared_task(ignore_result=True)
@@ -40,9 +41,47 @@ def transfer_message(server_name, envelope_json, content_b64, connector_name, re
     accept_transfer(server_name, envelope_json, content_b64, connector_name, recipients)
 
 
-def hand_to_categorizer(server_name, message_id):
-    """Send categorize_message to the server's own queue (also used to recover the store at start)."""
-    categorize_message.apply_async((server_name, message_id), queue=f"transport.{server_name.lower()}")
+def hand_to_categorizer(server_name, *message_ids):
+    """Send categorize_messages to the server's own queue (also used to recover the store at start)."""
+    categorize_messages.apply_async((server_name, list(message_ids)), queue=f"transport.{server_name.lower()}")
+
+
+class CategorizerHandoff:
+    """Hands accepted messages to the categorizer in batches: one task for what arrived within BATCH_WINDOW
+    (sooner once BATCH_SIZE are waiting), so the broker and the database see one round trip per batch
+    instead of one per message."""
+
+    BATCH_WINDOW = 0.1
+    BATCH_SIZE = 50
+
+    def __init__(self, server_name):
+        self.server_name = server_name
+        self._waiting = []
+        self._arrived = threading.Condition()
+        self._thread = None
+
+    def add(self, message_id):
+        with self._arrived:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="categorizer-handoff", daemon=True)
+                self._thread.start()
+            self._waiting.append(message_id)
+            if len(self._waiting) in (1, self.BATCH_SIZE):
+                self._arrived.notify()
+
+    def _run(self):
+        while True:
+            with self._arrived:
+                self._arrived.wait_for(lambda: self._waiting)
+                self._arrived.wait_for(lambda: len(self._waiting) >= self.BATCH_SIZE, self.BATCH_WINDOW)
+                batch, self._waiting = self._waiting, []
+            self._send(batch)
+
+    def _send(self, message_ids):
+        try:
+            hand_to_categorizer(self.server_name, *message_ids)
+        except Exception:  # stored durably: the worker hands them on again when it restarts
+            log.exception("Could not hand %d message(s) to the categorizer", len(message_ids))
 
 
 @shared_task(ignore_result=True)

@@ -61,44 +61,71 @@ def _can_send(connector, snapshot):
 def deliver_smtp(server_name, snapshot, queue, connector):
     server = snapshot.server
     if not runtime.slots.acquire(queue.next_hop_domain, server.max_outbound_connections,
-                                 server.max_per_domain_outbound_connections):
+                                 server.max_per_domain_outbound_connections, queue.id):
         return
     try:
-        batch = queues.claim(queue, connector.smtp_max_messages_per_connection)
-        if not batch and not queue.connection_failing:
-            return
-        try:
-            session = open_session(server_name, snapshot, queue, connector)
-        except PermanentRoutingError as error:
-            fail_all(server_name, snapshot, queue, batch, error.code, f"{error.status} {error.text}")
-            return
-        except (ConnectFailure, TransientRoutingError) as error:
-            connection_failed(server_name, snapshot, queue, batch, str(error))
-            return
-        queues.connected(queue)
-        run_session(server_name, snapshot, queue, connector, session, batch)
+        session, batch = start_session(server_name, snapshot, queue, connector)
+        if session is not None:
+            run_session(server_name, snapshot, queue, connector, session, batch)
     finally:
-        runtime.slots.release(queue.next_hop_domain)
+        for waiting in queues.by_id(runtime.slots.release(queue.next_hop_domain)):
+            kick_if_waiting(server_name, waiting)
+
+
+def start_session(server_name, snapshot, queue, connector):
+    """Claim the first batch and connect: (session, batch), or (None, None) when there is nothing to send or
+    no session could be had (the failure is dealt with here)."""
+    batch = queues.claim(queue, connector.smtp_max_messages_per_connection)
+    if not batch and not queue.connection_failing:
+        return None, None
+    try:
+        session = open_session(server_name, snapshot, queue, connector)
+    except PermanentRoutingError as error:
+        fail_all(server_name, snapshot, queue, batch, error.code, f"{error.status} {error.text}")
+    except (ConnectFailure, TransientRoutingError) as error:
+        connection_failed(server_name, snapshot, queue, batch, str(error))
+    except Exception as error:   # a defect: the claimed mail waits for its retry instead of staying Active
+        queues.release(batch, error=f"451 4.4.0 {error}")
+        raise
+    else:
+        queues.connected(queue)
+        return session, batch
+    return None, None
 
 
 def run_session(server_name, snapshot, queue, connector, session, batch):
     """Send the claimed messages and whatever else becomes due, a new connection every
-    SmtpMaxMessagesPerConnection messages."""
+    SmtpMaxMessagesPerConnection messages. While batches come full, another connection joins in (as far as
+    the outbound connection limits allow)."""
+    limit = connector.smtp_max_messages_per_connection
+    interrupted = None
     try:
         while batch:
-            for message in batch:
-                if session.messages_sent >= connector.smtp_max_messages_per_connection:
-                    session.close()
-                    session = open_session(server_name, snapshot, queue, connector)
-                send_one(server_name, snapshot, queue, connector, session, message)
-            batch = queues.claim(queue, connector.smtp_max_messages_per_connection)
+            if len(batch) >= limit:
+                kick_now(server_name, queue)
+            delivered = []
+            try:
+                for message in batch:
+                    if session.messages_sent >= limit:
+                        session.close()
+                        session = open_session(server_name, snapshot, queue, connector)
+                    if send_one(server_name, snapshot, queue, connector, session, message):
+                        delivered.append(message)
+            finally:
+                remove_entries(server_name, delivered)
+            batch = queues.claim(queue, limit)
     except (ConnectFailure, TransientRoutingError, PermanentRoutingError, OSError) as error:
-        # The connection broke mid-batch: what was not sent waits for its retry.
-        queues.release(batch, error=str(error))
+        # The connection broke mid-batch (or timed out): what was not sent waits TransientFailureRetryInterval.
+        interrupted = f"451 4.4.0 {error}" if not str(error)[:3].isdigit() else str(error)
+        queues.interrupted(queue, batch, interrupted, snapshot.server.transient_failure_retry_interval)
         log.warning("%s: delivery to %s interrupted: %s", server_name, queue.next_hop_domain, error)
+    except Exception as error:
+        queues.release(batch, error=f"451 4.4.0 {error}")
+        raise
     finally:
         session.close()
-        queues.idle(queue)
+        if interrupted is None:
+            queues.idle(queue)
     kick_if_waiting(server_name, queue)
 
 
@@ -131,22 +158,25 @@ def _session_log_factory(snapshot, connector):
 
 
 def send_one(server_name, snapshot, queue, connector, session, message):
+    """Send one queue entry; True when none of its recipients is left to deliver (see remove_entries)."""
     store = runtime.store(server_name)
     try:
         envelope, content = store.load(message.store_id)
     except FileNotFoundError:
-        message.delete()
-        return
-    recipients = [recipient.address for recipient in message.recipients.all()]
+        return True
+    recipients = message.addresses
     try:
         results = session.send(envelope.mail_from, recipients, content)
     except SessionFailure as error:
         results = {recipient: (error.code, error.text) for recipient in recipients}
-    record_results(server_name, snapshot, queue, connector, message, envelope, content, results,
-                   remote=session.client.sock.getpeername()[0] if session.client and session.client.sock else "")
+    return record_results(server_name, snapshot, queue, connector, message, envelope, content, results,
+                          remote=session.client.sock.getpeername()[0] if session.client and session.client.sock
+                          else "")
 
 
 def record_results(server_name, snapshot, queue, connector, message, envelope, content, results, remote=""):
+    """Log and report an attempt's results; True when every recipient of the entry is done (delivered or
+    failed), else the deferred ones wait for their retry."""
     tracking = runtime.tracking_log(server_name)
     sent = [r for r, (code, _) in results.items() if 200 <= code < 300]
     failed = [RecipientReport(r, _status(text, "5.0.0"), f"{code} {text}", queue.next_hop_domain)
@@ -163,13 +193,12 @@ def record_results(server_name, snapshot, queue, connector, message, envelope, c
     if deferred:
         tracking.event("DEFER", envelope, recipients=list(deferred), connector_id=connector.name,
                        server_ip=remote, recipient_status=list(deferred.values()))
-    if not deferred:    # every recipient of this entry is done
-        message.delete()
-        remove_if_done(server_name, message.store_id)
-        return
+    if not deferred:
+        return True
     queues.finish_recipients(message, sent + [r.address for r in failed])
     finish(server_name, snapshot, message, envelope, content, "; ".join(deferred.values()),
            snapshot.server.message_retry_interval)
+    return False
 
 
 def finish(server_name, snapshot, message, envelope, content, error, retry_interval):
@@ -181,9 +210,16 @@ def finish(server_name, snapshot, message, envelope, content, error, retry_inter
     notify_delay(server_name, snapshot, message, envelope, content, error)
 
 
-def remove_if_done(server_name, store_id):
-    if not queues.is_queued(server_name, store_id):
-        runtime.store(server_name).remove(store_id)
+def remove_entries(server_name, messages):
+    """Queue entries that are done leave their queue, and the store when no other queue holds them."""
+    if messages:
+        queues.remove_entries(messages)
+        remove_if_done(server_name, *{message.store_id for message in messages})
+
+
+def remove_if_done(server_name, *store_ids):
+    queued = queues.queued_store_ids(store_ids)
+    runtime.store(server_name).remove(*(store_id for store_id in store_ids if store_id not in queued))
 
 
 def notify_delay(server_name, snapshot, message, envelope, content, error):
@@ -266,8 +302,9 @@ def fail_all(server_name, snapshot, queue, batch, code, text):
     for message in batch + list(queue.messages.filter(status__in=queues.WAITING).prefetch_related("recipients")):
         envelope, content = _load(server_name, message)
         if envelope is not None:
-            results = {recipient.address: (code, text) for recipient in message.recipients.all()}
-            record_results(server_name, snapshot, queue, connector, message, envelope, content, results)
+            results = {address: (code, text) for address in queues.pending(message)}
+            if record_results(server_name, snapshot, queue, connector, message, envelope, content, results):
+                remove_entries(server_name, [message])
 
 
 def _load(server_name, message):
@@ -285,6 +322,12 @@ def kick_if_waiting(server_name, queue, due=None):
     kick(server_name, queue, due)
 
 
+def kick_now(server_name, queue):
+    from transport.categorizer import kick_now as kick
+
+    kick(server_name, queue)
+
+
 # --- Foreign connectors -----------------------------------------------------------------------------------------
 
 def deliver_drop_files(server_name, snapshot, queue, connector):
@@ -295,7 +338,7 @@ def deliver_drop_files(server_name, snapshot, queue, connector):
             envelope, content = _load(server_name, message)
             if envelope is None:
                 continue
-            recipients = [recipient.address for recipient in message.recipients.all()]
+            recipients = message.addresses
             try:
                 write_drop_file(folder, connector.drop_directory_quota, message.store_id, envelope.mail_from,
                                 recipients, content)

@@ -1,8 +1,8 @@
 """The delivery queues of a server in the database: putting recipients in the queue of their next hop,
 claiming messages for a delivery attempt, and finishing, deferring or moving them."""
 import uuid
-from django.db import transaction
-from django.db.models import Min, Q
+from django.db import connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from exchange_console.organization.models import TransportServer
@@ -31,17 +31,18 @@ def queue_for(server_name, delivery_type, next_hop, connector_name=""):
     return queue
 
 
-def enqueue_new(queues_and_recipients, envelope):
-    """Queue a freshly categorized message: one entry per queue, with its recipients (bulk inserts)."""
-    pairs = list(queues_and_recipients)
+def enqueue_new(entries):
+    """Queue freshly categorized messages: (queue, envelope, recipients) for each entry (bulk inserts)."""
+    entries = list(entries)
     messages = QueuedMessage.objects.bulk_create(QueuedMessage(
         queue=queue, store_id=envelope.message_id, from_address=envelope.mail_from,
         subject=envelope.subject[:1024], internet_message_id=envelope.header_message_id[:998], size=envelope.size,
-        date_received=envelope.arrival_time) for queue, _ in pairs)
+        date_received=envelope.arrival_time) for queue, envelope, _ in entries)
     if messages and messages[0].pk is None:   # backends that don't return ids from bulk inserts
-        messages = [QueuedMessage.objects.get(queue=queue, store_id=envelope.message_id) for queue, _ in pairs]
+        messages = [QueuedMessage.objects.get(queue=queue, store_id=envelope.message_id)
+                    for queue, envelope, _ in entries]
     QueuedRecipient.objects.bulk_create(QueuedRecipient(message=message, address=address)
-                                        for message, (_, recipients) in zip(messages, pairs)
+                                        for message, (_, _, recipients) in zip(messages, entries)
                                         for address in recipients)
 
 
@@ -70,13 +71,17 @@ def failing_connectors(server_name, domain):
     return FailingConnectors(server_name).for_domain(domain)
 
 
-def is_queued(server_name, store_id):
-    return QueuedMessage.objects.filter(store_id=store_id, queue__server__name=server_name).exists()
+def queued_store_ids(store_ids):
+    """Which of the messages have an entry in a queue (store ids are unique across stores:
+    time-ordered with a random part)."""
+    return set(QueuedMessage.objects.filter(store_id__in=list(store_ids)).values_list("store_id", flat=True))
 
 
-def release_abandoned(server_name, store_id):
+def release_abandoned(server_name, store_ids):
     """Messages a dead worker left Active go back to Ready; returns the queues they are in."""
-    messages = QueuedMessage.objects.filter(store_id=store_id, queue__server__name=server_name)
+    if not store_ids:
+        return []
+    messages = QueuedMessage.objects.filter(store_id__in=list(store_ids), queue__server__name=server_name)
     messages.filter(status=MessageStatus.ACTIVE).exclude(claim__startswith=INSTANCE + ":").update(
         status=MessageStatus.READY, claim="")
     return DeliveryQueue.objects.filter(messages__in=messages).distinct()
@@ -84,20 +89,43 @@ def release_abandoned(server_name, store_id):
 
 def claim(queue, limit):
     """Claim up to `limit` waiting messages of the queue whose retry time has come (conditional update: two
-    workers never hold the same message)."""
-    now = timezone.now()
-    due = Q(next_retry_time__isnull=True) | Q(next_retry_time__lte=now)
-    ids = list(queue.messages.filter(due, status__in=WAITING).values_list("id", flat=True)[:limit])
-    if not ids:
-        return []
-    token = f"{INSTANCE}:{uuid.uuid4().hex[:16]}"
-    QueuedMessage.objects.filter(due, id__in=ids, status__in=WAITING).update(status=MessageStatus.ACTIVE, claim=token)
-    return list(QueuedMessage.objects.filter(claim=token, status=MessageStatus.ACTIVE).prefetch_related("recipients"))
+    workers never hold the same message); each carries `addresses`, its recipients to attempt. Plain SQL:
+    this runs for every few messages delivered, and building the ORM's queries cost more than running them."""
+    messages, recipients = QueuedMessage._meta.db_table, QueuedRecipient._meta.db_table
+    due = "status IN (%s, %s) AND (next_retry_time IS NULL OR next_retry_time <= %s)"
+    due_params = [*WAITING, connection.ops.adapt_datetimefield_value(timezone.now())]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {messages} WHERE queue_id = %s AND {due} ORDER BY date_received, id "
+                       "LIMIT %s", [queue.id, *due_params, limit])
+        ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        token = f"{INSTANCE}:{uuid.uuid4().hex[:16]}"
+        cursor.execute(f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+                       f"AND {due}", [MessageStatus.ACTIVE, token, *ids, *due_params])
+        cursor.execute(f"SELECT message_id, address FROM {recipients} WHERE message_id IN "
+                       f"(SELECT id FROM {messages} WHERE claim = %s) ORDER BY id", [token])
+        addresses = {}
+        for message_id, address in cursor.fetchall():
+            addresses.setdefault(message_id, []).append(address)
+    claimed = list(QueuedMessage.objects.filter(claim=token))
+    for message in claimed:
+        message.addresses = addresses.get(message.id, [])
+    return claimed
 
 
 def pending(message):
     """The message's recipients still to deliver, read afresh (not from a prefetched list)."""
     return list(QueuedRecipient.objects.filter(message_id=message.id).values_list("address", flat=True))
+
+
+def remove_entries(messages):
+    """Delete queue entries and their recipients: two statements (the ORM's cascade would read them first)."""
+    ids = [message.id for message in messages]
+    placeholders = ", ".join(["%s"] * len(ids))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {QueuedRecipient._meta.db_table} WHERE message_id IN ({placeholders})", ids)
+        cursor.execute(f"DELETE FROM {QueuedMessage._meta.db_table} WHERE id IN ({placeholders})", ids)
 
 
 def finish_recipients(message, addresses):
@@ -114,6 +142,19 @@ def settle(message, retry_interval, error):
         status=MessageStatus.RETRY, claim="", retry_count=message.retry_count + 1, last_error=error[:2000],
         next_retry_time=timezone.now() + retry_interval)
     return False
+
+
+def by_id(queue_ids):
+    return list(DeliveryQueue.objects.filter(id__in=list(queue_ids))) if queue_ids else []
+
+
+def interrupted(queue, messages, error, retry_interval):
+    """A session broke off: its unsent messages wait `retry_interval`, and the queue shows why (Retry)."""
+    now = timezone.now()
+    QueuedMessage.objects.filter(id__in=[message.id for message in messages]).update(
+        status=MessageStatus.RETRY, claim="", last_error=error[:2000], next_retry_time=now + retry_interval)
+    DeliveryQueue.objects.filter(id=queue.id).update(
+        status=QueueStatus.RETRY, last_error=error[:2000], last_retry_time=now, next_retry_time=now + retry_interval)
 
 
 def release(messages, status=MessageStatus.RETRY, error=""):

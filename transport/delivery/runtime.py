@@ -3,6 +3,7 @@ change is followed within one), logs, the queue store, the client certificate fi
 slots."""
 import hashlib
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ SNAPSHOT_MAX_AGE = 1.0
 INSTANCE = uuid.uuid4().hex[:12]
 
 _lock = threading.Lock()
+_certificate_lock = threading.Lock()
 _rebuilding = threading.Lock()
 _snapshots, _stores, _tracking, _protocol_logs = {}, {}, {}, {}
 
@@ -87,41 +89,49 @@ def certificate_file(snapshot):
     data = snapshot.certificate_pem + b"\n" + snapshot.private_key_pem
     folder = Path(snapshot.server.data_dir) / "TransportRoles"
     path = folder / f"ClientCertificate-{hashlib.sha256(data).hexdigest()[:16]}.pem"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("ClientCertificate-*.pem"):
-            old.unlink()
-        temporary = path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
+    with _certificate_lock:   # deliveries starting together: one writes it, none removes another's
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob("ClientCertificate-*.pem"):
+                old.unlink(missing_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=folder, prefix="ClientCertificate-", suffix=".tmp")
+            with os.fdopen(descriptor, "wb") as file:   # mkstemp: readable by the owner alone
+                file.write(data)
+            os.replace(temporary, path)
     return str(path)
 
 
 class ConnectionSlots:
     """MaxOutboundConnections and MaxPerDomainOutboundConnections of this server's process. A delivery that
-    finds no free slot leaves its messages to the connections already open, which drain the same queue."""
+    finds no free slot is remembered: the next connection to close hands its queue back (see release), so
+    mail waiting for a slot taken by another next hop goes out as soon as one frees."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._total = 0
         self._per_hop = {}
+        self._waiting = set()
 
-    def acquire(self, next_hop, total_limit, per_hop_limit):
+    def acquire(self, next_hop, total_limit, per_hop_limit, queue_id=None):
+        """True when a connection may open; else `queue_id` waits for the next release."""
         with self._lock:
             in_hop = self._per_hop.get(next_hop, 0)
             if (total_limit is not None and self._total >= total_limit) or \
                     (per_hop_limit is not None and in_hop >= per_hop_limit):
+                if queue_id is not None:
+                    self._waiting.add(queue_id)
                 return False
             self._total += 1
             self._per_hop[next_hop] = in_hop + 1
             return True
 
     def release(self, next_hop):
+        """Returns the ids of the queues that waited for a slot (to deliver again now)."""
         with self._lock:
             self._total -= 1
             self._per_hop[next_hop] -= 1
+            waiting, self._waiting = self._waiting, set()
+            return waiting
 
 
 slots = ConnectionSlots()
