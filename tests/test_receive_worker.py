@@ -1,8 +1,11 @@
 """The transport worker: listeners for the enabled receive connectors, live reconfiguration, bindings that
 can't open, and durable acceptance across kill -9."""
+import os
 import re
+import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -133,11 +136,71 @@ def test_it_lets_two_servers_run_side_by_side_and_reports_the_second_ones_taken_
         remove_server_data(other.name)
 
 
+def raw_transaction(port, data, host=HOST):
+    """One transaction over a plain socket, the message data (dot-stuffed, final dot included) sent as given
+    with QUIT pipelined behind it; returns the reply to the data."""
+    with socket.create_connection((host, port), timeout=10) as raw:
+        replies = raw.makefile("rb")
+        replies.readline()
+        raw.sendall(b"HELO client.example.com\r\n")
+        replies.readline()
+        raw.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@relay.example>\r\nDATA\r\n")
+        assert [replies.readline()[:3] for _ in range(3)] == [b"250", b"250", b"354"]
+        raw.sendall(data + b"QUIT\r\n")
+        reply = replies.readline().decode()
+        assert replies.readline().startswith(b"221")
+        return reply
+
+
+def stored_content(server, reply):
+    message_id = re.search(r"\[InternalId=(\w+)\]", reply).group(1)
+    content = server_store(server.name).load(message_id)[1]
+    return content[content.index(b"\r\n\r\n") + 4:]   # the body, after our Received and Message-ID lines
+
+
+def test_it_stores_the_data_unstuffed_up_to_the_final_dot_line_only(worker, server):
+    lines = [b"Subject: dots", b"", b"..leading dot, stuffed", b"ends with a dot.", b"...",
+             b"x" * 3000 + b".", b"a line.", b""]
+    reply = raw_transaction(21025, b"\r\n".join(lines) + b".\r\n")
+    assert reply.startswith("250 2.6.0")
+    assert stored_content(server, reply) == (b".leading dot, stuffed\r\nends with a dot.\r\n..\r\n"
+                                             + b"x" * 3000 + b".\r\na line.\r\n")
+
+
+def test_it_accepts_a_message_with_no_data_at_all(worker, server):
+    reply = raw_transaction(21025, b".\r\n")
+    assert reply.startswith("250 2.6.0")
+    message_id = re.search(r"\[InternalId=(\w+)\]", reply).group(1)
+    content = server_store(server.name).load(message_id)[1]
+    assert content.startswith(b"Received: from client.example.com") and content.endswith(b"\r\n")
+
+
+def receive_process(worker):
+    """The pid of the worker's receive process (its child running the listeners)."""
+    for line in Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children").read_text().split():
+        if b"spawn_main" in Path(f"/proc/{line}/cmdline").read_bytes():
+            return int(line)
+    raise AssertionError("the worker has no receive process")
+
+
+def test_it_starts_the_receive_process_again_when_it_dies(worker, server):
+    before = worker.status()["updated"]
+    os.kill(receive_process(worker), signal.SIGKILL)
+    status = worker.wait_for_status(lambda bindings: bindings.get(f"{HOST}:21025") == "Listening", previous=before)
+    assert status["updated"] != before
+    assert "The receive process exited" in worker.output.read_text()
+    assert send_one(21025)[0] == 250
+
+
 def test_it_keeps_an_acknowledged_message_when_killed_and_hands_it_on_after_restart(worker, server):
     store = server_store(server.name)
     code, text = send_one(21025, subject="Durable", recipient="b@relay.example")
     worker.kill()
     assert code == 250
+    deadline = time.monotonic() + 5
+    while can_connect(21025):   # the receive process dies with its worker
+        assert time.monotonic() < deadline, "the receive process outlived its killed worker"
+        time.sleep(0.05)
     message_id = re.search(r"\[InternalId=(\w+)\]", text).group(1)
     envelope, content = store.load(message_id)
     assert envelope.rcpt_tos == ("b@relay.example",) and envelope.mail_from == "a@example.com"

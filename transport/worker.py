@@ -1,72 +1,55 @@
 """The transport worker: a Celery worker bound to one transport server's queue.
 
-Its bootstep runs an asyncio event loop in a thread with the server's receive listeners. The configuration
-is read from the database into an immutable snapshot at start and on every reload_configuration task (which
-runs in a Celery pool thread, never on the event loop); the loop only swaps in the result.
+Its bootstep starts the server's receive process (transport.receive.process), which runs the receive
+listeners. The configuration is read from the database into an immutable snapshot at start and on every
+reload_configuration task (in a Celery pool thread) and handed to that process, which swaps it in.
 """
-import asyncio
 import logging
-import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from celery import bootsteps
 
-from transport.receive.listeners import ReceiveService
-from transport.receive.runtime import build_runtime
+from transport.queue.store import MessageStore
+from transport.receive.process import ReceiveProcess
 from transport.snapshot import build_snapshot
 
 log = logging.getLogger("transport")
 
-APPLY_TIMEOUT = 30
-ACCEPT_THREADS = 32
-SWITCH_INTERVAL = 0.0005
+RECOVERY_BATCH = 500
 
 
-class ReceiveLoop:
-    """The event loop thread of this process and the receive service on it."""
+class ReceiveListeners:
+    """The worker's side of its server's listeners: read the configuration, have the receive process run it,
+    record the bindings' status."""
 
-    def __init__(self):
-        # The SMTP sessions share the interpreter with Celery's task threads (categorizer, delivery): hand the
-        # GIL over more often so that a busy task thread doesn't hold up every session's next reply.
-        sys.setswitchinterval(SWITCH_INTERVAL)
-        self.loop = asyncio.new_event_loop()
-        # Durable acceptance waits on fsync: many in flight at once let the file system commit them together.
-        self.loop.set_default_executor(ThreadPoolExecutor(ACCEPT_THREADS, thread_name_prefix="smtp-accept"))
-        self.service = ReceiveService(self.loop)
-        self.thread = threading.Thread(target=self.loop.run_forever, name="smtp-receive", daemon=True)
-        self.thread.start()
+    def __init__(self, server_name):
+        self.server_name = server_name
         self._reload_lock = threading.Lock()
+        # A receive process started again may have accepted messages it had not handed on yet.
+        self.process = ReceiveProcess(on_restart=lambda: recover_queued_messages(self.reload()))
 
-    def reload(self, server_name):
-        """Build the snapshot here (ORM), apply it on the loop, and record the binding status."""
+    def reload(self):
         with self._reload_lock:
-            snapshot = build_snapshot(server_name)
-            runtime = build_runtime(snapshot, previous=self.service.runtime)
-            status = self.run(self.service.apply(runtime))
+            snapshot = build_snapshot(self.server_name)
+            status = self.process.apply(snapshot)
             record_listener_status(snapshot, status)
             log.info("Transport server %s: receive connectors %s; bindings %s", snapshot.name,
                      ", ".join(c.identity for c in snapshot.enabled_connectors()) or "none",
                      ", ".join(f"{binding} {state}" for binding, state in status.items()) or "none")
-            return runtime
-
-    def run(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(APPLY_TIMEOUT)
+            return snapshot
 
     def stop(self):
-        self.run(self.service.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.process.stop()
 
 
-_receive_loop = None
+_listeners = None
 
 
 def reload_running_configuration(server_name):
-    if _receive_loop is None:  # a reload that reached a process without listeners (e.g. eager mode)
+    if _listeners is None:  # a reload that reached a process without listeners (e.g. eager mode)
         return build_snapshot(server_name)
-    return _receive_loop.reload(server_name).snapshot
+    return _listeners.reload()
 
 
 def record_listener_status(snapshot, status):
@@ -78,35 +61,33 @@ def record_listener_status(snapshot, status):
         "configuration": snapshot.configuration_stamp.isoformat(timespec="microseconds")})
 
 
-def recover_queued_messages(runtime):
+def recover_queued_messages(snapshot):
     """Messages accepted before a crash or stop are still in the store: hand them on again."""
     from transport.tasks import hand_to_categorizer
 
-    message_ids = runtime.store.ids()
-    for message_id in message_ids:
-        hand_to_categorizer(runtime.snapshot.name, message_id)
+    message_ids = MessageStore(snapshot.queue_directory).ids()
+    for start in range(0, len(message_ids), RECOVERY_BATCH):
+        hand_to_categorizer(snapshot.name, *message_ids[start:start + RECOVERY_BATCH])
     if message_ids:
         log.info("Handed %d queued message(s) to the categorizer again", len(message_ids))
 
 
 class TransportServerStep(bootsteps.StartStopStep):
-    """Starts the receive listeners of the server when the worker starts; stops them when it stops."""
+    """Starts the receive process of the server when the worker starts; stops it when the worker stops."""
 
     def __init__(self, worker, transport_server=None, **options):
         super().__init__(worker, **options)
         self.server_name = transport_server
 
     def start(self, worker):
-        global _receive_loop
+        global _listeners
         if not self.server_name:
             return
-        logging.getLogger("mail.log").setLevel(logging.WARNING)   # aiosmtpd's per-line chatter
-        _receive_loop = ReceiveLoop()
-        runtime = _receive_loop.reload(self.server_name)
-        recover_queued_messages(runtime)
+        _listeners = ReceiveListeners(self.server_name)
+        recover_queued_messages(_listeners.reload())
 
     def stop(self, worker):
-        global _receive_loop
-        if _receive_loop is not None:
-            _receive_loop.stop()
-            _receive_loop = None
+        global _listeners
+        if _listeners is not None:
+            _listeners.stop()
+            _listeners = None

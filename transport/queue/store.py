@@ -11,7 +11,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,20 +35,24 @@ class Envelope:
     rcpt_options: tuple = ()       # per recipient, the RCPT TO parameters (e.g. NOTIFY=...), same order
 
     def to_json(self):
-        data = asdict(self)
+        # Fields are flat (strings, numbers, tuples of them): a shallow dict, not asdict's deep copy.
+        data = {field.name: getattr(self, field.name) for field in _FIELDS}
         data["arrival_time"] = self.arrival_time.isoformat()
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text):
         data = json.loads(text)
-        known = {field.name for field in fields(cls)}
-        data = {key: value for key, value in data.items() if key in known}
+        data = {key: value for key, value in data.items() if key in _FIELD_NAMES}
         data["arrival_time"] = datetime.fromisoformat(data["arrival_time"])
         for name in ("rcpt_tos", "mail_options"):
             data[name] = tuple(data.get(name, ()))
         data["rcpt_options"] = tuple(tuple(options) for options in data.get("rcpt_options", ()))
         return cls(**data)
+
+
+_FIELDS = fields(Envelope)
+_FIELD_NAMES = frozenset(field.name for field in _FIELDS)
 
 
 def new_message_id():
@@ -63,19 +67,20 @@ class MessageStore:
         self._renames = self._synced = 0
         self._counter_lock, self._sync_lock = threading.Lock(), threading.Lock()
 
-    def accept(self, content, *, mail_from, rcpt_tos, received_connector, client_ip, client_hostname,
-               auth_user, size, header_message_id, subject, arrival_time=None, mail_options=(),
-               rcpt_options=()):
-        """Durably store one message and return its envelope (with its new message_id)."""
-        envelope = Envelope(
-            message_id=new_message_id(), mail_from=mail_from, rcpt_tos=tuple(rcpt_tos),
-            received_connector=received_connector, client_ip=client_ip, client_hostname=client_hostname,
-            auth_user=auth_user, arrival_time=arrival_time or datetime.now(timezone.utc), size=size,
-            header_message_id=header_message_id, subject=subject, mail_options=tuple(mail_options),
-            rcpt_options=tuple(tuple(options) for options in rcpt_options),
-        )
-        self._write(envelope, content)
-        return envelope
+    def accept(self, content, **fields):
+        """Durably store one message and return its envelope (with its new message_id). `fields`: the
+        Envelope's, but message_id; arrival_time defaults to now."""
+        return self.accept_group([(content, fields)])[0]
+
+    def accept_group(self, messages):
+        """Durably store messages [(content, fields)] together: each file fsynced, one folder sync for all.
+        Returns their envelopes, in order."""
+        envelopes = [_new_envelope(**fields) for _, fields in messages]
+        written = [self._write_temporary(envelope, content) for envelope, (content, _) in zip(envelopes, messages)]
+        for temporary, envelope in zip(written, envelopes):
+            os.replace(temporary, self._path(envelope.message_id))
+        self._sync_directory(self._count_rename())
+        return envelopes
 
     def replace_envelope(self, envelope, **changes):
         """Rewrite a stored message's envelope atomically (e.g. fewer recipients left); returns it."""
@@ -88,8 +93,12 @@ class MessageStore:
             envelope = Envelope.from_json(file.readline().decode())
             return envelope, file.read()
 
-    def remove(self, message_id):
-        self._path(message_id).unlink(missing_ok=True)
+    def remove(self, *message_ids):
+        """Remove messages from the store; one folder sync covers them all."""
+        if not message_ids:
+            return
+        for message_id in message_ids:
+            self._path(message_id).unlink(missing_ok=True)
         self._sync_directory(self._count_rename())
 
     def ids(self):
@@ -100,15 +109,18 @@ class MessageStore:
         return self.root / (message_id + MESSAGE_SUFFIX)
 
     def _write(self, envelope, content):
-        final = self._path(envelope.message_id)
-        temporary = final.with_suffix(TEMP_SUFFIX)
+        os.replace(self._write_temporary(envelope, content), self._path(envelope.message_id))
+        self._sync_directory(self._count_rename())
+
+    def _write_temporary(self, envelope, content):
+        """The message in a file under a temporary name, fsynced; returns its path."""
+        temporary = self._path(envelope.message_id).with_suffix(TEMP_SUFFIX)
         with open(temporary, "wb") as file:
             file.write(envelope.to_json().encode() + b"\n")
             file.write(content)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, final)
-        self._sync_directory(self._count_rename())
+        return temporary
 
     def _count_rename(self):
         with self._counter_lock:
@@ -128,6 +140,17 @@ class MessageStore:
             finally:
                 os.close(descriptor)
             self._synced = covered
+
+
+def _new_envelope(*, mail_from, rcpt_tos, received_connector, client_ip, client_hostname, auth_user, size,
+                  header_message_id, subject, arrival_time=None, mail_options=(), rcpt_options=()):
+    return Envelope(
+        message_id=new_message_id(), mail_from=mail_from, rcpt_tos=tuple(rcpt_tos),
+        received_connector=received_connector, client_ip=client_ip, client_hostname=client_hostname,
+        auth_user=auth_user, arrival_time=arrival_time or datetime.now(timezone.utc), size=size,
+        header_message_id=header_message_id, subject=subject, mail_options=tuple(mail_options),
+        rcpt_options=tuple(tuple(options) for options in rcpt_options),
+    )
 
 
 def server_store(server_name):

@@ -6,6 +6,7 @@ import errno
 import logging
 import time
 
+from transport.receive.acceptance import GroupAcceptance
 from transport.receive.session import TOO_MANY_CONNECTIONS, TOO_MANY_FROM_SOURCE, ReceiveSession
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ class ReceiveService:
     def __init__(self, loop):
         self.loop = loop
         self.runtime = None
+        self.acceptance = GroupAcceptance(loop)
         self.listeners = {}                          # Binding -> asyncio.Server
         self.status = {}                             # 'IP:port' -> 'Listening' or why it isn't
         self._connections = collections.Counter()    # connector identity -> open sessions

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from transport.logs.protocol import ProtocolLog
 from transport.logs.tracking import MessageTrackingLog
 from transport.queue.store import MessageStore
+from transport.tasks import CategorizerHandoff
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,13 @@ class ServerRuntime:
     protocol_log: ProtocolLog
     tracking_log: MessageTrackingLog
     store: MessageStore
+    handoff: CategorizerHandoff     # accepted messages on their way to the categorizer, in batches
     certificate_facts: tuple    # (data, context) lines the protocol log shows when STARTTLS starts
 
 
 def build_runtime(snapshot, previous=None):
-    """Logs and store are kept from the previous runtime when their settings did not change."""
+    """Logs and store are kept from the previous runtime when their settings did not change; the hand-off to
+    the categorizer always is."""
     same = previous is not None
     protocol_log = (previous.protocol_log if same and previous.snapshot.protocol_log == snapshot.protocol_log
                     else ProtocolLog(snapshot.protocol_log))
@@ -41,6 +44,7 @@ def build_runtime(snapshot, previous=None):
         snapshot=snapshot, tls_context=server_tls_context(snapshot),
         organization_fingerprints=frozenset(fingerprint for fingerprint, _ in snapshot.organization_certificates),
         protocol_log=protocol_log, tracking_log=tracking_log, store=store,
+        handoff=previous.handoff if same else CategorizerHandoff(snapshot.name),
         certificate_facts=certificate_facts(snapshot.certificate_pem),
     )
 

@@ -21,7 +21,7 @@ from exchange_console.lib.timespans import format_timespan
 from transport.logs.protocol import CONNECT, DISCONNECT, INFORMATION, RECEIVED, SENT, NoSessionLog, endpoint
 from transport.receive import policy
 from transport.receive.acceptance import (
-    accept_message, header_facts, received_header, split_headers, strip_header_fields,
+    header_facts, received_header, split_headers, strip_header_fields,
 )
 from transport.receive.runtime import peer_fingerprint
 
@@ -43,6 +43,7 @@ SEND_AS_DENIED = "550 5.7.1 Client does not have permissions to send as this sen
 DOMAIN_SECURE_FAILED = "454 4.7.5 Certificate validation failure"
 TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
+_DROP_MARGIN = 1 << 20
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 ENVELOPE_LIMIT = "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients"
 HOP_COUNT_EXCEEDED = "554 5.4.6 Hop count exceeded - possible mail loop detected"
@@ -539,31 +540,30 @@ class ReceiveSession(SMTP):
                         "Queued mail for delivery")
 
     async def _read_content(self):
-        """The message, dot-unstuffed; (content, None) or (None, refusal) once the final dot arrived."""
+        """The message, dot-unstuffed; (content, None) or (None, refusal) once the final dot arrived.
+
+        Read in chunks, each up to the next '.' CRLF (a line ending in a dot, or the final dot line), rather
+        than line by line; the limits are checked on the whole. Far past the size limit, the data is dropped
+        as it comes and only the end is watched for."""
         size_limit, header_limit = self._size_limit(), self.connector.max_header_size
-        chunks, size, in_headers, header_size, problem = [], 0, True, 0, None
-        while True:
+        data, dropped = bytearray(), False
+        while not (data.endswith(b"\n.\r\n") or (data == b".\r\n" and not dropped)):
             try:
-                line = await self._reader.readuntil(b"\n")
+                data += await self._reader.readuntil(b".\r\n")
             except asyncio.LimitOverrunError as overrun:
-                line = await self._reader.read(overrun.consumed)
-            if line in (b".\r\n", b".\n"):
-                break
-            if line.startswith(b"."):
-                line = line[1:]
-            size += len(line)
-            if in_headers:
-                header_size += len(line)
-                in_headers = line not in (b"\r\n", b"\n")
-                if header_size > header_limit and problem is None:
-                    problem = HEADER_TOO_BIG
-            if size > size_limit and problem is None:
-                problem = TOO_BIG
-            if problem is None:
-                chunks.append(line)
-            else:
-                chunks.clear()
-        return (None, problem) if problem else (b"".join(chunks), None)
+                data += await self._reader.read(overrun.consumed)
+            if len(data) > 2 * size_limit + _DROP_MARGIN:   # dot-stuffing never doubles the size
+                del data[:-len(b"\n.\r\n")]
+                dropped = True
+        if dropped:
+            return None, TOO_BIG
+        content = bytes(data[:-len(b".\r\n")])
+        content = (content[1:] if content.startswith(b".") else content).replace(b"\n.", b"\n")
+        if _header_size(content) > header_limit:
+            return None, HEADER_TOO_BIG
+        if len(content) > size_limit:
+            return None, TOO_BIG
+        return content, None
 
     def _header_firewall(self, content):
         """Organization and forest headers survive only from senders with the right to set them."""
@@ -581,13 +581,20 @@ class ReceiveSession(SMTP):
             client_ip=self.client_ip, client_hostname=self.helo, auth_user=self.auth_user,
             arrival_time=moment, mail_options=tuple(self.mail_options), rcpt_options=tuple(self.rcpt_options),
         )
-        return await self.loop.run_in_executor(
-            None, lambda: accept_message(self.runtime, content=content, facts=facts,
-                                         envelope_fields=envelope_fields, server_ip=self.local_ip,
-                                         received=received, fqdn=self.connector.fqdn))
+        return await self.service.acceptance.accept(
+            self.runtime, content=content, facts=facts, envelope_fields=envelope_fields, server_ip=self.local_ip,
+            received=received, fqdn=self.connector.fqdn)
 
     def _reset_transaction(self):
         self.mail_from, self.mail_options, self.rcpt_tos, self.rcpt_options = None, [], [], []
+
+
+def _header_size(content):
+    """Bytes of the header block, the blank line that ends it included (the whole message if none does)."""
+    if content.startswith((b"\r\n", b"\n")):
+        return content.index(b"\n") + 1
+    ends = [index + len(blank) for blank in (b"\n\r\n", b"\n\n") if (index := content.find(blank)) != -1]
+    return min(ends) if ends else len(content)
 
 
 def _loggable(command, text):

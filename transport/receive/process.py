@@ -1,0 +1,132 @@
+"""The receive listeners of a transport server run in a process of their own, started by its worker.
+
+SMTP sessions then have an interpreter (and a core) to themselves: the event loop never waits for the
+interpreter lock while the worker's task threads categorize and deliver. The worker reads the configuration
+(ORM) and sends the snapshot down a pipe; this process builds the runtime, applies it on its event loop and
+answers with each binding's status. It dies with the worker (a killed worker leaves no listener behind).
+"""
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+
+from transport.receive.listeners import ReceiveService
+from transport.receive.runtime import build_runtime
+
+log = logging.getLogger("transport")
+
+APPLY_TIMEOUT = 30
+PR_SET_PDEATHSIG = 1
+
+
+class ReceiveLoop:
+    """The event loop thread of the receive process and the receive service on it."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.service = ReceiveService(self.loop)
+        self.thread = threading.Thread(target=self.loop.run_forever, name="smtp-receive", daemon=True)
+        self.thread.start()
+
+    def apply(self, snapshot):
+        """Run `snapshot` from now on; returns {binding: status}."""
+        runtime = build_runtime(snapshot, previous=self.service.runtime)
+        return self.run(self.service.apply(runtime))
+
+    def run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(APPLY_TIMEOUT)
+
+    def stop(self):
+        self.run(self.service.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def serve(connection, parent_pid):
+    """The receive process: apply each snapshot received and answer with the bindings' status, until told
+    to stop; exit at once when the worker is gone."""
+    _die_with(parent_pid)
+    import django
+
+    django.setup()   # settings, logging and the Celery app (the hand-off to the categorizer); no ORM here
+    logging.getLogger("mail.log").setLevel(logging.WARNING)   # aiosmtpd's per-line chatter
+    receive = ReceiveLoop()
+    while True:
+        try:
+            command, snapshot = connection.recv()
+        except (EOFError, OSError):
+            os._exit(1)
+        if command == "stop":
+            break
+        try:
+            connection.send(("ok", receive.apply(snapshot)))
+        except Exception as error:
+            log.exception("Could not apply the configuration of %s", snapshot.name)
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+    receive.stop()
+
+
+def _die_with(parent_pid):
+    """SIGKILL when the worker dies (Linux), and never outlive it."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+class ReceiveProcess:
+    """The worker's handle on its receive process; a process that dies unexpectedly is started again and
+    given the configuration again (`on_restart`)."""
+
+    def __init__(self, on_restart):
+        self._on_restart = on_restart
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._start()
+        threading.Thread(target=self._watch, name="smtp-receive-watch", daemon=True).start()
+
+    def _start(self):
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self.process = context.Process(target=serve, args=(child, os.getpid()),
+                                       name="smtp-receive", daemon=True)
+        self.process.start()
+        child.close()
+
+    def apply(self, snapshot):
+        """Send the snapshot; returns {binding: status} once the receive process runs it."""
+        with self._lock:
+            self._connection.send(("apply", snapshot))
+            if not self._connection.poll(APPLY_TIMEOUT):
+                raise TimeoutError("The receive process did not apply the configuration in time")
+            outcome, value = self._connection.recv()
+        if outcome == "error":
+            raise RuntimeError(value)
+        return value
+
+    def _watch(self):
+        while True:
+            multiprocessing.connection.wait([self.process.sentinel])
+            if self._stopping:
+                return
+            log.error("The receive process exited (code %s); starting it again", self.process.exitcode)
+            with self._lock:
+                self._start()
+            self._on_restart()
+
+    def stop(self):
+        self._stopping = True
+        with self._lock:
+            try:
+                self._connection.send(("stop", None))
+            except OSError:
+                pass
+            self.process.join(10)
+            if self.process.is_alive():
+                self.process.kill()
