@@ -74,10 +74,11 @@ def categorize(server_name, message_ids, via_connector_name=None):
         if message_id in queued:
             continue
         try:
-            envelope, content = store.load(message_id)
+            envelope = store.envelope(message_id)
         except FileNotFoundError:
             continue
         decisions = decide_all(snapshot, envelope, failing, via_connector_name)
+        content = store.load(message_id)[1] if needs_content(server_name, decisions) else None
         deliver_local(server_name, snapshot, envelope, content,
                       [r for r, d in decisions.items() if d.kind == LOCAL])
         fail(server_name, snapshot, envelope, content,
@@ -85,6 +86,13 @@ def categorize(server_name, message_ids, via_connector_name=None):
         categorized.append((envelope, content, decisions))
     kept = route(server_name, snapshot, categorized)
     store.remove(*(envelope.message_id for envelope, _, _ in categorized if envelope.message_id not in kept))
+
+
+def needs_content(server_name, decisions):
+    """Local delivery, an NDR and a transfer to another server need the content; queueing here doesn't."""
+    return any(decision.kind in (LOCAL, FAIL)
+               or (decision.kind == ROUTE and server_name not in decision.connector.source_transport_servers)
+               for decision in decisions.values())
 
 
 def decide_all(snapshot, envelope, failing, via_connector_name):

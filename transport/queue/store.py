@@ -93,6 +93,11 @@ class MessageStore:
             envelope = Envelope.from_json(file.readline().decode())
             return envelope, file.read()
 
+    def envelope(self, message_id):
+        """The envelope alone (the first line), for who doesn't need the content."""
+        with open(self._path(message_id), "rb") as file:
+            return Envelope.from_json(file.readline().decode())
+
     def remove(self, *message_ids):
         """Remove messages from the store; one folder sync covers them all."""
         if not message_ids:

@@ -7,7 +7,7 @@ import hashlib
 import os
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -15,7 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from transport.logs.protocol import ProtocolLog
 from transport.logs.tracking import MessageTrackingLog
 from transport.queue.store import MessageStore
+from transport.receive.policy import select_connector
 from transport.tasks import CategorizerHandoff
+
+
+CONNECTOR_CACHE_SIZE = 10000
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,16 @@ class ServerRuntime:
     store: MessageStore
     handoff: CategorizerHandoff     # accepted messages on their way to the categorizer, in batches
     certificate_facts: tuple    # (data, context) lines the protocol log shows when STARTTLS starts
+    _connectors: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def connector_for(self, local_address, local_port, remote_address):
+        """policy.select_connector for this configuration, remembered per endpoint and client address."""
+        key = (local_address, local_port, remote_address)
+        if key not in self._connectors:
+            if len(self._connectors) >= CONNECTOR_CACHE_SIZE:
+                self._connectors.clear()
+            self._connectors[key] = select_connector(self.snapshot.enabled_connectors(), *key)
+        return self._connectors[key]
 
 
 def build_runtime(snapshot, previous=None):

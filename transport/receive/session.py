@@ -6,6 +6,7 @@ reply texts and enhanced status codes are Exchange's, and every refusal follows 
 """
 import asyncio
 import binascii
+import functools
 import logging
 import re
 import time
@@ -96,9 +97,7 @@ class ReceiveSession(SMTP):
         sockname, peername = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
         self.local_ip, self.local_port = sockname[0], sockname[1]
         self.client_ip, self.client_port = peername[0], peername[1]
-        snapshot = self.runtime.snapshot
-        self.connector = policy.select_connector(snapshot.enabled_connectors(), self.local_ip, self.local_port,
-                                                 self.client_ip)
+        self.connector = self.runtime.connector_for(self.local_ip, self.local_port, self.client_ip)
         if self.connector is None:
             return
         self._timeout_duration = self.connector.connection_inactivity_timeout.total_seconds()
@@ -231,8 +230,7 @@ class ReceiveSession(SMTP):
     def _banner(self):
         if self.connector.banner:
             return self.connector.banner
-        now = format_datetime(datetime.now(timezone.utc).astimezone())
-        return f"220 {self.connector.fqdn} Microsoft ESMTP MAIL Service ready at {now}"
+        return f"220 {self.connector.fqdn} Microsoft ESMTP MAIL Service ready at {_banner_time(int(time.time()))}"
 
     # --- who the client is -----------------------------------------------------------------------------
 
@@ -587,6 +585,12 @@ class ReceiveSession(SMTP):
 
     def _reset_transaction(self):
         self.mail_from, self.mail_options, self.rcpt_tos, self.rcpt_options = None, [], [], []
+
+
+@functools.lru_cache(maxsize=2)
+def _banner_time(second):
+    """The banner's date (RFC 5322, local time), formatted once a second rather than once a session."""
+    return format_datetime(datetime.fromtimestamp(second, timezone.utc).astimezone())
 
 
 def _header_size(content):
