@@ -24,9 +24,22 @@ class Received:
 
 @dataclass
 class SinkHandler:
-    """Accepts everything, except recipients listed in `replies` ({address: 'code text'})."""
+    """Accepts everything, except recipients listed in `replies` ({address: 'code text'}) and MAIL FROM
+    addresses listed there; offers PIPELINING when `pipelining`."""
     replies: dict = field(default_factory=dict)
     received: list = field(default_factory=list)
+    pipelining: bool = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING"] * self.pipelining + responses[-1:]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if address in self.replies:
+            return self.replies[address]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.replies:
@@ -47,8 +60,9 @@ class Sink:
     """An SMTP server on address:port. tls: a trustme certificate for STARTTLS; client_ca: require client
     certificates issued by it; credentials: (user, password) that AUTH must present."""
 
-    def __init__(self, address, port, *, tls=None, client_ca=None, credentials=None, replies=None, ident=None):
-        self.handler = SinkHandler(replies=dict(replies or {}))
+    def __init__(self, address, port, *, tls=None, client_ca=None, credentials=None, replies=None, ident=None,
+                 pipelining=False):
+        self.handler = SinkHandler(replies=dict(replies or {}), pipelining=pipelining)
         kwargs = {"ident": ident or "sink"}
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

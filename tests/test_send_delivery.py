@@ -412,6 +412,42 @@ def test_it_reuses_a_connection_for_up_to_smtp_max_messages_per_connection(org, 
     assert ",To Smart Host," in log and ",>,EHLO hub01.contoso.com," in log
 
 
+def test_it_pipelines_commands_to_a_smart_host_that_offers_pipelining(org, tasks):
+    smart_host_connector("To Smart Host", "127.0.0.55", 30055, ProtocolLoggingLevel="Verbose")
+    content = b"Subject: Dots\r\n\r\n.leading dot\r\nmiddle\r\n..two dots\r\nno final line break"
+    runtime.store("HUB01").accept(
+        content, mail_from=SENDER, rcpt_tos=["bob@fabrikam.com", "nobody@fabrikam.com", "carol@fabrikam.com"],
+        received_connector="", client_ip="", client_hostname="", auth_user="", size=len(content),
+        header_message_id="<dots@contoso.com>", subject="Dots")
+    hand_to_categorizer("HUB01", *store_ids())
+    with Sink("127.0.0.55", 30055, pipelining=True, replies={"nobody@fabrikam.com": "550 5.1.1 User unknown"}) as sink:
+        tasks.run()
+    [received] = sink.received
+    assert received.rcpt_tos == ["bob@fabrikam.com", "carol@fabrikam.com"]
+    assert received.content == content + b"\r\n"
+    [ndr] = mailbox_messages(SENDER)
+    assert [block["Final-Recipient"] for block in delivery_status(ndr)[1:]] == ["rfc822;nobody@fabrikam.com"]
+    log = "".join(p.read_text() for p in (settings.EXCHANGE_DATA_DIR / "HUB01").rglob("SEND*.log"))
+    assert "PIPELINING" in log
+    assert [line.split(",")[-2] for line in log.splitlines() if ",>," in line][1:5] == [
+        "MAIL FROM:<alice@contoso.com>", "RCPT TO:<bob@fabrikam.com>", "RCPT TO:<nobody@fabrikam.com>",
+        "RCPT TO:<carol@fabrikam.com>"]
+    assert store_ids() == []
+
+
+def test_it_keeps_the_message_when_a_pipelining_smart_host_refuses_the_sender(org, tasks):
+    smart_host_connector("To Smart Host", "127.0.0.56", 30056)
+    with Sink("127.0.0.56", 30056, pipelining=True, replies={SENDER: "451 4.7.1 Try again later"}) as sink:
+        submit(tasks, ["bob@fabrikam.com"], subject="Refused")
+        message = QueuedMessage.objects.get()
+        assert (message.status, message.last_error) == ("Retry", "451 4.7.1 Try again later")
+        assert sink.received == []
+        sink.handler.replies.clear()
+        expire_retries()
+        tasks.run(include_delayed=True)
+    assert [m.rcpt_tos for m in sink.received] == [["bob@fabrikam.com"]] and store_ids() == []
+
+
 def test_it_hands_a_connector_sourced_elsewhere_to_its_source_server(org, tasks, second_hub):
     new_object(SEND_CONNECTOR, {"Name": "Via HUB02", "AddressSpaces": "*", "SmartHosts": "[127.0.0.45]",
                                 "DNSRoutingEnabled": False, "Port": 30045, "SourceTransportServers": ["HUB02"]})

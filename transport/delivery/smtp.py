@@ -142,6 +142,8 @@ class SmtpSession:
     def send(self, mail_from, recipients, content):
         """Send one message; {recipient: (code, text)} for every recipient. SessionFailure when the whole
         message was refused."""
+        if self.client.has_extn("pipelining"):
+            return self._send_pipelined(mail_from, recipients, content)
         code, text = self.client.mail(mail_from)
         if code != 250:
             self.client.rset()
@@ -157,6 +159,29 @@ class SmtpSession:
             code, text = error.smtp_code, error.smtp_error
         self.messages_sent += 1
         results.update({recipient: (code, _text(text)) for recipient in accepted})
+        return results
+
+    def _send_pipelined(self, mail_from, recipients, content):
+        """PIPELINING (RFC 2920): MAIL, every RCPT and DATA in one write, their replies read in order, then
+        the content once DATA got its 354. Same results as one command at a time, with fewer round trips."""
+        replies = self.client.pipeline([("mail", f"FROM:{smtplib.quoteaddr(mail_from)}"),
+                                        *(("rcpt", f"TO:{smtplib.quoteaddr(r)}") for r in recipients),
+                                        ("data", "")])
+        (code, text), (data_code, data_text) = replies[0], replies[-1]
+        results = {recipient: _reply(reply) for recipient, reply in zip(recipients, replies[1:-1])}
+        accepted = [recipient for recipient, (rcpt_code, _) in results.items() if 200 <= rcpt_code < 300]
+        if data_code == 354 and (code != 250 or not accepted):
+            self.client.content(b"")   # DATA was taken though nothing can be delivered: end it empty
+        if code != 250:
+            self.client.rset()
+            raise SessionFailure(code, _text(text))
+        if not accepted:
+            self.client.rset()
+            return results
+        if data_code == 354:
+            data_code, data_text = self.client.content(content)
+            self.messages_sent += 1
+        results.update({recipient: (data_code, _text(data_text)) for recipient in accepted})
         return results
 
     def close(self):
@@ -195,6 +220,22 @@ class LoggingSMTP(smtplib.SMTP):
             shown = f"{cmd.upper()} {args}".strip()
         self._log.write(SENT, shown)
         super().putcmd(cmd, args)
+
+    def pipeline(self, commands):
+        """Send commands [(verb, arguments)] in one write and return their replies, in order."""
+        lines = [f"{verb.upper()} {arguments}".strip() for verb, arguments in commands]
+        for line in lines:
+            self._log.write(SENT, line)
+        self.send("".join(line + "\r\n" for line in lines))
+        return [self.getreply() for _ in lines]
+
+    def content(self, data):
+        """The message after DATA's 354: dot-stuffed, ended by CRLF . CRLF; returns the reply."""
+        stuffed = (b"." if data.startswith(b".") else b"") + data.replace(b"\n.", b"\n..")
+        if stuffed and not stuffed.endswith(b"\r\n"):
+            stuffed += b"\r\n"
+        self.send(stuffed + b".\r\n")
+        return self.getreply()
 
     def getreply(self):
         code, text = super().getreply()
