@@ -175,6 +175,16 @@ def test_it_accepts_a_message_with_no_data_at_all(worker, server):
     assert content.startswith(b"Received: from client.example.com") and content.endswith(b"\r\n")
 
 
+def test_it_refuses_a_command_line_over_1000_characters_and_reads_the_next_one(worker):
+    with socket.create_connection((HOST, 21025), timeout=10) as raw:
+        replies = raw.makefile("rb")
+        replies.readline()
+        for length in (2000, 100_000):   # past the line limit; past the read buffer too
+            raw.sendall(b"HELO " + b"x" * length + b".example.com\r\nHELO client.example.com\r\n")
+            assert replies.readline() == b"500 5.5.2 Line too long\r\n"
+            assert replies.readline().startswith(b"250 ")
+
+
 def receive_process(worker):
     """The pid of the worker's receive process (its child running the listeners)."""
     for line in Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children").read_text().split():

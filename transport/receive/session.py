@@ -45,6 +45,9 @@ DOMAIN_SECURE_FAILED = "454 4.7.5 Certificate validation failure"
 TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
 _DROP_MARGIN = 1 << 20
+# What the reader buffers before it pauses the socket: a whole message of usual size, so that reading one
+# doesn't stop and restart the socket's reading several times (command lines are still limited to 1000).
+READ_BUFFER = 64 * 1024
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 ENVELOPE_LIMIT = "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients"
 HOP_COUNT_EXCEEDED = "554 5.4.6 Hop count exceeded - possible mail loop detected"
@@ -78,7 +81,7 @@ class ReceiveSession(SMTP):
         command, hook and AUTH tables by introspection on every connection, which this session replaces."""
         self.loop, self.tls_context = loop, tls_context
         asyncio.StreamReaderProtocol.__init__(
-            self, asyncio.StreamReader(loop=loop, limit=self.line_length_limit),
+            self, asyncio.StreamReader(loop=loop, limit=READ_BUFFER),
             client_connected_cb=self._cb_client_connected, loop=loop)
         self.event_handler, self._handle_hooks = None, {}
         self.enable_SMTPUTF8 = self._decode_data = False
@@ -202,15 +205,25 @@ class ReceiveSession(SMTP):
             deadline.cancel()
 
     async def _read_command_line(self):
-        try:
-            line = await self._reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as overrun:
-            await self._reader.read(overrun.consumed)
+        """The next command line (None once the client is gone); longer ones are refused and skipped whole."""
+        while True:
+            line = await self._read_line_chunk()
+            if line is None or len(line) <= self.line_length_limit:
+                return None if line is None else line.rstrip(b"\r\n")
+            while not line.endswith(b"\n"):
+                line = await self._read_line_chunk()
+                if line is None:
+                    return None
             await self.protocol_error("500 5.5.2 Line too long")
-            return b""
+
+    async def _read_line_chunk(self):
+        """Up to and including the next LF, or a buffer's worth of a longer line; None at the end of input."""
+        try:
+            return await self._reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError as overrun:
+            return await self._reader.read(overrun.consumed)
         except asyncio.IncompleteReadError:
             return None
-        return line.rstrip(b"\r\n")
 
     async def _dispatch(self, line):
         if not line:
