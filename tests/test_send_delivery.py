@@ -317,6 +317,18 @@ def test_it_delivers_to_local_mailboxes_and_returns_5_1_1_for_unknown_ones(org, 
     assert store_ids() == []
 
 
+def test_it_does_not_deliver_to_a_mailbox_twice_when_a_message_is_categorized_again(org, tasks):
+    setup.ensure_mailbox("Bob", "bob@contoso.com", "Passw0rd!")
+    envelope = submit(tasks, ["bob@contoso.com", "carol@fabrikam.com"], subject="Once")   # carol: Unreachable
+    assert store_ids() == [envelope.message_id]
+    QueuedMessage.objects.all().delete()   # as if the queue rows were lost in a crash: the store still has it
+    hand_to_categorizer("HUB01", envelope.message_id)
+    tasks.run()
+    assert [m["Subject"] for m in mailbox_messages("bob@contoso.com")] == ["Once"]
+    assert sum(",DELIVER," in line for line in tracking_lines()) == 1
+    assert QueuedMessage.objects.get().recipients.get().address == "carol@fabrikam.com"
+
+
 def test_it_relays_internal_relay_domains_without_a_mailbox(org, tasks):
     new_object_accepted("Partners", "partners.contoso.com", "InternalRelay")
     setup.ensure_mailbox("Pat", "pat@partners.contoso.com", "Passw0rd!")

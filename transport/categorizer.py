@@ -106,12 +106,14 @@ def decide_all(snapshot, envelope, failing, via_connector_name):
 
 
 def deliver_local(server_name, snapshot, envelope, content, recipients):
-    for recipient in recipients:
-        deliver_to_mailbox(settings.EXCHANGE_DATA_DIR, recipient, envelope.mail_from, content)
-    if recipients:
+    """Into the mailboxes; those that already have the message (categorized again after a crash) are skipped."""
+    delivered = [recipient for recipient in recipients
+                 if deliver_to_mailbox(settings.EXCHANGE_DATA_DIR, recipient, envelope.mail_from, content,
+                                       envelope.message_id)]
+    if delivered:
         runtime.tracking_log(server_name).event(
-            "DELIVER", envelope, source="STOREDRIVER", recipients=recipients, connector_id="",
-            recipient_status=["250 2.0.0 Delivered to mailbox"] * len(recipients), directionality="Incoming")
+            "DELIVER", envelope, source="STOREDRIVER", recipients=delivered, connector_id="",
+            recipient_status=["250 2.0.0 Delivered to mailbox"] * len(delivered), directionality="Incoming")
 
 
 def fail(server_name, snapshot, envelope, content, failures):
