@@ -37,10 +37,9 @@ class RollingLog:
         moment = moment or datetime.now(timezone.utc)
         line = csv_line([format_time(moment), *values]).encode("utf-8")
         with self._lock:
-            file = self._current_file(moment, len(line))
-            if os.fstat(file.fileno()).st_size == 0:
-                file.write(self._header(moment))
-            file.write(line)  # unbuffered: every line reaches the file at once, in one append
+            file, size = self._current_file(moment, len(line))
+            # Unbuffered: every line (with the header, in a new file) reaches the file at once, in one append.
+            file.write(line if size else self._header(moment) + line)
 
     def close(self):
         with self._lock:
@@ -53,14 +52,17 @@ class RollingLog:
                 f"#Date: {format_time(moment)}\r\n#Fields: {','.join(self.fields)}\r\n").encode()
 
     def _current_file(self, moment, incoming):
+        """The file to append to, and its size now (other processes may append to it too)."""
         day = moment.strftime("%Y%m%d")
         if self._path is None or not self._path.name.startswith(f"{self.prefix}{day}-"):
             self.directory.mkdir(parents=True, exist_ok=True)
             self._open(self._last_file_of(day), moment)
-        if self._is_full(incoming):
+        size = os.fstat(self._file.fileno()).st_size
+        if self.max_file_size is not None and size > 0 and size + incoming > self.max_file_size:
             number = int(self._path.stem.rsplit("-", 1)[1]) + 1
             self._open(self.directory / f"{self.prefix}{day}-{number}.log", moment)
-        return self._file
+            size = os.fstat(self._file.fileno()).st_size
+        return self._file, size
 
     def _open(self, path, moment):
         if self._file is not None:
@@ -73,10 +75,6 @@ class RollingLog:
         numbers = [int(path.stem.rsplit("-", 1)[1]) for path in self.directory.glob(f"{self.prefix}{day}-*.log")
                    if path.stem.rsplit("-", 1)[1].isdigit()]
         return self.directory / f"{self.prefix}{day}-{max(numbers, default=1)}.log"
-
-    def _is_full(self, incoming):
-        size = os.fstat(self._file.fileno()).st_size
-        return self.max_file_size is not None and size > 0 and size + incoming > self.max_file_size
 
     def prune(self, moment):
         """Delete files older than max_age, then the oldest until the folder fits max_directory_size."""

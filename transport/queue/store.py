@@ -120,11 +120,14 @@ class MessageStore:
     def _write_temporary(self, envelope, content):
         """The message in a file under a temporary name, fsynced; returns its path."""
         temporary = self._path(envelope.message_id).with_suffix(TEMP_SUFFIX)
-        with open(temporary, "wb") as file:
-            file.write(envelope.to_json().encode() + b"\n")
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            data = memoryview(envelope.to_json().encode() + b"\n" + content)
+            while data:   # one write, as a rule
+                data = data[os.write(descriptor, data):]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         return temporary
 
     def _count_rename(self):
