@@ -125,6 +125,23 @@ class ReceiveSession(SMTP):
         if self.transport is not None:
             self.transport.close()
 
+    def _reset_timeout(self, duration=None):
+        """ConnectionInactivityTimeout starts again at every command: note the moment; the session's one timer
+        looks at it when it fires (rather than a new timer for every command)."""
+        self._last_activity = now = self.loop.time()
+        delay = duration or self._timeout_duration
+        if self._timeout_handle is None or self._timeout_handle.when() > now + delay:   # none yet, or too late
+            if self._timeout_handle is not None:
+                self._timeout_handle.cancel()
+            self._timeout_handle = self.loop.call_later(delay, self._inactivity_check)
+
+    def _inactivity_check(self):
+        idle = self.loop.time() - self._last_activity
+        if idle >= self._timeout_duration:
+            self._timeout_cb()
+        else:
+            self._timeout_handle = self.loop.call_later(self._timeout_duration - idle, self._inactivity_check)
+
     def _timeout_cb(self):
         """ConnectionInactivityTimeout: tell the client, then close."""
         self._write_now(INACTIVITY_TIMEOUT)
