@@ -12,10 +12,7 @@ tests/test_send_worker.py listens on a port other than 25 only (e.g. 127.0.0.21:
 receives the mail there."""
 import asyncio
 import contextlib
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 
@@ -31,8 +28,8 @@ from exchange_console.queues.models import QueuedMessage
 from exchange_console.services import new_object, set_object
 from tests.send_peers import Sink, SinkHandler
 from tests.transport_helpers import (
-    ROOT, SITE, Client, TransportWorker, committed_db, database_url, install_receive_server, new_receive_connector,
-    remove_server_data, unique_server_name,
+    SITE, Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
+    unique_server_name, wait_for,
 )
 from transport.queue.store import server_store
 
@@ -149,27 +146,6 @@ def smart_host(address, port, handler, counter=None):
 
 # --- Servers under test --------------------------------------------------------------------------------------------
 
-class PooledWorker(TransportWorker):
-    """TransportWorker with a Celery pool of `concurrency` threads (the helper starts the command's default)."""
-
-    def __init__(self, server_name, concurrency):
-        super().__init__(server_name)
-        self.concurrency = concurrency
-
-    def start(self, wait_for=(), timeout=60):
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(),
-               "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
-        with open(self.output, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "transport", "--server", self.server_name,
-                 "--concurrency", str(self.concurrency), "--loglevel", "INFO"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_for_status(lambda status: all(status.get(binding) for binding in wait_for) and status,
-                             timeout=timeout, previous=None)
-        return self
-
-
 @pytest.fixture(scope="module")
 def organization(committed_db):
     setup.install_organization("First Organization", SITE)
@@ -189,7 +165,7 @@ def transport_server(prefix, receive_port, server_values, connectors):
     for suffix, values in connectors.items():
         new_object(SEND_CONNECTOR, {"Name": f"{suffix} {name}", "DNSRoutingEnabled": False,
                                     "SourceTransportServers": [name], **values})
-    worker = PooledWorker(name, WORKER_THREADS).start(wait_for=[f"{HOST}:{receive_port}"])
+    worker = TransportWorker(name, WORKER_THREADS).start(wait_for=[f"{HOST}:{receive_port}"])
     try:
         yield server
     finally:
@@ -206,15 +182,6 @@ def send_all(receive_port, messages):
                 "sender@example.com", [recipient],
                 f"From: sender@example.com\r\nTo: {recipient}\r\nSubject: {subject}\r\n\r\nbody\r\n")
             assert refused == {}
-
-
-def wait_for(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def subjects(sink):

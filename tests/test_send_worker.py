@@ -3,7 +3,6 @@ receive connector, out through a smart-host send connector to an aiosmtpd peer; 
 middle of a delivery delivers again after restart; a connector sourced only on a second server is delivered by
 that server's worker."""
 import asyncio
-import time
 
 import pytest
 from django.conf import settings
@@ -15,7 +14,7 @@ from exchange_console.services import new_object
 from tests.send_peers import Sink, SinkHandler
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
-    unique_server_name,
+    unique_server_name, wait_for,
 )
 from transport.queue.store import server_store
 
@@ -78,15 +77,6 @@ def send(recipient, subject, host=HOST):
         client.ehlo("client.example.com")
         client.sendmail("sender@example.com", [recipient],
                         f"From: sender@example.com\r\nTo: {recipient}\r\nSubject: {subject}\r\n\r\nbody\r\n")
-
-
-def wait_for(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def subjects(sink):

@@ -52,8 +52,9 @@ def database_url():
 class TransportWorker:
     """One `manage.py transport --server NAME` process."""
 
-    def __init__(self, server_name):
+    def __init__(self, server_name, concurrency=None):
         self.server_name = server_name
+        self.concurrency = concurrency   # Celery pool threads; None: the command's default
         self.process = None
         self.output = Path(settings.EXCHANGE_DATA_DIR) / server_name / "worker.log"
 
@@ -63,7 +64,8 @@ class TransportWorker:
                "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
         with open(self.output, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "transport", "--server", self.server_name, "--loglevel", "INFO"],
+                [sys.executable, "manage.py", "transport", "--server", self.server_name, "--loglevel", "INFO",
+                 *(["--concurrency", str(self.concurrency)] if self.concurrency else [])],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_for_status(lambda status: all(status.get(binding) for binding in wait_for) and status,
                              timeout=timeout, previous=None)
@@ -104,6 +106,16 @@ class TransportWorker:
         """kill -9: no chance to clean up."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+
+
+def wait_for(condition, timeout=30):
+    """Poll `condition` until it holds (True) or `timeout` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def install_receive_server(name, fqdn, domain="contoso.com"):
