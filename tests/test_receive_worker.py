@@ -202,6 +202,22 @@ def test_it_starts_the_receive_process_again_when_it_dies(worker, server):
     assert send_one(21025)[0] == 250
 
 
+def test_it_shuts_down_cleanly_when_its_whole_process_group_is_told_to_stop(committed_db):
+    """What Ctrl-C on `make run` does: TERM to every process of the group, the receive process included."""
+    other = install_receive_server(unique_server_name("RT"), "rt.contoso.com")
+    new_receive_connector(other, "Own", f"{HOST}:21032", PermissionGroups="AnonymousUsers")
+    stopping = TransportWorker(other.name).start(wait_for=[f"{HOST}:21032"])
+    try:
+        os.killpg(stopping.process.pid, signal.SIGTERM)
+        assert stopping.process.wait(30) == 0
+        log = stopping.output.read_text()
+        assert "starting it again" not in log and "Unrecoverable error" not in log
+        assert not can_connect(21032)
+    finally:
+        stopping.stop()
+        remove_server_data(other.name)
+
+
 def test_it_keeps_an_acknowledged_message_when_killed_and_hands_it_on_after_restart(worker, server):
     store = server_store(server.name)
     code, text = send_one(21025, subject="Durable", recipient="b@relay.example")

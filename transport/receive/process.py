@@ -6,6 +6,7 @@ interpreter lock while the worker's task threads categorize and deliver. The wor
 answers with each binding's status. It dies with the worker (a killed worker leaves no listener behind).
 """
 import asyncio
+import collections
 import ctypes
 import logging
 import multiprocessing
@@ -13,6 +14,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 
 from transport.receive.listeners import ReceiveService
 from transport.receive.runtime import build_runtime
@@ -20,6 +22,7 @@ from transport.receive.runtime import build_runtime
 log = logging.getLogger("transport")
 
 APPLY_TIMEOUT = 30
+RESTART_LIMIT, RESTART_WINDOW = 5, 60   # a process that keeps dying is not started again for ever
 PR_SET_PDEATHSIG = 1
 
 
@@ -50,6 +53,10 @@ def serve(connection, parent_pid):
     """The receive process: apply each snapshot received and answer with the bindings' status, until told
     to stop; exit at once when the worker is gone."""
     _die_with(parent_pid)
+    # The worker alone ends this process (a stop over the pipe, or its own death): Ctrl-C or a TERM sent to
+    # the whole process group must not take the listeners away while the worker is still shutting down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import django
 
     django.setup()   # settings, logging and the Celery app (the hand-off to the categorizer); no ORM here
@@ -111,14 +118,23 @@ class ReceiveProcess:
         return value
 
     def _watch(self):
+        restarts = collections.deque(maxlen=RESTART_LIMIT)
         while True:
             multiprocessing.connection.wait([self.process.sentinel])
             if self._stopping:
                 return
+            if len(restarts) == RESTART_LIMIT and time.monotonic() - restarts[0] < RESTART_WINDOW:
+                log.critical("The receive process exited %d times within %d seconds; not starting it again",
+                             RESTART_LIMIT, RESTART_WINDOW)
+                return
+            restarts.append(time.monotonic())
             log.error("The receive process exited (code %s); starting it again", self.process.exitcode)
-            with self._lock:
-                self._start()
-            self._on_restart()
+            try:
+                with self._lock:
+                    self._start()
+                self._on_restart()
+            except Exception:
+                log.exception("Could not start the receive process again")
 
     def stop(self):
         self._stopping = True
