@@ -109,6 +109,8 @@ class ReceiveProcess:
     def apply(self, snapshot):
         """Send the snapshot; returns {binding: status} once the receive process runs it."""
         with self._lock:
+            while self._connection.poll():   # the late answer to an apply that timed out
+                self._connection.recv()
             self._connection.send(("apply", snapshot))
             if not self._connection.poll(APPLY_TIMEOUT):
                 raise TimeoutError("The receive process did not apply the configuration in time")
