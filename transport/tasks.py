@@ -1,8 +1,9 @@
 """Celery tasks that run on a transport server's own queue (transport.<server>)."""
 import logging
-import threading
 
 from celery import shared_task
+
+from transport.batching import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def hand_to_categorizer(server_name, *message_ids):
     categorize_messages.apply_async((server_name, list(message_ids)), queue=f"transport.{server_name.lower()}")
 
 
-class CategorizerHandoff:
+class CategorizerHandoff(Batcher):
     """Hands accepted messages to the categorizer in batches: one task for what arrived within BATCH_WINDOW
     (sooner once BATCH_SIZE are waiting), so the broker and the database see one round trip per batch
     instead of one per message."""
@@ -55,27 +56,8 @@ class CategorizerHandoff:
     BATCH_SIZE = 50
 
     def __init__(self, server_name):
+        super().__init__(self._send, "categorizer-handoff", self.BATCH_WINDOW, self.BATCH_SIZE)
         self.server_name = server_name
-        self._waiting = []
-        self._arrived = threading.Condition()
-        self._thread = None
-
-    def add(self, message_id):
-        with self._arrived:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="categorizer-handoff", daemon=True)
-                self._thread.start()
-            self._waiting.append(message_id)
-            if len(self._waiting) in (1, self.BATCH_SIZE):
-                self._arrived.notify()
-
-    def _run(self):
-        while True:
-            with self._arrived:
-                self._arrived.wait_for(lambda: self._waiting)
-                self._arrived.wait_for(lambda: len(self._waiting) >= self.BATCH_SIZE, self.BATCH_WINDOW)
-                batch, self._waiting = self._waiting, []
-            self._send(batch)
 
     def _send(self, message_ids):
         try:

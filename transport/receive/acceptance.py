@@ -2,9 +2,10 @@
 event, then the hand-off to the categorizer; all before the 250 reply."""
 import logging
 import re
-import threading
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, make_msgid
+
+from transport.batching import Batcher
 
 log = logging.getLogger(__name__)
 _header_parser = BytesHeaderParser()
@@ -78,9 +79,7 @@ class GroupAcceptance:
 
     def __init__(self, loop):
         self.loop = loop
-        self._waiting = []
-        self._arrived = threading.Condition()
-        self._thread = None
+        self._batcher = Batcher(self._store_and_wake, "smtp-accept")
 
     async def accept(self, runtime, *, content, facts, envelope_fields, server_ip, received, fqdn):
         """Store (fsync), track, hand on. Returns the stored Envelope."""
@@ -88,20 +87,11 @@ class GroupAcceptance:
         fields = {**envelope_fields, "size": len(content), "header_message_id": facts["message_id"],
                   "subject": facts["subject"]}
         future = self.loop.create_future()
-        with self._arrived:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="smtp-accept", daemon=True)
-                self._thread.start()
-            self._waiting.append((runtime, content, fields, server_ip, future))
-            self._arrived.notify()
+        self._batcher.add((runtime, content, fields, server_ip, future))
         return await future
 
-    def _run(self):
-        while True:
-            with self._arrived:
-                self._arrived.wait_for(lambda: self._waiting)
-                group, self._waiting = self._waiting, []
-            self.loop.call_soon_threadsafe(_settle, self._store(group))
+    def _store_and_wake(self, group):
+        self.loop.call_soon_threadsafe(_settle, self._store(group))
 
     @staticmethod
     def _store(group):
