@@ -299,10 +299,13 @@ def expire(server_name, snapshot, queue):
 def fail_all(server_name, snapshot, queue, batch, code, text):
     """The next hop can never be reached (no such domain, null MX): every recipient in the queue fails."""
     connector = snapshot.connector(queue.next_hop_connector)
-    for message in batch + list(queue.messages.filter(status__in=queues.WAITING).prefetch_related("recipients")):
+    waiting = list(queue.messages.filter(status__in=queues.WAITING).prefetch_related("recipients"))
+    for message in waiting:   # as claimed entries carry them
+        message.addresses = [recipient.address for recipient in message.recipients.all()]
+    for message in batch + waiting:
         envelope, content = _load(server_name, message)
         if envelope is not None:
-            results = {address: (code, text) for address in queues.pending(message)}
+            results = {address: (code, text) for address in message.addresses}
             if record_results(server_name, snapshot, queue, connector, message, envelope, content, results):
                 remove_entries(server_name, [message])
 

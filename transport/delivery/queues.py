@@ -14,6 +14,11 @@ from transport.delivery.runtime import INSTANCE
 WAITING = (MessageStatus.READY, MessageStatus.RETRY)
 
 
+def _in(values):
+    """The parameter list of an SQL IN for `values`: '(%s, %s, ...)'."""
+    return f"({', '.join(['%s'] * len(values))})"
+
+
 def next_hop_of(connector, domain):
     """(delivery type, next hop) of a connector for a recipient domain, named as Exchange's queues are."""
     if connector.is_foreign:
@@ -49,7 +54,7 @@ def enqueue_new(entries):
               False) for queue, envelope, _ in entries])
         store_ids = sorted({envelope.message_id for _, envelope, _ in entries})
         cursor.execute(f"SELECT id, queue_id, store_id FROM {messages} WHERE store_id IN "
-                       f"({', '.join(['%s'] * len(store_ids))})", store_ids)
+                       f"{_in(store_ids)}", store_ids)
         entry_ids = {(queue_id, store_id): entry_id for entry_id, queue_id, store_id in cursor.fetchall()}
         cursor.executemany(f"INSERT INTO {recipients} (message_id, address, last_error) VALUES (%s, %s, '')",
                            [(entry_ids[queue.id, envelope.message_id], address)
@@ -89,7 +94,7 @@ def queued_store_ids(store_ids):
         return set()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT store_id FROM {QueuedMessage._meta.db_table} WHERE store_id IN "
-                       f"({', '.join(['%s'] * len(store_ids))})", store_ids)
+                       f"{_in(store_ids)}", store_ids)
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -117,7 +122,7 @@ def claim(queue, limit):
         if not ids:
             return []
         token = f"{INSTANCE}:{uuid.uuid4().hex[:16]}"
-        cursor.execute(f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+        cursor.execute(f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN {_in(ids)} "
                        f"AND {due}", [MessageStatus.ACTIVE, token, *ids, *due_params])
         cursor.execute(f"SELECT message_id, address FROM {recipients} WHERE message_id IN "
                        f"(SELECT id FROM {messages} WHERE claim = %s) ORDER BY id", [token])
@@ -138,10 +143,9 @@ def pending(message):
 def remove_entries(messages):
     """Delete queue entries and their recipients: two statements (the ORM's cascade would read them first)."""
     ids = [message.id for message in messages]
-    placeholders = ", ".join(["%s"] * len(ids))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {QueuedRecipient._meta.db_table} WHERE message_id IN ({placeholders})", ids)
-        cursor.execute(f"DELETE FROM {QueuedMessage._meta.db_table} WHERE id IN ({placeholders})", ids)
+        cursor.execute(f"DELETE FROM {QueuedRecipient._meta.db_table} WHERE message_id IN {_in(ids)}", ids)
+        cursor.execute(f"DELETE FROM {QueuedMessage._meta.db_table} WHERE id IN {_in(ids)}", ids)
 
 
 def finish_recipients(message, addresses):
