@@ -129,6 +129,25 @@ def test_a_message_page_shows_headers_recipients_and_tracking(stuck, console):
     assert "<strong>RECEIVE</strong>" in page
 
 
+def test_it_exports_a_message_only_for_administrators_who_manage_queues(stuck, olga):
+    from exchange_console.accounts.models import RoleGroup, RoleGroupMember
+    from exchange_console.shell.errors import ShellError
+
+    alpha = stuck["Alpha"]
+    viewer = get_user_model().objects.create_user("victor")
+    RoleGroupMember.objects.create(user=viewer, role_group=RoleGroup.named(RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
+    with acting_as(viewer, "EMS"), pytest.raises(ShellError) as refused:
+        shell(f"Export-Message {alpha.identity}")
+    assert str(refused.value).startswith(f"Access denied: victor isn't allowed to run Export-Message on "
+                                         f"'{alpha.identity}'.")
+    with acting_as(olga, "EMS"):
+        (exported,) = shell(f"Export-Message {alpha.identity}")
+    assert b"Subject: Alpha" in exported
+    assert [(entry.caller, entry.succeeded) for entry in AdminAuditEntry.objects.filter(cmdlet="Export-Message")] == [
+        ("olga", True), ("victor", False)]
+    viewer.delete()
+
+
 def test_remove_with_ndr_returns_the_message_to_its_sender(server, stuck, olga):
     bravo = stuck["Bravo"]
     before = len(kims_mail())

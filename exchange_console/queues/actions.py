@@ -1,5 +1,5 @@
 """What an administrator does to queues and messages (Queue Viewer, Retry-/Suspend-/Resume-Queue,
-Suspend-/Resume-/Remove-Message): state changes authorized and audited through the write path, then the
+Suspend-/Resume-/Remove-/Export-Message): state changes authorized and audited through the write path, then the
 server that owns the queue is asked to act (deliver now, or remove a message with or without an NDR)."""
 from django.db import transaction
 from django.utils import timezone
@@ -78,6 +78,15 @@ def remove_message(message, with_ndr):
         server = message.queue.server
         task.apply_async((server.name, message.pk, with_ndr), queue=server.celery_queue)
     return _message_action("Remove", message, change, {"WithNDR": with_ndr}, then)
+
+
+def export_message(message):
+    """Export-Message: the message as its server's queue store holds it (headers and body, as bytes). Its content
+    is more than Get-Message shows, so it takes the queue rights (Exchange's Transport Queues role) and is audited."""
+    from transport.queue.store import server_store
+
+    _message_action("Export", message, lambda: None)
+    return server_store(message.queue.server.name).load(message.store_id)[1]
 
 
 def deliver_now(queue):

@@ -161,11 +161,4 @@ def remove_message(invocation):
 @cmdlet("Export-Message", IDENTITY)
 def export_message(invocation):
     """The message as it sits in its server's queue store (headers and body, as bytes)."""
-    from transport.queue.store import server_store
-
-    exported = []
-    for identity in invocation.each("Identity"):
-        message = _message(identity)
-        _, content = server_store(message.queue.server.name).load(message.store_id)
-        exported.append(content)
-    return exported
+    return [actions.export_message(_message(identity)) for identity in invocation.each("Identity")]
