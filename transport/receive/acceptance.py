@@ -6,35 +6,11 @@ from email.parser import BytesHeaderParser
 from email.utils import format_datetime, make_msgid
 
 from transport.batching import Batcher
+from transport.headers import split_headers, strip_header_fields  # noqa: F401 (the receive session's)
 
 log = logging.getLogger(__name__)
 _header_parser = BytesHeaderParser()
 _RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
-
-
-def split_headers(content):
-    """(header block including its blank line, body); a message without a body is all headers."""
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        index = content.find(separator)
-        if index != -1:
-            return content[:index + len(separator)], content[index + len(separator):]
-    return content, b""
-
-
-def strip_header_fields(content, prefixes):
-    """The content without the header fields (and their continuation lines) whose names start with one of
-    `prefixes` (lower-case bytes): the organization's own headers from a sender not trusted to set them."""
-    headers, body = split_headers(content)
-    kept, dropping = [], False
-    for line in headers.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t"):
-            if not dropping:
-                kept.append(line)
-            continue
-        dropping = line.lower().startswith(prefixes)
-        if not dropping:
-            kept.append(line)
-    return b"".join(kept) + body
 
 
 def received_header(helo, client_ip, fqdn, local_ip, tls, moment):
