@@ -320,6 +320,21 @@ def check_drop_directory(text):
         raise ValueError(f"'{text}' must be a folder under the server's RootDropDirectoryPath (no '..' or drive)")
 
 
+def drop_directory_under_root(connector):
+    """The drop directory in effect is DropDirectory, or the Name when that is empty (the preset copies it at
+    creation; the transport falls back to it): a Name such as '../../x' must not become a folder outside
+    RootDropDirectoryPath, whether on New-, on a rename or through any other face."""
+    folder = connector.drop_directory or connector.name
+    try:
+        check_drop_directory(folder)
+    except ValueError as error:
+        if folder == connector.name:
+            yield rule("Name", f"Name: {error}; the drop directory defaults to the Name, so choose another Name "
+                               f"or set DropDirectory.")
+        else:
+            yield rule("DropDirectory", f"DropDirectory: {error}.")
+
+
 FOREIGN_CONNECTOR = ObjectSchema(
     noun="ForeignConnector",
     model=ForeignConnector,
@@ -336,7 +351,7 @@ FOREIGN_CONNECTOR = ObjectSchema(
         Param("Comment", "comment", p.String(1024)),
     ],
     presets=foreign_presets,
-    rules=[unique_name(ForeignConnector), foreign_rules, source_servers_rules],
+    rules=[unique_name(ForeignConnector), foreign_rules, drop_directory_under_root, source_servers_rules],
     affected_servers=all_servers,
     default_columns=("Identity", "AddressSpaces", "Enabled"),
 )

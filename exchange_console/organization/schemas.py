@@ -1,14 +1,18 @@
 """Schemas of the organization-level objects: parameters under Exchange's names, and their rules."""
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
 
 from exchange_console import params as p
+from exchange_console.accounts.rbac import is_organization_manager
 from exchange_console.lib import domains
 from exchange_console.organization.models import (
     AcceptedDomain, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
 )
 from exchange_console.schema import ObjectSchema, Param, rule
+from exchange_console.services import current_caller
 
 MAX_INT = 2147483647
 SECOND = timedelta(seconds=1)
@@ -101,11 +105,30 @@ def server_rules():
             if directory is not None and file is not None and file > directory:
                 yield rule(f"{kind}MaxFileSize",
                            f"{kind}MaxFileSize must not be larger than {kind}MaxDirectorySize.")
-    return [unique_name(TransportServer), log_file_below_directory]
+    return [unique_name(TransportServer), log_file_below_directory, folders_under_data_folder]
 
 
 LOG_KINDS = [("ReceiveProtocolLog", "receive_protocol_log"), ("SendProtocolLog", "send_protocol_log"),
              ("MessageTrackingLog", "message_tracking_log")]
+SERVER_FOLDERS = [(f"{kind}Path", f"{prefix}_path") for kind, prefix in LOG_KINDS] + [
+    ("RootDropDirectoryPath", "root_drop_directory_path")]
+
+
+def folders_under_data_folder(server):
+    """The worker writes its logs and drop files where these point, as its own user: Server Management may move
+    them within the server's data folder; only Organization Management (or setup) may put them anywhere else."""
+    caller = current_caller()
+    if caller is None or is_organization_manager(caller.user):
+        return
+    stored = TransportServer.objects.filter(pk=server.pk).values(*(field for _, field in SERVER_FOLDERS)).first()
+    for name, field in SERVER_FOLDERS:
+        value = getattr(server, field)
+        if stored and stored[field] == value:
+            continue  # set earlier by Organization Management: changing another parameter keeps it
+        folder = Path(os.path.normpath(server.resolve_path(value)))
+        if not folder.is_relative_to(server.data_directory):
+            yield rule(name, f"{name}: '{value}' is outside the server's data folder {server.data_directory}; "
+                             f"only Organization Management can put a server's folders elsewhere.")
 
 
 def _server_itself(server):

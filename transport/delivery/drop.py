@@ -8,8 +8,20 @@ class DropDirectoryQuotaExceeded(Exception):
     """The drop directory holds DropDirectoryQuota already: the message waits in its queue."""
 
 
+class DropDirectoryOutsideRoot(Exception):
+    """The connector's drop directory isn't under RootDropDirectoryPath (a row saved before the schema refused
+    such a DropDirectory or Name): nothing is written and the messages stay in their queue."""
+
+
 def drop_directory(drop_root, connector):
-    return Path(drop_root) / connector.drop_directory
+    """The connector's folder, checked again here: whatever the database holds, files land under the root."""
+    root = Path(os.path.normpath(drop_root))
+    folder = Path(os.path.normpath(root / connector.drop_directory))
+    if not folder.is_relative_to(root):
+        raise DropDirectoryOutsideRoot(f"The drop directory '{connector.drop_directory}' of foreign connector "
+                                       f"'{connector.name}' is outside RootDropDirectoryPath {root}; "
+                                       f"correct the connector's DropDirectory (or Name).")
+    return folder
 
 
 def write_drop_file(folder, quota, message_id, mail_from, recipients, content):
