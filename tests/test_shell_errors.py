@@ -171,3 +171,37 @@ def test_it_reports_bad_counts_and_patterns_as_errors(hub):
         "The regular expression pattern (unclosed is not valid")
     assert ems("Get-ReceiveConnector | Select-Object -Last 5 | Measure-Object | fl Count").split() == [
         "Count", ":", "2"]
+
+
+@pytest.mark.parametrize("command, opener", [
+    ("(" * 5000 + "1" + ")" * 5000, "("),
+    ("-not " * 5000 + "$true", "-not"),
+    ("@(" * 3000 + "1" + ")" * 3000, "@("),
+    ("Get-AcceptedDomain | Where-Object " + "{" * 3000 + "$true" + "}" * 3000, "{"),
+    ("$h = " + "@{a=" * 3000 + "1" + "}" * 3000, "@{"),
+    ("$x = 1; $x" + "[$x" * 3000 + "]" * 3000, "["),
+])
+def test_it_refuses_deep_nesting_with_an_error_at_the_level_too_many(hub, command, opener):
+    error = error_of(command)
+    assert error.message == "The script is nested too deeply. The nesting depth reached 33 and the maximum is 32."
+    assert command[:error.end].count(opener) == 33      # the <<<< marker stands after the 33rd level
+
+
+def test_it_runs_nesting_within_the_limit_and_chains_of_any_length(hub):
+    assert ems("(" * 32 + "'deep'" + ")" * 32) == "deep\n"
+    assert ems("$true" + " -and $true" * 5000) == "True\n"
+    assert ems("1" + " -eq 1" * 5000) == "True\n"
+
+
+def test_it_ends_a_script_that_builds_a_value_too_deep_to_show_with_an_error(hub):
+    assert error_of("$a = 1; " + "$a = $a, 1; " * 3000 + "$a").message == (
+        "The script failed due to call depth overflow.")
+
+
+def test_it_refuses_a_deeply_nested_opath_filter_as_a_bad_filter_argument(hub):
+    error = error_of("Get-Message -Filter '" + "(" * 5000 + "Status -eq Retry" + ")" * 5000 + "'")
+    assert error.render("x").startswith("Get-Message : Cannot bind parameter 'Filter'. Filter: parentheses and "
+                                        "-not are nested too deeply; the maximum is 32 levels.")
+    assert ems("Get-Message -Filter {" + "Status -eq Retry -or " * 99 + "Status -eq Ready}") == ""
+    assert error_of("Get-Message -Filter {" + "Status -eq Retry -or " * 3000 + "Status -eq Ready}").message == (
+        "Cannot bind parameter 'Filter'. Filter: too many comparisons; the maximum is 100.")

@@ -122,6 +122,19 @@ def test_the_console_lists_queues_and_messages_and_exports_them(server, stuck, c
     assert "Filter: expected &#x27;Property -operator value&#x27;" in bad
 
 
+def test_it_shows_a_filter_nested_too_deeply_as_a_filter_error(server, console):
+    deep = "(" * 5000 + "Subject -eq 'Alpha'" + ")" * 5000
+    for tab in ("queues", "messages"):
+        page = console.get("/toolbox/queues/", {"server": server.name, "tab": tab, "filter": deep})
+        assert page.status_code == 200
+        assert "Filter: parentheses and -not are nested too deeply; the maximum is 32 levels." in page.content.decode()
+    chained = console.get("/toolbox/queues/", {"tab": "messages", "filter": "Subject -eq 'x' -or " * 3000 + "Size -gt 0"})
+    assert "Filter: too many comparisons; the maximum is 100." in chained.content.decode()
+    export = console.get("/toolbox/queues/export/", {"tab": "messages", "filter": "-not " * 5000 + "Size -gt 0"})
+    assert (export.status_code, export.content.decode()) == (
+        400, "Filter: parentheses and -not are nested too deeply; the maximum is 32 levels.")
+
+
 def test_a_message_page_shows_headers_recipients_and_tracking(stuck, console):
     alpha = stuck["Alpha"]
     page = console.get(f"/toolbox/queues/messages/{alpha.pk}/").content.decode()

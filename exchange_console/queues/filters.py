@@ -11,6 +11,12 @@ from exchange_console.lib.errors import ParameterError
 
 _TOKEN = re.compile(r"""\s*(?:(?P<string>"[^"]*"|'[^']*')|(?P<op>-[a-zA-Z]+)|(?P<paren>[()])|(?P<word>[^\s()"']+))""")
 OPERATORS = ("eq", "ne", "like", "notlike", "gt", "lt", "ge", "le")
+# Parentheses and -not inside one another. Parsing and running recurse once per level, so a filter thousands of
+# levels deep (pasted into the Queue Viewer's filter box) would exhaust Python's stack.
+MAX_NESTING = 32
+# Comparisons in one filter: the database parses a long -or chain as a tree as deep as it is long (SQLite stops
+# at 1,000).
+MAX_COMPARISONS = 100
 
 
 class OPathFilter:
@@ -53,10 +59,11 @@ def _tokens(text):
 
 
 class _Parser:
-    """Builds ("or", a, b), ("and", a, b), ("not", a) and ("cmp", property, operator, value) tuples."""
+    """Builds ("or", a, b, ...), ("and", a, b, ...), ("not", a) and ("cmp", property, operator, value) tuples;
+    a chain of -and or -or is one node, so only parentheses and -not make the tree deeper."""
 
     def __init__(self, tokens, text):
-        self.tokens, self.text, self.position = tokens, text, 0
+        self.tokens, self.text, self.position, self.depth, self.comparisons = tokens, text, 0, 0, 0
 
     def peek(self):
         return self.tokens[self.position] if self.position < len(self.tokens) else (None, None)
@@ -71,32 +78,43 @@ class _Parser:
         return kind == "op" and value.lower() == operator
 
     def expression(self):
-        left = self.conjunction()
-        while self.at("-or"):
-            self.take()
-            left = ("or", left, self.conjunction())
-        return left
+        return self.chain("-or", self.conjunction)
 
     def conjunction(self):
-        left = self.unary()
-        while self.at("-and"):
+        return self.chain("-and", self.unary)
+
+    def chain(self, operator, operand):
+        terms = [operand()]
+        while self.at(operator):
             self.take()
-            left = ("and", left, self.unary())
-        return left
+            terms.append(operand())
+        return terms[0] if len(terms) == 1 else (operator[1:], *terms)
 
     def unary(self):
         if self.at("-not"):
             self.take()
-            return ("not", self.unary())
+            return ("not", self.nested(self.unary))
         if self.peek() == ("paren", "("):
             self.take()
-            inner = self.expression()
+            inner = self.nested(self.expression)
             if self.take() != ("paren", ")"):
                 raise ParameterError("Filter", f"Filter: missing ')' in '{self.text}'.")
             return inner
         return self.comparison()
 
+    def nested(self, parse):
+        if self.depth == MAX_NESTING:
+            raise ParameterError("Filter", f"Filter: parentheses and -not are nested too deeply; the maximum is "
+                                           f"{MAX_NESTING} levels.")
+        self.depth += 1
+        inner = parse()
+        self.depth -= 1
+        return inner
+
     def comparison(self):
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise ParameterError("Filter", f"Filter: too many comparisons; the maximum is {MAX_COMPARISONS}.")
         kind, name = self.take()
         operator_kind, operator = self.take()
         value_kind, value = self.take()
@@ -110,9 +128,9 @@ class _Parser:
 def _evaluate(node, record):
     kind = node[0]
     if kind == "or":
-        return _evaluate(node[1], record) or _evaluate(node[2], record)
+        return any(_evaluate(term, record) for term in node[1:])
     if kind == "and":
-        return _evaluate(node[1], record) and _evaluate(node[2], record)
+        return all(_evaluate(term, record) for term in node[1:])
     if kind == "not":
         return not _evaluate(node[1], record)
     _, name, operator, value = node
@@ -135,10 +153,8 @@ def _number(value):
 
 def _to_q(node, columns):
     kind = node[0]
-    if kind == "or":
-        return _to_q(node[1], columns) | _to_q(node[2], columns)
-    if kind == "and":
-        return _to_q(node[1], columns) & _to_q(node[2], columns)
+    if kind in ("or", "and"):
+        return Q(*(_to_q(term, columns) for term in node[1:]), _connector=Q.OR if kind == "or" else Q.AND)
     if kind == "not":
         return ~_to_q(node[1], columns)
     _, name, operator, value = node

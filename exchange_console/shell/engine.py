@@ -2,6 +2,8 @@
 passes objects down pipelines. The first error stops the pipeline and the script; a command's changes are all
 made or, when one is refused, none (cmdlets.apply).
 """
+from contextlib import contextmanager
+
 from django.core.exceptions import PermissionDenied
 
 from exchange_console.lib.errors import ParameterError
@@ -28,6 +30,16 @@ def dotnet_type(value):
     return next((name for kind, name in DOTNET_TYPES if isinstance(value, kind)), type(value).__name__)
 
 
+@contextmanager
+def call_depth_checked():
+    """The parser refuses deep nesting, but a script can still build a value thousands of levels deep
+    (`$a = $a, 1` again and again): that ends with PowerShell's error instead of a Python crash."""
+    try:
+        yield
+    except RecursionError:
+        raise ShellError("The script failed due to call depth overflow.") from None
+
+
 class Session:
     """A shell session: its variables and host. `run` writes output; `execute` returns the objects."""
 
@@ -38,12 +50,14 @@ class Session:
         self._current_item = None
 
     def run(self, text):
-        for output in self._run_statements(text):
-            for line in format_output(output):
-                self.host.write(line)
+        with call_depth_checked():
+            for output in self._run_statements(text):
+                for line in format_output(output):
+                    self.host.write(line)
 
     def execute(self, text):
-        return [obj for output in self._run_statements(text) for obj in output]
+        with call_depth_checked():
+            return [obj for output in self._run_statements(text) for obj in output]
 
     def _run_statements(self, text):
         statements = parse(text)
@@ -229,7 +243,18 @@ class Session:
         return ScriptBlock(node, self.source)
 
     def _evaluate_BinaryOperation(self, node):
-        left = self.evaluate(node.left)
+        # `a -eq b -and c -or ...` parses as a tree as deep as the chain is long: walk down its left side in a
+        # loop, so that a long chain can't exhaust the stack.
+        chain = []
+        while isinstance(node, n.BinaryOperation):
+            chain.append(node)
+            node = node.left
+        value = self.evaluate(node)
+        for operation in reversed(chain):
+            value = self._operate(operation, value)
+        return value
+
+    def _operate(self, node, left):
         if node.operator == "and":
             return truthy(left) and truthy(self.evaluate(node.right))
         if node.operator == "or":

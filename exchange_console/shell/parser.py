@@ -19,6 +19,7 @@ in the mode its position in the grammar calls for, rather than running a tokeniz
                  | @{ key = pipeline { ; key = pipeline } } | { script }
 """
 import re
+from contextlib import contextmanager, nullcontext
 
 from exchange_console.shell import nodes as n
 from exchange_console.shell.errors import ParseError
@@ -34,6 +35,9 @@ SPACE = " \t\f\v\u00a0"
 WORD_END = frozenset(SPACE + NEWLINE + ";|,(){}'\"")
 STATEMENT_END = frozenset(NEWLINE + ";|)}")
 MISSING_CLOSER = {")": "Missing closing ')' in expression.", "}": "Missing closing '}' in statement block."}
+# Levels of ( ), $( ), @( ), { }, @{ }, [ ] and -not / ! inside one another. Real scripts use a handful; the
+# parser and the engine recurse once per level, so thousands would exhaust Python's stack.
+MAX_NESTING = 32
 
 
 def parse(text):
@@ -60,7 +64,7 @@ def parse_number(text):
 
 class Parser:
     def __init__(self, text):
-        self.text, self.pos = text, 0
+        self.text, self.pos, self.depth = text, 0, 0
 
     # --- characters ----------------------------------------------------------------------------------------
 
@@ -107,6 +111,18 @@ class Parser:
             else:
                 break
 
+    @contextmanager
+    def nested(self):
+        """One level deeper; refused past MAX_NESTING with an error that points at the opening token."""
+        if self.depth == MAX_NESTING:
+            raise self.error(f"The script is nested too deeply. The nesting depth reached {MAX_NESTING + 1} and "
+                             f"the maximum is {MAX_NESTING}.")
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     def expect(self, char):
         if self.peek() != char:
             if self.at_end():
@@ -121,6 +137,10 @@ class Parser:
 
     def statement_list(self, closer):
         """Statements up to closer (consumed) or, for the whole script, the end of the text."""
+        with self.nested() if closer else nullcontext():
+            return self._statements_until(closer)
+
+    def _statements_until(self, closer):
         statements = []
         while True:
             self.skip_space(newlines=True)
@@ -316,7 +336,8 @@ class Parser:
                                   and not self.peek(4).isalnum()):
             self.pos += 1 if self.peek() == "!" else 4
             self.skip_space()
-            operand = self.unary()
+            with self.nested():
+                operand = self.unary()
             return n.Not(start, self.pos, operand)
         if self.peek() == "-" and (self.peek(1).isdigit() or self.peek(1) == "."):
             self.pos += 1
@@ -376,7 +397,8 @@ class Parser:
             elif self.peek() == "[":
                 self.pos += 1
                 self.skip_space()
-                index = self.expression()
+                with self.nested():
+                    index = self.expression()
                 self.skip_space()
                 self.expect("]")
                 node = n.Index(node.pos, self.pos, node, index)
@@ -454,6 +476,10 @@ class Parser:
         """@{ Add = "a","b"; Remove = "c" }: keys are bare words or strings, values are pipelines."""
         start = self.pos
         self.pos += 2
+        with self.nested():
+            return self._hash_entries(start)
+
+    def _hash_entries(self, start):
         entries = []
         while True:
             self.skip_space(newlines=True)
