@@ -41,6 +41,7 @@ def test_it_creates_with_exchange_defaults(hub):
     {"AddressSpaces": "X400:c=US;a= ;p=Contoso;1", **SMART_HOST},
     {"AddressSpaces": "*", "RequireTLS": True, "TlsAuthLevel": "DomainValidation", "TlsDomain": "*.contoso.com"},
     {"AddressSpaces": "partner.example", "DomainSecureEnabled": True},
+    {"AddressSpaces": "*", "DomainSecureEnabled": True},
     {"AddressSpaces": "*", "Usage": "Internet"},
     {"AddressSpaces": "*", "MaxMessageSize": "unlimited", "Port": 587, "Fqdn": "mail.contoso.com"},
 ])
@@ -70,7 +71,6 @@ def test_it_accepts_valid_combinations(hub, values):
      "required when TlsAuthLevel is DomainValidation"),
     ({"AddressSpaces": "*", "RequireTLS": True, "TlsDomain": "contoso.com"}, "TlsDomain",
      "only be set when TlsAuthLevel is DomainValidation"),
-    ({"AddressSpaces": "*", "DomainSecureEnabled": True}, "DomainSecureEnabled", "not allowed with wildcard"),
     ({"AddressSpaces": "partner.example", "DomainSecureEnabled": True, **SMART_HOST}, "DomainSecureEnabled",
      "requires DNSRoutingEnabled $true"),
     ({"AddressSpaces": "partner.example", "DomainSecureEnabled": True, "IgnoreSTARTTLS": True},

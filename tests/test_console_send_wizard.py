@@ -156,16 +156,17 @@ def test_it_creates_nothing_when_new_is_refused(wizard):
 
 
 def test_it_shows_the_attempted_command_when_new_is_refused(wizard):
-    # Partner implies DomainSecureEnabled, which the service refuses with a wildcard address space at New.
+    # Partner implies DomainSecureEnabled, which the service refuses with smart hosts at New.
     wizard.next("introduction", {"Name": "Partners", "Usage": "Partner"}, "address-space")
     wizard.next("address-space", rows("AddressSpaces", {**SPACE, "address": ["*"]}), "network")
-    wizard.next("network", {"DNSRoutingEnabled": "True"}, "source-server")
+    wizard.next("network", {"DNSRoutingEnabled": "False", **rows("SmartHosts", {"value": ["192.168.1.100"]})},
+                "smart-host-authentication")
+    wizard.next("smart-host-authentication", {"SmartHostAuthMechanism": "None"}, "source-server")
     wizard.next("source-server", {"SourceTransportServers": ["HUB01"]}, "new-connector")
     page = text(wizard.finish("new-connector"))
     assert ("Exchange Management Shell command attempted: New-SendConnector -Name 'Partners' -Usage 'Partner' "
             "-AddressSpaces 'SMTP:*;1'") in page
-    assert ("Error: DomainSecureEnabled: not allowed with wildcard address spaces such as '*' or '*.contoso.com'."
-            in page)
+    assert "Error: DomainSecureEnabled: requires DNSRoutingEnabled $true." in page
     assert "< Back" in page and "Elapsed Time: 00:00:0" in page
     assert not SendConnector.objects.exists()
     back = wizard.client.get(wizard.url("new-connector"))  # the pages are kept for "< Back"

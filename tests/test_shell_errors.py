@@ -143,9 +143,10 @@ def test_it_reports_the_service_layers_rules(hub, command, message):
 
 
 def test_it_changes_nothing_when_a_pipeline_fails_part_way(hub):
-    ems("New-SendConnector 'A Fabrikam' -AddressSpaces fabrikam.com; New-SendConnector 'B Internet' -AddressSpaces *")
+    ems("New-SendConnector 'A Fabrikam' -AddressSpaces fabrikam.com; "
+        "New-SendConnector 'B Relay' -AddressSpaces * -SmartHosts relay.contoso.com -DNSRoutingEnabled $false")
     error = error_of("Get-SendConnector | Sort-Object Name | Set-SendConnector -DomainSecureEnabled $true")
-    assert error.message.startswith("DomainSecureEnabled: not allowed with wildcard address spaces")
+    assert error.message.startswith("DomainSecureEnabled: requires DNSRoutingEnabled $true")
     assert list(SendConnector.objects.values_list("domain_secure_enabled", "version")) == [(False, 1), (False, 1)]
 
 

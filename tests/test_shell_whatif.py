@@ -49,8 +49,8 @@ def test_it_prints_what_if_and_changes_nothing(two_connectors, command, message)
 
 def test_it_reports_a_refused_change_instead_of_what_if(two_connectors):
     with pytest.raises(ShellError) as raised:
-        ems("Set-SendConnector 'To Internet' -DomainSecureEnabled $true -WhatIf")
-    assert raised.value.message.startswith("DomainSecureEnabled: not allowed with wildcard address spaces")
+        ems("Set-SendConnector 'To Internet' -DomainSecureEnabled $true -IgnoreSTARTTLS $true -WhatIf")
+    assert raised.value.message.startswith("DomainSecureEnabled: requires IgnoreSTARTTLS $false")
 
 
 def test_it_prints_what_if_for_each_piped_object(two_connectors):

@@ -52,7 +52,7 @@ def decide(snapshot, address, size, unavailable=frozenset(), via_connector=None)
     if via_connector is not None:
         return Decision(ROUTE, connector=via_connector)
     route = choose_connector(snapshot.connectors, domain, size, snapshot.server.name, snapshot.server_sites,
-                             unavailable)
+                             unavailable, domain_secure=domain in snapshot.tls_send_domain_secure_list)
     if route.connector is not None:
         return Decision(ROUTE, connector=route.connector)
     if route.failure == TOO_BIG:

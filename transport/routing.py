@@ -15,16 +15,20 @@ class Route:
     failure: str = None
 
 
-def choose_connector(connectors, domain, size, server_name, server_sites, unavailable=frozenset()):
+def choose_connector(connectors, domain, size, server_name, server_sites, unavailable=frozenset(),
+                     domain_secure=False):
     """The connector for `domain` as the router of `server_name` sees it.
 
     `server_sites` maps every transport server to its site. `unavailable` holds names of connectors whose
     every host has been failing to connect for this domain: the next matching connector by cost carries the
     mail until they recover (beyond Exchange, which would queue). If all candidates are unavailable the best
-    one is kept, so mail queues there and retries.
+    one is kept, so mail queues there and retries. `domain_secure`: the domain is in TLSSendDomainSecureList,
+    so only connectors with DomainSecureEnabled are candidates: neither routing nor failover ever hands its
+    mail to a connector without mutual TLS (with none matching, it is unreachable).
     """
     site = server_sites.get(server_name)
-    usable = [c for c in connectors if c.enabled and not _scoped_elsewhere(c, site, server_sites)]
+    usable = [c for c in connectors if c.enabled and not _scoped_elsewhere(c, site, server_sites)
+              and (not domain_secure or _domain_secured(c))]
     matching = [(rank, c) for c in usable if (rank := best_match(c, domain)) is not None]
     if not matching:
         return Route(failure=UNREACHABLE)
@@ -48,6 +52,10 @@ def _cost(connector, domain):
     """The cost of the address space that matched most specifically (the lowest cost among equals)."""
     top = best_match(connector, domain)
     return min(space.cost for space in connector.address_spaces if space.specificity(domain) == top)
+
+
+def _domain_secured(connector):
+    return not connector.is_foreign and connector.domain_secure_enabled
 
 
 def _scoped_elsewhere(connector, site, server_sites):

@@ -106,9 +106,8 @@ def send_tls_rules(connector):
             yield rule("DomainSecureEnabled", "DomainSecureEnabled: requires DNSRoutingEnabled $true.")
         if connector.ignore_starttls:
             yield rule("DomainSecureEnabled", "DomainSecureEnabled: requires IgnoreSTARTTLS $false.")
-        if any(space.is_wildcard for space in spaces(connector)):
-            yield rule("DomainSecureEnabled",
-                       "DomainSecureEnabled: not allowed with wildcard address spaces such as '*' or '*.contoso.com'.")
+        # Wildcards are refused in TLSSendDomainSecureList, not here: mutual TLS applies to the listed domains
+        # a connector carries, so `*` with DomainSecureEnabled is fine (Edge's "to Internet" connector is one).
 
 
 SEND_CONNECTOR = ObjectSchema(

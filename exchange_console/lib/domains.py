@@ -54,10 +54,6 @@ class AddressSpace:
     def is_smtp(self):
         return self.type == "SMTP"
 
-    @property
-    def is_wildcard(self):
-        return self.is_smtp and "*" in self.address
-
     def specificity(self, domain):
         """Match rank for a recipient domain (None: no match). Only SMTP spaces route SMTP recipients."""
         if not self.is_smtp or self.address == ALL_ACCEPTED_DOMAINS:
