@@ -1,6 +1,6 @@
 """The SMTP client of send connectors: EHLO (or HELO) with the connector's FQDN, STARTTLS as the connector's TLS
 settings ask, smart host authentication, and per-recipient results for one message at a time on a connection
-that carries up to SmtpMaxMessagesPerConnection messages."""
+that carries up to SmtpMaxMessagesPerConnection messages. What it sends ends every line with CRLF."""
 import functools
 import smtplib
 import ssl
@@ -229,9 +229,20 @@ class LoggingSMTP(smtplib.SMTP):
         self.send("".join(line + "\r\n" for line in lines))
         return [self.getreply() for _ in lines]
 
+    def data(self, msg):
+        """DATA, then the message as content() sends it (smtplib's own sends bare CR and LF as they are)."""
+        self.putcmd("data")
+        code, text = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, text)
+        return self.content(msg)
+
     def content(self, data):
-        """The message after DATA's 354: dot-stuffed, ended by CRLF . CRLF; returns the reply."""
-        stuffed = (b"." if data.startswith(b".") else b"") + data.replace(b"\n.", b"\n..")
+        """The message after DATA's 354: every line ending CRLF, dot-stuffed, ended by CRLF . CRLF; returns the
+        reply. Only CRLF ends a line on the wire: a bare CR or LF next to a dot could end the message early at a
+        next hop that reads it as a line ending, and what follows would be taken as commands (smuggling)."""
+        stuffed = _crlf(data)
+        stuffed = (b"." if stuffed.startswith(b".") else b"") + stuffed.replace(b"\r\n.", b"\r\n..")
         if stuffed and not stuffed.endswith(b"\r\n"):
             stuffed += b"\r\n"
         self.send(stuffed + b".\r\n")
@@ -247,6 +258,14 @@ class LoggingSMTP(smtplib.SMTP):
         if self.sock:
             self._log.write(DISCONNECT)
         super().close()
+
+
+def _crlf(data):
+    """`data` with every line ending CRLF; a stored message may hold bare LF or CR (accepted by an older version,
+    or picked up from a folder)."""
+    if data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n"):
+        return data
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
 def _reply(reply):

@@ -1,0 +1,140 @@
+"""What the send side puts on the wire, over real loopback peers: every line ending CRLF, so that no bare CR or LF
+next to a dot can end the message early at the next hop (a raw socket sink records the exact bytes)."""
+import re
+import socket
+import threading
+
+import pytest
+
+from tests.test_send_delivery import SENDER, org, smart_host_connector, store_ids, tasks
+from tests.transport_helpers import loopback_host
+from transport.delivery import runtime
+from transport.tasks import hand_to_categorizer
+
+__all__ = ["org", "tasks"]
+
+NETWORK = loopback_host(91).rsplit(".", 1)[0]    # this run's own loopback addresses
+RAW_SINK = f"{NETWORK}.2"
+PORT = 42525
+BARE_LINE_ENDING = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+
+class RawSink:
+    """A bare SMTP server on a socket: records each message exactly as it arrived after DATA's 354, up to and
+    with the first <CRLF>.<CRLF> (as a receiver that ends DATA only there reads it), and every command line."""
+
+    def __init__(self, address, port, pipelining=False):
+        self.listener = socket.create_server((address, port))
+        self.pipelining = pipelining
+        self.messages, self.commands = [], []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.listener.shutdown(socket.SHUT_RDWR)   # wakes the accept() of the thread
+        self.listener.close()
+        self.thread.join(5)
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(10)
+                self._session(connection)
+
+    def _session(self, connection):
+        connection.sendall(b"220 raw.sink ESMTP\r\n")
+        self.buffer = b""
+        while (line := self._read(connection, b"\r\n")) is not None:
+            self.commands.append(line)
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                connection.sendall(b"250-raw.sink\r\n" + b"250-PIPELINING\r\n" * self.pipelining + b"250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                connection.sendall(b"354 Start mail input\r\n")
+                self.buffer = b"\r\n" + self.buffer   # DATA's own CRLF: a message may start with the final dot
+                message = self._read(connection, b"\r\n.\r\n")
+                self.messages.append(message[2:])
+                connection.sendall(b"250 2.6.0 Queued mail for delivery\r\n")
+            elif verb == b"QUIT":
+                connection.sendall(b"221 2.0.0 Bye\r\n")
+                return
+            else:
+                connection.sendall(b"250 2.0.0 OK\r\n")
+
+    def _read(self, connection, end):
+        """The bytes up to and with `end` (None when the client went away)."""
+        while end not in self.buffer:
+            data = connection.recv(65536)
+            if not data:
+                return None
+            self.buffer += data
+        index = self.buffer.index(end) + len(end)
+        data, self.buffer = self.buffer[:index], self.buffer[index:]
+        return data
+
+
+def submit_content(tasks, content, rcpt_tos=("bob@fabrikam.com",)):
+    """Queue `content` as stored (bare line endings and all) and run the categorizer and delivery."""
+    envelope = runtime.store("HUB01").accept(
+        content, mail_from=SENDER, rcpt_tos=list(rcpt_tos), received_connector="HUB01\\Default HUB01",
+        client_ip="127.0.0.1", client_hostname="client.contoso.com", auth_user="", size=len(content),
+        header_message_id="", subject="")
+    hand_to_categorizer("HUB01", envelope.message_id)
+    tasks.run()
+    return envelope
+
+
+def unstuffed(message):
+    """What a strict receiver stores: the lines before the final dot, each leading dot removed once."""
+    lines = message[:-len(b".\r\n")].split(b"\r\n")
+    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+
+
+SMUGGLED = b"MAIL FROM:<mallory@evil.example>\r\nRCPT TO:<victim@fabrikam.com>\r\nDATA\r\nSmuggled\r\n"
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-command-at-a-time", "pipelining"])
+def test_it_sends_every_line_ending_as_crlf_so_only_the_final_dot_ends_the_message(org, tasks, pipelining):
+    smart_host_connector("To Raw Sink", RAW_SINK, PORT)
+    content = (b"Subject: Smuggling\r\n\r\nFirst\n.\r\n" + SMUGGLED + b".\r\rsecond\r.\rthird\n.\nfourth\r\n.\n"
+               b"fifth\r..\r\nlast")
+    with RawSink(RAW_SINK, PORT, pipelining=pipelining) as sink:
+        submit_content(tasks, content)
+    assert sink.messages == [
+        b"Subject: Smuggling\r\n\r\nFirst\r\n..\r\n" + SMUGGLED + b"..\r\n\r\nsecond\r\n..\r\nthird\r\n..\r\n"
+        b"fourth\r\n..\r\nfifth\r\n...\r\nlast\r\n.\r\n"]
+    assert [command[:4].upper() for command in sink.commands] == [b"EHLO", b"MAIL", b"RCPT", b"DATA", b"QUIT"]
+    assert [command.upper() for command in sink.commands[1:3]] == [
+        f"MAIL FROM:<{SENDER.upper()}>\r\n".encode(), b"RCPT TO:<BOB@FABRIKAM.COM>\r\n"]
+    assert store_ids() == []
+
+
+@pytest.mark.parametrize("content", [
+    b".\r\nMAIL FROM:<mallory@evil.example>\r\n",   # a dot line first
+    b"\n.\r\n" + SMUGGLED,
+    b"Subject: x\r\n\r\nbody\r.\r" + SMUGGLED,
+    b"Subject: x\r\n\r\nbody\n.\n" + SMUGGLED,
+    b"Subject: x\r\n\r\nbody\r\n.\n" + SMUGGLED,
+    b"Subject: x\r\n\r\nbody\r\n.\r" + SMUGGLED,
+    b"Subject: x\r\n\r\nbody\r\r\n.\r\n\r" + SMUGGLED,
+    b"Subject: x\r\n\r\n.",                          # a dot at the very end, without a line ending
+    b"Subject: x\r\n\r\nends with a bare CR\r",
+], ids=["dot-line-first", "lf-dot-crlf", "cr-dot-cr", "lf-dot-lf", "crlf-dot-lf", "crlf-dot-cr", "cr-crlf-dot",
+        "final-dot", "final-cr"])
+def test_it_never_sends_a_bare_cr_or_lf(org, tasks, content):
+    smart_host_connector("To Raw Sink", RAW_SINK, PORT + 1)
+    with RawSink(RAW_SINK, PORT + 1) as sink:
+        submit_content(tasks, content)
+    [message] = sink.messages
+    assert not BARE_LINE_ENDING.search(message)
+    assert (b"\r\n" + message).count(b"\r\n.\r\n") == 1      # only the final dot ends it
+    normalized = content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    assert unstuffed(message) == normalized + (b"" if normalized.endswith(b"\r\n") else b"\r\n")
+    assert [command[:4].upper() for command in sink.commands] == [b"EHLO", b"MAIL", b"RCPT", b"DATA", b"QUIT"]
