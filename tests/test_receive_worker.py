@@ -5,7 +5,6 @@ import re
 import signal
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,8 @@ from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN
 from exchange_console.services import new_object, remove_object
 from tests.transport_helpers import (
-    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, reconfigure,
-    remove_server_data, unique_server_name,
+    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
+    receive_process, reconfigure, remove_server_data, unique_server_name,
 )
 from transport.queue.store import server_store
 
@@ -183,14 +182,6 @@ def test_it_refuses_a_command_line_over_1000_characters_and_reads_the_next_one(w
             raw.sendall(b"HELO " + b"x" * length + b".example.com\r\nHELO client.example.com\r\n")
             assert replies.readline() == b"500 5.5.2 Line too long\r\n"
             assert replies.readline().startswith(b"250 ")
-
-
-def receive_process(worker):
-    """The pid of the worker's receive process (its child running the listeners)."""
-    for line in Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children").read_text().split():
-        if b"spawn_main" in Path(f"/proc/{line}/cmdline").read_bytes():
-            return int(line)
-    raise AssertionError("the worker has no receive process")
 
 
 def test_it_starts_the_receive_process_again_when_it_dies(worker, server):

@@ -108,6 +108,16 @@ class TransportWorker:
         self.process.wait()
 
 
+def receive_process(worker):
+    """The pid of the worker's receive process (its child running the listeners; a process started again is
+    the child of the worker's thread that watches it)."""
+    for thread in Path(f"/proc/{worker.process.pid}/task").iterdir():
+        for child in (thread / "children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    raise AssertionError("the worker has no receive process")
+
+
 def wait_for(condition, timeout=30):
     """Poll `condition` until it holds (True) or `timeout` seconds have passed (False)."""
     deadline = time.monotonic() + timeout
