@@ -1,8 +1,17 @@
-"""Exchange's W3C-style CSV logs (protocol and message tracking): header lines, daily files
-<PREFIX>yyyymmdd-n.log rolled at a size limit, old files pruned by age and by total folder size."""
+r"""Exchange's W3C-style CSV logs (protocol and message tracking): header lines, daily files
+<PREFIX>yyyymmdd-n.log rolled at a size limit, old files pruned by age and by total folder size.
+
+One event is one physical line, whatever a client sent. Every C0 control character (CR and LF included), DEL and
+the other characters that str.splitlines() ends a line at (U+0085, U+2028, U+2029) are written as \xHH or \uHHHH:
+a vertical tab as \x0b, a line separator as \u2028. A backslash that would otherwise read as the start of such an
+escape is doubled (the text \x0b that a client typed is written \\x0b); any other backslash is written as it is,
+so that connector ids read EX1\Internet Mail as in Exchange's own logs. Readers split lines at LF only, and a line
+that holds one of these characters unescaped was not written here.
+"""
 import csv
 import io
 import os
+import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,10 +26,24 @@ def format_time(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+# What a reader could take for a line end, and what a terminal would act on.
+LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_ESCAPED = re.compile(rf"{LINE_BREAKING.pattern}|\\(?={LINE_BREAKING.pattern}|[\\xu])")
+
+
 def csv_line(values):
+    """One CSV record on one line, escaped as the module says, ending with CRLF."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(["" if value is None else value for value in values])
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="").writerow(["" if value is None else value for value in values])
+    return _ESCAPED.sub(_escape, buffer.getvalue()) + "\r\n"
+
+
+def _escape(match):
+    character = match.group()
+    if character == "\\":
+        return "\\\\"
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class RollingLog:
