@@ -5,6 +5,9 @@ Received header). It is written to a temporary name, fsynced, renamed into place
 fsynced, so a message whose acceptance was acknowledged survives a crash at any later moment; a message
 exists (ids()) only once its file is complete. Directory syncs are shared: one fsync of the folder covers
 every rename made before it started, so concurrent acceptances commit together.
+
+A message too large to hold in memory arrives in a spool (<random>.spool, in the same folder) as the client
+sends it; storing it copies the spool in the kernel after the envelope line and the headers.
 """
 import json
 import os
@@ -15,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-MESSAGE_SUFFIX, TEMP_SUFFIX = ".msg", ".tmp"
+MESSAGE_SUFFIX, TEMP_SUFFIX, SPOOL_SUFFIX = ".msg", ".tmp", ".spool"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,47 @@ def new_message_id():
     return f"{time.time_ns():016x}{secrets.token_hex(4)}"
 
 
+class Spool:
+    """Content written to a file of the queue folder as it arrives, not yet a message (no fsync: only the
+    stored message must be durable)."""
+
+    def __init__(self, root):
+        self.path = Path(root) / (new_message_id() + SPOOL_SUFFIX)
+        self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self.size = 0
+
+    def write(self, data):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._descriptor, view):]
+        self.size += len(data)
+
+    def copy_to(self, descriptor):
+        """Append the whole spool to the open file `descriptor`, without reading it into memory."""
+        offset = 0
+        while offset < self.size:
+            copied = os.sendfile(descriptor, self._descriptor, offset, self.size - offset)
+            if not copied:
+                raise OSError(f"{self.path} is shorter than what was written to it")
+            offset += copied
+
+    def discard(self):
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+            self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class SpooledContent:
+    """Content to store whose end is in a spool: `head` (in memory), then the spool's bytes."""
+    head: bytes
+    spool: Spool
+
+    def __len__(self):
+        return len(self.head) + self.spool.size
+
+
 class MessageStore:
     def __init__(self, root):
         self.root = Path(root)
@@ -74,13 +118,17 @@ class MessageStore:
 
     def accept_group(self, messages):
         """Durably store messages [(content, fields)] together: each file fsynced, one folder sync for all.
-        Returns their envelopes, in order."""
+        `content`: bytes, or SpooledContent. Returns their envelopes, in order."""
         envelopes = [_new_envelope(**fields) for _, fields in messages]
         written = [self._write_temporary(envelope, content) for envelope, (content, _) in zip(envelopes, messages)]
         for temporary, envelope in zip(written, envelopes):
             os.replace(temporary, self._path(envelope.message_id))
         self._sync_directory(self._count_rename())
         return envelopes
+
+    def spool(self):
+        """A new Spool in this store's folder (the stored message's copy stays on one file system)."""
+        return Spool(self.root)
 
     def replace_envelope(self, envelope, **changes):
         """Rewrite a stored message's envelope atomically (e.g. fewer recipients left); returns it."""
@@ -122,9 +170,12 @@ class MessageStore:
         temporary = self._path(envelope.message_id).with_suffix(TEMP_SUFFIX)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            data = memoryview(envelope.to_json().encode() + b"\n" + content)
+            spooled = isinstance(content, SpooledContent)
+            data = memoryview(envelope.to_json().encode() + b"\n" + (content.head if spooled else content))
             while data:   # one write, as a rule
                 data = data[os.write(descriptor, data):]
+            if spooled:
+                content.spool.copy_to(descriptor)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)

@@ -1,5 +1,5 @@
-"""Durable acceptance of a received message: Received header, fsync into the queue store, RECEIVE tracking
-event, then the hand-off to the categorizer; all before the 250 reply."""
+"""Durable acceptance of a received message: its content as DATA brings it, Received header, fsync into the
+queue store, RECEIVE tracking event, then the hand-off to the categorizer; all before the 250 reply."""
 import logging
 import re
 from email.parser import BytesHeaderParser
@@ -7,10 +7,15 @@ from email.utils import format_datetime, make_msgid
 
 from transport.batching import Batcher
 from transport.headers import split_headers, strip_header_fields  # noqa: F401 (the receive session's)
+from transport.queue.store import SpooledContent
 
 log = logging.getLogger(__name__)
 _header_parser = BytesHeaderParser()
 _RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
+TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
+HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
+# Message content up to this size stays in memory and is stored with one write; beyond it, it is spooled.
+MEMORY_CONTENT = 64 * 1024
 
 
 def received_header(helo, client_ip, fqdn, local_ip, tls, moment):
@@ -37,13 +42,74 @@ def _received_by(value):
     return match.group(1).lower() if match else None
 
 
-def with_message_id(content, facts, received, fqdn):
-    """The content as stored (our Received header first, a Message-ID added when it has none) and its facts."""
-    prefix = received
-    if not facts["message_id"]:
-        facts = {**facts, "message_id": make_msgid(domain=fqdn)}
-        prefix += f"Message-ID: {facts['message_id']}\r\n".encode()
-    return prefix + content, facts
+def message_id_prefix(facts, received, fqdn):
+    """What is stored before the content (our Received header, and a Message-ID when the message has none)
+    and the facts with the message's Message-ID."""
+    if facts["message_id"]:
+        return received, facts
+    facts = {**facts, "message_id": make_msgid(domain=fqdn)}
+    return received + f"Message-ID: {facts['message_id']}\r\n".encode(), facts
+
+
+class MessageContent:
+    """A message as DATA brings it, dot-unstuffed: its header block and the start of its body in memory, the
+    rest of the body in a spool of the queue store as it arrives. Once refused (over a limit, or dropped by
+    the session), nothing more is kept: only the refusal is."""
+
+    def __init__(self, store, size_limit, header_limit):
+        self.store, self.size_limit, self.header_limit = store, size_limit, header_limit
+        self.headers = None         # the header block with its blank line, once it has arrived
+        self.size = 0
+        self.refusal = None
+        self._kept = bytearray()    # the header block so far, then the headers and the start of the body
+        self._spool = None
+
+    def add(self, data):
+        if self.refusal is not None:
+            return
+        self.size += len(data)
+        if self.size > self.size_limit:
+            return self.drop(TOO_BIG)
+        if self._spool is not None:
+            return self._spool.write(data)
+        searched = max(len(self._kept) - 3, 0)
+        self._kept += data
+        if self.headers is None:
+            self._find_header_end(searched)
+        elif len(self._kept) > MEMORY_CONTENT:
+            self._spool = self.store.spool()
+            self._spool.write(memoryview(self._kept)[len(self.headers):])
+            del self._kept[len(self.headers):]
+
+    def _find_header_end(self, searched):
+        """The header block ends at the first blank line (or is empty when the content starts with one)."""
+        if self._kept.startswith(b"\r\n"):
+            self.headers = b"\r\n"
+        elif (blank := self._kept.find(b"\r\n\r\n", searched)) != -1:
+            self.headers = bytes(self._kept[:blank + 4])
+        if len(self.headers or self._kept) > self.header_limit:
+            self.drop(HEADER_TOO_BIG)
+
+    def end(self):
+        """At the final dot: a message without a blank line is all headers."""
+        if self.headers is None and self.refusal is None:
+            self.headers = bytes(self._kept)
+
+    def drop(self, refusal):
+        """Keep nothing more: the message gets `refusal` at its end."""
+        self.refusal = refusal
+        self._kept = bytearray()
+        self.discard()
+
+    def stored(self, prefix, headers):
+        """The content to store: `prefix`, the (filtered) header block, then the body."""
+        head = prefix + headers + self._kept[len(self.headers):]
+        return head if self._spool is None else SpooledContent(head, self._spool)
+
+    def discard(self):
+        if self._spool is not None:
+            self._spool.discard()
+            self._spool = None
 
 
 class GroupAcceptance:
@@ -57,9 +123,11 @@ class GroupAcceptance:
         self.loop = loop
         self._batcher = Batcher(self._store_and_wake, "smtp-accept")
 
-    async def accept(self, runtime, *, content, facts, envelope_fields, server_ip, received, fqdn):
-        """Store (fsync), track, hand on. Returns the stored Envelope."""
-        content, facts = with_message_id(content, facts, received, fqdn)
+    async def accept(self, runtime, *, content, headers, facts, envelope_fields, server_ip, received, fqdn):
+        """Store (fsync), track, hand on a MessageContent whose header block is now `headers`. Returns the
+        stored Envelope."""
+        prefix, facts = message_id_prefix(facts, received, fqdn)
+        content = content.stored(prefix, headers)
         fields = {**envelope_fields, "size": len(content), "header_message_id": facts["message_id"],
                   "subject": facts["subject"]}
         future = self.loop.create_future()

@@ -1,8 +1,11 @@
-"""One SMTP session on a receive connector: aiosmtpd's protocol, with Exchange 2010's dialogue and policy.
+"""One SMTP session on a receive connector: Exchange 2010's dialogue and policy, on asyncio's public API.
 
-aiosmtpd provides the stream handling, STARTTLS switching and the AUTH challenge exchange; the command
-loop and the commands are Exchange's: the connector is chosen per connection by the client's address, the
-reply texts and enhanced status codes are Exchange's, and every refusal follows the connector's settings.
+The session is the connection's protocol: bytes land in one bounded buffer (reading pauses while it is
+full), one task per session reads command lines and DATA from it and answers, STARTTLS is loop.start_tls,
+and however the session ends (QUIT, the client's FIN or reset, a timeout, a limit, an error) that task's one
+`finally` closes the connection, gives back its connection slots and logs the disconnect. The connector is
+chosen per connection by the client's address, the reply texts and enhanced status codes are Exchange's, and
+every refusal follows the connector's settings.
 """
 import asyncio
 import binascii
@@ -14,16 +17,12 @@ from base64 import b64decode, b64encode
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-from aiosmtpd.smtp import SMTP
-from asyncio import sslproto
 from django.contrib.auth.hashers import check_password
 
 from exchange_console.lib.timespans import format_timespan
 from transport.logs.protocol import CONNECT, DISCONNECT, INFORMATION, RECEIVED, SENT, NoSessionLog, endpoint
 from transport.receive import policy
-from transport.receive.acceptance import (
-    header_facts, received_header, split_headers, strip_header_fields,
-)
+from transport.receive.acceptance import TOO_BIG, MessageContent, header_facts, received_header, strip_header_fields
 from transport.receive.runtime import peer_fingerprint
 
 log = logging.getLogger(__name__)
@@ -42,12 +41,17 @@ STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 UNABLE_TO_RELAY = "550 5.7.1 Unable to relay"
 SEND_AS_DENIED = "550 5.7.1 Client does not have permissions to send as this sender"
 DOMAIN_SECURE_FAILED = "454 4.7.5 Certificate validation failure"
-TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
-HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
-_DROP_MARGIN = 1 << 20
+# Only <CRLF>.<CRLF> ends DATA, and lines end with CRLF alone: a bare CR or LF is how one message's data is
+# made to look like its end to one server and not to another (SMTP smuggling). Such a message is read to its
+# real end and refused whole; such a command line is not run.
+BARE_LINE_ENDING = "550 5.6.11 Message contains a bare CR or LF; lines must end with CRLF"
+COMMAND_NOT_CRLF = "500 5.5.2 Command lines must end with CRLF"
+INVALID_CHARACTERS = "501 5.5.4 Invalid characters in command"
+LINE_TOO_LONG = "500 5.5.2 Line too long"
 # What the reader buffers before it pauses the socket: a whole message of usual size, so that reading one
-# doesn't stop and restart the socket's reading several times (command lines are still limited to 1000).
+# doesn't stop and restart the socket's reading several times.
 READ_BUFFER = 64 * 1024
+LINE_LIMIT = 1001   # the longest command or AUTH line taken, its CRLF included
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 ENVELOPE_LIMIT = "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients"
 HOP_COUNT_EXCEEDED = "554 5.4.6 Hop count exceeded - possible mail loop detected"
@@ -55,108 +59,216 @@ AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
 
 _ENHANCED_CODE = re.compile(r"^(\d{3}[ -])\d\.\d{1,3}\.\d{1,3} ")
 _COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "STARTTLS", "AUTH", "HELP")
+# Arguments that end up in the Received header, the envelope and the logs: no control characters.
+_CHECKED_COMMANDS, _CONTROL = ("HELO", "EHLO", "MAIL", "RCPT"), re.compile("[\x00-\x1f\x7f]")
 _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
 _PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, b"x-ms-exchange-organization-"),
                       (policy.ACCEPT_FOREST_HEADERS, b"x-ms-exchange-forest-"))
 _AUTH_AS = {policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal", policy.EXCHANGE_SERVER: "Internal",
             policy.PARTNER: "Partner"}
+_TOO_LONG = object()   # what the reader gives for a line over LINE_LIMIT (skipped whole)
 
 
-class ReceiveSession(SMTP):
+class _AuthEnded(Exception):
+    """The AUTH exchange ended before credentials arrived; its reply, if any, was sent."""
+
+
+class ReceiveSession(asyncio.Protocol):
     def __init__(self, service):
-        self.service = service
+        self.service, self.loop = service, service.loop
         self.runtime = service.runtime         # fixed for the whole session: reloads apply to new sessions
-        self._init_stream_state(service.loop, self.runtime.tls_context)
-        self.connector = None
+        self.transport = self.connector = None
         self.session_log = NoSessionLog()
-        self.helo = None
+        self.helo, self.extended_smtp, self.tls_active = None, False, False
         self.principal, self.auth_user, self.rights = policy.ANONYMOUS, "", frozenset()
         self.partner_certificate = None
         self.protocol_errors = self.logon_failures = 0
         self.started = time.monotonic()
+        self._buffer = bytearray()
+        self._reading, self._writing = True, True        # neither paused
+        self._client_done = self._ended = self._closing_locally = self._counted = False
+        self._wakeup = self._inactivity = self._deadline = None
+        self._last_activity = self.loop.time()
         self._reset_transaction()
 
-    def _init_stream_state(self, loop, tls_context):
-        """What aiosmtpd's connection and STARTTLS machinery needs. Its own __init__ would also build its
-        command, hook and AUTH tables by introspection on every connection, which this session replaces."""
-        self.loop, self.tls_context = loop, tls_context
-        asyncio.StreamReaderProtocol.__init__(
-            self, asyncio.StreamReader(loop=loop, limit=READ_BUFFER),
-            client_connected_cb=self._cb_client_connected, loop=loop)
-        self.event_handler, self._handle_hooks = None, {}
-        self.enable_SMTPUTF8 = self._decode_data = False
-        self._timeout_duration, self._timeout_handle = 300, None
-        self._tls_handshake_okay, self._tls_protocol, self._original_transport = True, None, None
-        self.session = self.envelope = self.transport = self._handler_coroutine = None
-
-    # --- connection ------------------------------------------------------------------------------------
+    # --- the connection (asyncio's protocol callbacks) -------------------------------------------------
 
     def connection_made(self, transport):
-        starting_tls = self._original_transport is not None
-        super().connection_made(transport)
-        if starting_tls:
-            self._tls_established()
-            return
+        self.transport = transport
         sockname, peername = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
         self.local_ip, self.local_port = sockname[0], sockname[1]
         self.client_ip, self.client_port = peername[0], peername[1]
+        self._task = self.loop.create_task(self._run())
+
+    def data_received(self, data):
+        self._buffer += data
+        self._last_activity = self.loop.time()   # any input, DATA's included, shows the client is there
+        if self._reading and len(self._buffer) >= READ_BUFFER and self.transport is not None:
+            self._reading = False
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self):
+        self._client_done = True
+        self._wake()
+        return not self.tls_active   # keep our side open to answer what was buffered (TLS can't)
+
+    def connection_lost(self, error):
+        self._client_done = True
+        self._wake()
+
+    def pause_writing(self):
+        self._writing = False
+
+    def resume_writing(self):
+        self._writing = True
+        self._wake()
+
+    def _wake(self):
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def _wait(self, seconds=None):
+        """Until something happens (input, the client's or the session's end, the socket writable again), or
+        `seconds` pass."""
+        self._wakeup = self.loop.create_future()
+        timer = self.loop.call_later(seconds, self._wake) if seconds is not None else None
+        try:
+            await self._wakeup
+        finally:
+            self._wakeup = None
+            if timer is not None:
+                timer.cancel()
+
+    # --- the session's life ----------------------------------------------------------------------------
+
+    async def _run(self):
+        try:
+            await self._serve()
+        except Exception:
+            log.exception("Receive session from %s ended by an error", self.client_ip)
+            self._closing_locally = True
+        finally:
+            self._release()
+
+    def _release(self):
+        """The one way out of every session, whatever ended it."""
+        self._ended = True
+        for handle in (self._inactivity, self._deadline):
+            if handle is not None:
+                handle.cancel()
+        if self.transport is not None:
+            self.transport.close()
+        if self._counted:
+            self.service.connection_closed(self.connector, self.client_ip)
+        if self.connector is not None:
+            self.session_log.write(DISCONNECT, "", "Local" if self._closing_locally else "Remote")
+
+    def _end(self, status=None):
+        """End the session from our side, after `status` if given: the session's task stops at its next step."""
+        if status is not None:
+            self._write_now(status)
+        self._ended = self._closing_locally = True
+        self._wake()
+
+    async def _serve(self):
         self.connector = self.runtime.connector_for(self.local_ip, self.local_port, self.client_ip)
         if self.connector is None:
-            return
-        self._timeout_duration = self.connector.connection_inactivity_timeout.total_seconds()
-        self._reset_timeout()
+            return self._end(REFUSED_NO_CONNECTOR)
         if self.connector.verbose_logging:
             self.session_log = self.runtime.protocol_log.session(
                 self.connector.identity, endpoint(self.local_ip, self.local_port),
                 endpoint(self.client_ip, self.client_port))
         self.session_log.write(CONNECT)
-
-    def connection_lost(self, error):
-        if self._counted:
-            self.service.connection_closed(self.connector, self.client_ip)
-        if self.connector is not None:
-            self.session_log.write(DISCONNECT, "", "Local" if self._closing_locally else "Remote")
-        super().connection_lost(error)
-
-    _closing_locally = _counted = False
-
-    def _close(self):
-        self._closing_locally = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def _reset_timeout(self, duration=None):
-        """ConnectionInactivityTimeout starts again at every command: note the moment; the session's one timer
-        looks at it when it fires (rather than a new timer for every command)."""
-        self._last_activity = now = self.loop.time()
-        delay = duration or self._timeout_duration
-        if self._timeout_handle is None or self._timeout_handle.when() > now + delay:   # none yet, or too late
-            if self._timeout_handle is not None:
-                self._timeout_handle.cancel()
-            self._timeout_handle = self.loop.call_later(delay, self._inactivity_check)
+        refusal = self.service.connection_opened(self.connector, self.client_ip)
+        if refusal:
+            return self._end(refusal)
+        self._counted = True
+        self._inactivity_timeout = self.connector.connection_inactivity_timeout.total_seconds()
+        self._inactivity = self.loop.call_later(self._inactivity_timeout, self._inactivity_check)
+        self._deadline = self.loop.call_later(self.connector.connection_timeout.total_seconds(),
+                                              self._connection_timed_out)
+        self._set_principal(policy.EXCHANGE_SERVER if self._externally_secured() else policy.ANONYMOUS)
+        await self.push(self._banner())
+        while (line := await self._read_line()) is not None:
+            await self._dispatch(line)
 
     def _inactivity_check(self):
+        """ConnectionInactivityTimeout: one timer per session, that looks when it fires at when input last
+        came (rather than a new timer for every command or chunk)."""
         idle = self.loop.time() - self._last_activity
-        if idle >= self._timeout_duration:
-            self._timeout_cb()
+        if idle >= self._inactivity_timeout:
+            self._end(INACTIVITY_TIMEOUT)
         else:
-            self._timeout_handle = self.loop.call_later(self._timeout_duration - idle, self._inactivity_check)
-
-    def _timeout_cb(self):
-        """ConnectionInactivityTimeout: tell the client, then close."""
-        self._write_now(INACTIVITY_TIMEOUT)
-        self._close()
+            self._inactivity = self.loop.call_later(self._inactivity_timeout - idle, self._inactivity_check)
 
     def _connection_timed_out(self):
         elapsed = timedelta(seconds=int(time.monotonic() - self.started))
-        self._write_now(CONNECTION_TIMED_OUT.format(format_timespan(elapsed)))
-        self._close()
+        self._end(CONNECTION_TIMED_OUT.format(format_timespan(elapsed)))
 
-    def _write_now(self, status):
-        if self.transport is not None and not self.transport.is_closing():
-            status = self._with_status_codes(status)
-            self.session_log.write(SENT, status)
-            self.transport.write(status.encode() + b"\r\n")
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def _consume(self, count):
+        del self._buffer[:count]
+        if not self._reading and len(self._buffer) < READ_BUFFER and self.transport is not None:
+            self._reading = True
+            self.transport.resume_reading()
+
+    async def _read_line(self):
+        """The next line with its line ending; _TOO_LONG for a line over LINE_LIMIT (skipped whole); None when
+        nothing more comes (an unfinished last line is dropped)."""
+        while not self._ended:
+            end = self._buffer.find(b"\n", 0, LINE_LIMIT)
+            if end != -1:
+                line = bytes(self._buffer[:end + 1])
+                self._consume(end + 1)
+                return line
+            if len(self._buffer) >= LINE_LIMIT:
+                return await self._skip_line()
+            if self._client_done:
+                return None
+            await self._wait()
+        return None
+
+    async def _skip_line(self):
+        while (end := self._buffer.find(b"\n")) == -1:
+            self._consume(len(self._buffer))
+            if self._ended or self._client_done:
+                return None
+            await self._wait()
+        self._consume(end + 1)
+        return _TOO_LONG
+
+    async def _read_data(self, content):
+        """DATA's lines into `content`, dot-unstuffed, up to <CRLF>.<CRLF> and nothing else; True once that
+        arrived. Taken in runs of whole lines (a long line in parts), never one line at a time; a bare CR or
+        LF drops the content, but the reading goes on to the real end."""
+        at_line_start = True   # after the CRLF of the DATA command, of the previous run or of a line inside
+        while not self._ended:
+            buffer = self._buffer
+            if at_line_start and buffer.startswith(b".\r\n"):
+                self._consume(3)
+                return True
+            final = buffer.find(b"\r\n.\r\n")
+            if final != -1:
+                cut = final + 2
+            else:
+                cut = buffer.rfind(b"\n") + 1 or (len(buffer) - buffer.endswith(b"\r")
+                                                  if len(buffer) >= READ_BUFFER else 0)
+            if cut:
+                run = buffer[:cut]
+                if content.refusal is None:
+                    _add_run(content, run, at_line_start)
+                at_line_start = run.endswith(b"\r\n")
+                self._consume(cut + (3 if final != -1 else 0))
+                if final != -1:
+                    return True
+            elif self._client_done:
+                return False
+            else:
+                await self._wait()
+        return False
+
 
     # --- replies ---------------------------------------------------------------------------------------
 
@@ -165,22 +277,41 @@ class ReceiveSession(SMTP):
             return _ENHANCED_CODE.sub(r"\1", status)
         return status
 
-    async def push(self, status):
-        status = self._with_status_codes(status if isinstance(status, str) else status.decode())
+    def _write_now(self, status):
+        """Send a reply unless the session is over; False if it was not sent."""
+        if self._ended or self.transport is None or self.transport.is_closing():
+            return False
+        status = self._with_status_codes(status)
         self.session_log.write(SENT, status)
-        await super().push(status)
+        self.transport.write(status.encode() + b"\r\n")
+        return True
+
+    async def push(self, status):
+        if self._write_now(status):
+            await self._drain()
 
     async def push_lines(self, code, lines):
-        """A multi-line reply; the protocol log shows it as one line, as Exchange's does."""
+        """A multi-line reply, in one write; the protocol log shows it as one line, as Exchange's does."""
+        if self._ended or self.transport is None or self.transport.is_closing():
+            return
         self.session_log.write(SENT, f"{code}  " + " ".join(lines))
         reply = [f"{code}-{line}" for line in lines[:-1]] + [f"{code} {lines[-1]}"]
-        await super().push("\r\n".join(reply))   # one write for the whole reply
+        self.transport.write("\r\n".join(reply).encode() + b"\r\n")
+        await self._drain()
+
+    async def _drain(self):
+        """A client that doesn't read its replies stops being read (its commands wait in the socket)."""
+        while not (self._writing or self._ended or self._client_done):
+            await self._wait()
 
     async def refuse(self, status):
-        """A 5xx refusal: unauthenticated clients wait TarpitInterval first (slows down harvesting)."""
+        """A 5xx refusal: unauthenticated clients wait TarpitInterval first (slows down harvesting); a client
+        that closes its side meanwhile gets the reply at once."""
         tarpit = self.connector.tarpit_interval.total_seconds()
         if status.startswith("5") and self.principal == policy.ANONYMOUS and tarpit > 0:
-            await asyncio.sleep(tarpit)
+            until = self.loop.time() + tarpit
+            while not (self._ended or self._client_done) and (left := until - self.loop.time()) > 0:
+                await self._wait(left)
         await self.push(status)
 
     async def protocol_error(self, status):
@@ -188,73 +319,30 @@ class ReceiveSession(SMTP):
         self.protocol_errors += 1
         limit = self.connector.max_protocol_errors
         if limit is not None and self.protocol_errors > limit:
-            await self.push(TOO_MANY_ERRORS)
-            self._close()
-            return
+            return self._end(TOO_MANY_ERRORS)
         await self.refuse(status)
 
-    # --- the command loop ------------------------------------------------------------------------------
-
-    async def _handle_client(self):
-        if self.connector is None:
-            await self.push(REFUSED_NO_CONNECTOR)
-            self._close()
-            return
-        refusal = self.service.connection_opened(self.connector, self.client_ip)
-        self._counted = refusal is None
-        if refusal:
-            await self.push(refusal)
-            self._close()
-            return
-        self._set_principal(policy.EXCHANGE_SERVER if self._externally_secured() else policy.ANONYMOUS)
-        deadline = self.loop.call_later(self.connector.connection_timeout.total_seconds(),
-                                        self._connection_timed_out)
-        try:
-            await self.push(self._banner())
-            while self.transport is not None and not self.transport.is_closing():
-                line = await self._read_command_line()
-                if line is None:
-                    break
-                await self._dispatch(line)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            deadline.cancel()
-
-    async def _read_command_line(self):
-        """The next command line (None once the client is gone); longer ones are refused and skipped whole."""
-        while True:
-            line = await self._read_line_chunk()
-            if line is None or len(line) <= self.line_length_limit:
-                return None if line is None else line.rstrip(b"\r\n")
-            while not line.endswith(b"\n"):
-                line = await self._read_line_chunk()
-                if line is None:
-                    return None
-            await self.protocol_error("500 5.5.2 Line too long")
-
-    async def _read_line_chunk(self):
-        """Up to and including the next LF, or a buffer's worth of a longer line; None at the end of input."""
-        try:
-            return await self._reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as overrun:
-            return await self._reader.read(overrun.consumed)
-        except asyncio.IncompleteReadError:
-            return None
+    # --- the commands ----------------------------------------------------------------------------------
 
     async def _dispatch(self, line):
-        if not line:
+        if line is _TOO_LONG:
+            return await self.protocol_error(LINE_TOO_LONG)
+        if not line.endswith(b"\r\n"):
+            return await self.protocol_error(COMMAND_NOT_CRLF)
+        if line == b"\r\n":
             return await self.protocol_error("500 5.3.3 Unrecognized command")
         try:
-            text = line.decode("ascii")
+            text = line[:-2].decode("ascii")
         except UnicodeDecodeError:
             return await self.protocol_error("500 5.5.2 Invalid characters in command")
         command, _, arg = text.partition(" ")
         command = command.upper()
+        if command in _CHECKED_COMMANDS and _CONTROL.search(arg):
+            self.session_log.write(RECEIVED, command)   # the argument is neither logged nor echoed
+            return await self.protocol_error(INVALID_CHARACTERS)
         self.session_log.write(RECEIVED, _loggable(command, text))
         if command not in _COMMANDS:
             return await self.protocol_error("500 5.3.3 Unrecognized command")
-        self._reset_timeout()
         await getattr(self, f"smtp_{command}")(arg.strip())
 
     def _banner(self):
@@ -273,13 +361,9 @@ class ReceiveSession(SMTP):
         self.rights = policy.session_rights(self.connector, principal)
         self.session_log.write(INFORMATION, policy.format_rights(self.rights), "Set Session Permissions")
 
-    @property
-    def tls_active(self):
-        return self._tls_protocol is not None
-
     def _tls_established(self):
         """RFC 3207: forget what was said before STARTTLS; recognize the organization's own servers."""
-        self.helo = None
+        self.helo, self.extended_smtp, self.tls_active = None, False, True
         self._reset_transaction()
         ssl_object = self.transport.get_extra_info("ssl_object")
         self.session_log.write(INFORMATION, "", "TLS negotiation succeeded")
@@ -293,8 +377,6 @@ class ReceiveSession(SMTP):
         else:
             self.partner_certificate = ssl_object.getpeercert()
 
-    # --- commands --------------------------------------------------------------------------------------
-
     async def smtp_HELO(self, arg):
         if not arg or (self.connector.require_ehlo_domain and not _is_ehlo_domain(arg)):
             return await self.protocol_error("501 5.5.4 Invalid domain name")
@@ -306,7 +388,7 @@ class ReceiveSession(SMTP):
         if not arg or (self.connector.require_ehlo_domain and not _is_ehlo_domain(arg)):
             return await self.protocol_error("501 5.5.4 Invalid domain name")
         self.helo = arg
-        self.session.extended_smtp = True
+        self.extended_smtp = True
         self._reset_transaction()
         await self.push_lines("250", [f"{self.connector.fqdn} Hello [{self.client_ip}]", *self._extensions()])
 
@@ -352,8 +434,7 @@ class ReceiveSession(SMTP):
         await self.push("250 2.0.0 Resetting")
 
     async def smtp_QUIT(self, arg):
-        await self.push("221 2.0.0 Service closing transmission channel")
-        self._close()
+        self._end("221 2.0.0 Service closing transmission channel")
 
     async def smtp_STARTTLS(self, arg):
         if "Tls" not in self.connector.auth_mechanism or self.tls_active:
@@ -363,20 +444,19 @@ class ReceiveSession(SMTP):
         await self.push("220 2.0.0 SMTP server ready")
         for data, context in self.runtime.certificate_facts:
             self.session_log.write(INFORMATION, data, context)
-        waiter = self.loop.create_future()
-        self._tls_protocol = sslproto.SSLProtocol(self.loop, self, self.tls_context, waiter, server_side=True)
-        self._original_transport = self.transport
-        self._original_transport.set_protocol(self._tls_protocol)
-        self.transport = self._tls_protocol._app_transport
-        self._tls_protocol.connection_made(self._original_transport)
+        self._buffer.clear()   # RFC 3207: what came before the handshake is not taken (command injection)
+        plain, self.transport = self.transport, None   # no reply may go out in the clear meanwhile
         try:
-            await waiter
-        except Exception as error:  # a failed handshake ends the session, as in Exchange
+            self.transport = await self.loop.start_tls(plain, self, self.runtime.tls_context, server_side=True,
+                                                       ssl_handshake_timeout=self._inactivity_timeout)
+        except Exception as error:  # a failed handshake ends the session, as in Exchange (start_tls closed it)
             self.session_log.write(INFORMATION, str(error)[:200], "TLS negotiation failed")
-            self._close()
+            return self._end()
+        self._reading = True
+        self._tls_established()
 
     async def smtp_AUTH(self, arg):
-        if self.helo is None or not self.session.extended_smtp:
+        if self.helo is None or not self.extended_smtp:
             return await self.protocol_error("503 5.5.2 Send hello first")
         if self.principal != policy.ANONYMOUS:
             return await self.protocol_error("503 5.5.2 Already authenticated")
@@ -385,8 +465,9 @@ class ReceiveSession(SMTP):
             return await self.refuse("504 5.7.4 Unrecognized authentication type")
         if policy.SUBMIT not in policy.session_rights(self.connector, policy.MAILBOX_USER):
             return await self.refuse("535 5.7.3 Authentication unsuccessful")
-        credentials = await self._read_credentials(mechanism.upper(), initial.strip())
-        if credentials is None:
+        try:
+            credentials = await self._read_credentials(mechanism.upper(), initial.strip())
+        except _AuthEnded:
             return
         user = await self.loop.run_in_executor(None, _check_credentials, self.runtime.snapshot, *credentials)
         if user is None:
@@ -396,25 +477,31 @@ class ReceiveSession(SMTP):
         await self.push("235 2.7.0 Authentication successful")
 
     async def _read_credentials(self, mechanism, initial):
-        """(login, password) from the AUTH exchange; None after a reply was already sent. Never logged."""
+        """(login, password) from the AUTH exchange (never logged); _AuthEnded when there are none."""
         if mechanism == "PLAIN":
             blob = _b64(initial) if initial else await self._challenge("")
             parts = blob.split(b"\x00") if blob is not None else []
             if len(parts) != 3:
                 await self.protocol_error("501 5.5.2 Cannot decode response")
-                return None
+                raise _AuthEnded
             return parts[1].decode("utf-8", "replace"), parts[2].decode("utf-8", "replace")
         login = _b64(initial) if initial else await self._challenge("Username:")
         password = await self._challenge("Password:") if login is not None else None
         if login is None or password is None:
             await self.protocol_error("501 5.5.2 Cannot decode response")
-            return None
+            raise _AuthEnded
         return login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
 
     async def _challenge(self, prompt):
         await self.push(f"334 {b64encode(prompt.encode()).decode()}")
-        line = (await self._reader.readuntil(b"\n")).strip()
+        line = await self._read_line()
+        if line is None:
+            raise _AuthEnded
         self.session_log.write(RECEIVED, "****")
+        if line is _TOO_LONG:
+            await self.protocol_error(LINE_TOO_LONG)
+            raise _AuthEnded
+        line = line.strip()
         return None if line == b"*" else _b64(line.decode("ascii", "replace"))
 
     async def _logon_failed(self):
@@ -423,9 +510,7 @@ class ReceiveSession(SMTP):
         limit = self.connector.max_logon_failures   # 0: never disconnect for failed logons
         if limit and self.logon_failures >= limit:
             await self.push(AUTH_FAILED)
-            await self.push(TOO_MANY_ERRORS)
-            self._close()
-            return
+            return self._end(TOO_MANY_ERRORS)
         await self.refuse(AUTH_FAILED)
 
     async def smtp_MAIL(self, arg):
@@ -453,8 +538,7 @@ class ReceiveSession(SMTP):
         if refusal:
             return await self.refuse(refusal)
         if not self.service.record_message(self.connector, self.client_ip, self.auth_user):
-            await self.push(RATE_EXCEEDED)
-            return self._close()
+            return self._end(RATE_EXCEEDED)
         self.mail_from, self.mail_options = address, options
         await self.push("250 2.1.0 Sender OK")
 
@@ -550,53 +634,36 @@ class ReceiveSession(SMTP):
         if not self.rcpt_tos:
             return await self.protocol_error("503 5.5.2 Need rcpt command")
         await self.push("354 Start mail input; end with <CRLF>.<CRLF>")
-        content, problem = await self._read_content()
-        if problem:
+        content = MessageContent(self.runtime.store, self._size_limit(), self.connector.max_header_size)
+        try:
+            if await self._read_data(content):
+                await self._message_received(content)
+        finally:
+            content.discard()   # a refused or abandoned message's spool; a stored one's was copied
+
+    async def _message_received(self, content):
+        """The final dot arrived: refuse the message, or store it and say so."""
+        content.end()
+        facts = None if content.refusal else header_facts(content.headers, self.runtime.snapshot.organization_hosts)
+        refusal = content.refusal or (HOP_COUNT_EXCEEDED if self._too_many_hops(facts) else None)
+        if refusal:
             self._reset_transaction()
-            return await self.refuse(problem)
-        headers, _ = split_headers(content)
-        facts = header_facts(headers, self.runtime.snapshot.organization_hosts)
-        local_limit = self.connector.max_local_hop_count   # 0: local hops aren't counted
-        if (facts["received_count"] >= self.connector.max_hop_count
-                or (local_limit and facts["local_received_count"] >= local_limit)):
-            self._reset_transaction()
-            return await self.refuse(HOP_COUNT_EXCEEDED)
-        envelope = await self._accept(self._header_firewall(content), facts)
+            return await self.refuse(refusal)
+        envelope = await self._accept(content, facts)
         self._reset_transaction()
         self.session_log.write(INFORMATION, envelope.header_message_id, "receiving message")
         await self.push(f"250 2.6.0 {envelope.header_message_id} [InternalId={envelope.message_id}] "
                         "Queued mail for delivery")
 
-    async def _read_content(self):
-        """The message, dot-unstuffed; (content, None) or (None, refusal) once the final dot arrived.
+    def _too_many_hops(self, facts):
+        local_limit = self.connector.max_local_hop_count   # 0: local hops aren't counted
+        return (facts["received_count"] >= self.connector.max_hop_count
+                or (local_limit and facts["local_received_count"] >= local_limit))
 
-        Read in chunks, each up to the next '.' CRLF (a line ending in a dot, or the final dot line), rather
-        than line by line; the limits are checked on the whole. Far past the size limit, the data is dropped
-        as it comes and only the end is watched for."""
-        size_limit, header_limit = self._size_limit(), self.connector.max_header_size
-        data, dropped = bytearray(), False
-        while not (data.endswith(b"\n.\r\n") or (data == b".\r\n" and not dropped)):
-            try:
-                data += await self._reader.readuntil(b".\r\n")
-            except asyncio.LimitOverrunError as overrun:
-                data += await self._reader.read(overrun.consumed)
-            if len(data) > 2 * size_limit + _DROP_MARGIN:   # dot-stuffing never doubles the size
-                del data[:-len(b"\n.\r\n")]
-                dropped = True
-        if dropped:
-            return None, TOO_BIG
-        content = bytes(data[:-len(b".\r\n")])
-        content = (content[1:] if content.startswith(b".") else content).replace(b"\n.", b"\n")
-        if _header_size(content) > header_limit:
-            return None, HEADER_TOO_BIG
-        if len(content) > size_limit:
-            return None, TOO_BIG
-        return content, None
-
-    def _header_firewall(self, content):
+    def _header_firewall(self, headers):
         """Organization and forest headers survive only from senders with the right to set them."""
         untrusted = tuple(prefix for right, prefix in _PROTECTED_HEADERS if right not in self.rights)
-        return strip_header_fields(content, untrusted) if untrusted else content
+        return strip_header_fields(headers, untrusted) if untrusted else headers
 
     async def _accept(self, content, facts):
         moment = datetime.now(timezone.utc)
@@ -610,25 +677,27 @@ class ReceiveSession(SMTP):
             arrival_time=moment, mail_options=tuple(self.mail_options), rcpt_options=tuple(self.rcpt_options),
         )
         return await self.service.acceptance.accept(
-            self.runtime, content=content, facts=facts, envelope_fields=envelope_fields, server_ip=self.local_ip,
-            received=received, fqdn=self.connector.fqdn)
+            self.runtime, content=content, headers=self._header_firewall(content.headers), facts=facts,
+            envelope_fields=envelope_fields, server_ip=self.local_ip, received=received, fqdn=self.connector.fqdn)
 
     def _reset_transaction(self):
         self.mail_from, self.mail_options, self.rcpt_tos, self.rcpt_options = None, [], [], []
+
+
+def _add_run(content, run, at_line_start):
+    """One run of DATA's whole lines into `content`, dot-unstuffed; a bare CR or LF refuses the message."""
+    line_endings = run.count(b"\r\n")
+    if run.count(b"\r") != line_endings or run.count(b"\n") != line_endings:
+        return content.drop(BARE_LINE_ENDING)
+    if at_line_start and run.startswith(b"."):
+        run = run[1:]
+    content.add(run.replace(b"\r\n.", b"\r\n"))
 
 
 @functools.lru_cache(maxsize=2)
 def _banner_time(second):
     """The banner's date (RFC 5322, local time), formatted once a second rather than once a session."""
     return format_datetime(datetime.fromtimestamp(second, timezone.utc).astimezone())
-
-
-def _header_size(content):
-    """Bytes of the header block, the blank line that ends it included (the whole message if none does)."""
-    if content.startswith((b"\r\n", b"\n")):
-        return content.index(b"\n") + 1
-    ends = [index + len(blank) for blank in (b"\n\r\n", b"\n\n") if (index := content.find(blank)) != -1]
-    return min(ends) if ends else len(content)
 
 
 def _loggable(command, text):
