@@ -170,6 +170,10 @@ CELERY_TASK_DEFAULT_QUEUE = "management"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# A transport worker starts its receive process again 1 s after it dies, then waits twice as long after each
+# exit, up to this many seconds; a process that stayed up that long starts the sequence over.
+RECEIVE_PROCESS_MAX_RESTART_DELAY = env_int("RECEIVE_PROCESS_MAX_RESTART_DELAY", 60, 1, 3600)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,7 @@ import threading
 from datetime import datetime, timezone
 
 from celery import bootsteps
+from django.conf import settings
 
 from transport.queue.store import MessageStore
 from transport.receive.process import ReceiveProcess
@@ -25,22 +26,41 @@ class ReceiveListeners:
 
     def __init__(self, server_name):
         self.server_name = server_name
-        self._reload_lock = threading.Lock()
-        # A receive process started again may have accepted messages it had not handed on yet.
-        self.process = ReceiveProcess(on_restart=lambda: recover_queued_messages(self.reload()))
+        self._reload_lock = threading.Lock()   # also orders the status writes: the last one is the truth
+        self._running = None   # (snapshot, {binding: status}) the receive process last reported
+        self.process = ReceiveProcess(
+            # A receive process started again may have accepted messages it had not handed on yet.
+            on_restart=lambda: recover_queued_messages(self.reload()), on_exit=self._not_listening,
+            max_restart_delay=settings.RECEIVE_PROCESS_MAX_RESTART_DELAY)
 
     def reload(self):
         with self._reload_lock:
             snapshot = build_snapshot(self.server_name)
             status = self.process.apply(snapshot)
+            if status is None:
+                log.info("Transport server %s: the receive process is not running; it gets the configuration "
+                         "when it starts again", snapshot.name)
+                return snapshot
+            self._running = snapshot, status
             record_listener_status(snapshot, status)
             log.info("Transport server %s: receive connectors %s; bindings %s", snapshot.name,
                      ", ".join(c.identity for c in snapshot.enabled_connectors()) or "none",
                      ", ".join(f"{binding} {state}" for binding, state in status.items()) or "none")
             return snapshot
 
+    def _not_listening(self, exitcode, delay):
+        """The receive process exited: until it is started again, no binding listens."""
+        state = f"Not listening: the receive process exited (code {exitcode}); starting it again in {delay} s"
+        with self._reload_lock:
+            if self._running is not None:
+                snapshot, status = self._running
+                record_listener_status(snapshot, dict.fromkeys(status, state))
+
     def stop(self):
         self.process.stop()
+        with self._reload_lock:
+            if self._running is not None:   # no binding is reported: "Not running", as before a worker starts
+                record_listener_status(self._running[0], {})
 
 
 _listeners = None

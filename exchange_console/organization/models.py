@@ -106,8 +106,9 @@ class TransportServer(ConfigObject):
     message_tracking_log_max_directory_size = models.BigIntegerField(null=True, default=1000 * MB)
     message_tracking_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
     root_drop_directory_path = models.CharField(max_length=260, blank=True, default="")
-    # Written by the server's transport worker: {"bindings": {"IP:port": "Listening" or the error},
-    # "updated": ISO time}; what the console and Get-ReceiveConnector/Get-TransportServer show as status.
+    # Written by the server's transport worker: {"bindings": {"IP:port": "Listening", the error, or "Not
+    # listening: ..." while its receive process is down}, "updated": ISO time}, with no bindings once it
+    # stopped; what the console and Get-ReceiveConnector/Get-TransportServer show as status.
     receive_listener_status = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = TransportServerQuerySet.as_manager()
@@ -124,7 +125,7 @@ class TransportServer(ConfigObject):
         return self.role == self.EDGE
 
     def binding_status(self, binding):
-        """What the worker last reported for one binding: "Listening", why it can't listen, or "Not running"."""
+        """What the worker last reported for one binding: "Listening", why it doesn't, or "Not running"."""
         return self.receive_listener_status.get("bindings", {}).get(binding, "Not running")
 
     @property

@@ -6,7 +6,6 @@ interpreter lock while the worker's task threads categorize and deliver. The wor
 answers with each binding's status. It dies with the worker (a killed worker leaves no listener behind).
 """
 import asyncio
-import collections
 import ctypes
 import logging
 import multiprocessing
@@ -22,7 +21,7 @@ from transport.receive.runtime import build_runtime
 log = logging.getLogger("transport")
 
 APPLY_TIMEOUT = 30
-RESTART_LIMIT, RESTART_WINDOW = 5, 60   # a process that keeps dying is not started again for ever
+FIRST_RESTART_DELAY = 1   # seconds; doubled while the process keeps dying, up to the worker's limit
 PR_SET_PDEATHSIG = 1
 
 
@@ -88,13 +87,17 @@ def _die_with(parent_pid):
 
 
 class ReceiveProcess:
-    """The worker's handle on its receive process; a process that dies unexpectedly is started again and
-    given the configuration again (`on_restart`)."""
+    """The worker's handle on its receive process. A process that dies unexpectedly is started again, for as
+    long as the worker runs, after a delay that doubles while it keeps dying (up to `max_restart_delay`
+    seconds), and given the configuration again (`on_restart`); `on_exit(exitcode, delay)` hears of each
+    exit before the wait."""
 
-    def __init__(self, on_restart):
+    def __init__(self, on_restart, on_exit, max_restart_delay):
         self._on_restart = on_restart
+        self._on_exit = on_exit
+        self._max_restart_delay = max_restart_delay
         self._lock = threading.Lock()
-        self._stopping = False
+        self._stopping = threading.Event()
         self._start()
         threading.Thread(target=self._watch, name="smtp-receive-watch", daemon=True).start()
 
@@ -107,39 +110,68 @@ class ReceiveProcess:
         child.close()
 
     def apply(self, snapshot):
-        """Send the snapshot; returns {binding: status} once the receive process runs it."""
+        """Send the snapshot; returns {binding: status} once the receive process runs it, or None if there is
+        no process to run it (starting it again gives it the configuration of that moment)."""
         with self._lock:
-            while self._connection.poll():   # the late answer to an apply that timed out
-                self._connection.recv()
-            self._connection.send(("apply", snapshot))
-            if not self._connection.poll(APPLY_TIMEOUT):
-                raise TimeoutError("The receive process did not apply the configuration in time")
-            outcome, value = self._connection.recv()
+            if self._exited():
+                return None
+            try:
+                while self._connection.poll():   # the late answer to an apply that timed out
+                    self._connection.recv()
+                self._connection.send(("apply", snapshot))
+                if not self._connection.poll(APPLY_TIMEOUT):
+                    raise TimeoutError("The receive process did not apply the configuration in time")
+                outcome, value = self._connection.recv()
+            except (EOFError, BrokenPipeError, ConnectionResetError):   # it died meanwhile
+                return None
         if outcome == "error":
             raise RuntimeError(value)
         return value
 
+    def _exited(self):
+        """Whether the process has ended, without reaping it (the watcher does, for its exit code)."""
+        return bool(multiprocessing.connection.wait([self.process.sentinel], timeout=0))
+
     def _watch(self):
-        restarts = collections.deque(maxlen=RESTART_LIMIT)
+        delay, up_since = 0, time.monotonic()
         while True:
             multiprocessing.connection.wait([self.process.sentinel])
-            if self._stopping:
+            if self._stopping.is_set():   # stop() ends and reaps it
                 return
-            if len(restarts) == RESTART_LIMIT and time.monotonic() - restarts[0] < RESTART_WINDOW:
-                log.critical("The receive process exited %d times within %d seconds; not starting it again",
-                             RESTART_LIMIT, RESTART_WINDOW)
-                return
-            restarts.append(time.monotonic())
-            log.error("The receive process exited (code %s); starting it again", self.process.exitcode)
+            self.process.join()   # reaped, for its exit code
+            delay = self._next_delay(delay, time.monotonic() - up_since)
+            log.error("The receive process exited (code %s); starting it again in %d s", self.process.exitcode, delay)
             try:
-                with self._lock:
-                    self._start()
-                self._on_restart()
+                self._on_exit(self.process.exitcode, delay)
             except Exception:
-                log.exception("Could not start the receive process again")
+                log.exception("Could not record that the receive process exited")
+            if self._stopping.wait(delay):
+                return
+            if self._restart():
+                up_since = time.monotonic()
+
+    def _next_delay(self, delay, uptime):
+        """1 s after a first exit, then twice the last delay up to the limit; a process that stayed up for as
+        long as the limit wasn't crash-looping, so its exit starts the sequence over."""
+        if not delay or uptime >= self._max_restart_delay:
+            return FIRST_RESTART_DELAY
+        return min(delay * 2, self._max_restart_delay)
+
+    def _restart(self):
+        """Start a new receive process and give it the configuration; False if that failed."""
+        try:
+            with self._lock:
+                if self._stopping.is_set():
+                    return False
+                self._start()
+            self._on_restart()
+            return True
+        except Exception:
+            log.exception("Could not start the receive process again")
+            return False
 
     def stop(self):
-        self._stopping = True
+        self._stopping.set()
         with self._lock:
             try:
                 self._connection.send(("stop", None))
