@@ -95,5 +95,7 @@ def get_message_tracking_log(invocation):
         end=parse_date("End", invocation.get("End")) if "End" in invocation else None,
     )
     limit = _result_size(invocation)
-    rows = logs.search_tracking(search, _servers(invocation), limit=None)
+    rows, skipped = logs.search_tracking(search, _servers(invocation), limit=None)
+    if skipped:
+        invocation.session.host.warn(f"Skipped {skipped} malformed row(s) of the message tracking logs.")
     return [TrackingEvent(row) for row in (rows[:limit] if limit else rows)]

@@ -2,32 +2,68 @@
 (sessions, one session's dialogue, the tail of a connector's log). The files are the source of truth; each
 server's folders come from its configured paths."""
 import csv
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from exchange_console.organization.models import TransportServer
+from transport.logs.csvlog import LINE_BREAKING
 
 RECEIVE, SEND = "SmtpReceive", "SmtpSend"
+# Fields that hold a whole number when they hold anything (the protocol log's and the tracking log's).
+NUMBER_FIELDS = ("sequence-number", "total-bytes", "recipient-count")
+_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 
 
 def read_log(path, offset=0):
     """Rows of one Exchange CSV log as dicts keyed by its #Fields header, from byte offset on.
 
-    Returns (rows, end offset); a line still being written (no line end yet) is left for the next read.
+    Returns (rows, end offset, malformed rows skipped); a line still being written (no line end yet) is left for
+    the next read.
     """
     path = Path(path)
     fields = _fields(path)
-    rows = []
     with open(path, "rb") as file:
         file.seek(offset)
         data = file.read()
     complete = data[: data.rfind(b"\n") + 1]
-    for line in complete.decode("utf-8", "replace").splitlines():
-        if line and not line.startswith("#"):
-            values = next(csv.reader([line]))
-            rows.append(dict(zip(fields, values)))
-    return rows, offset + len(complete)
+    lines = [line.rstrip(b"\r") for line in complete.split(b"\n")]
+    records = [line for line in lines if line and not line.startswith(b"#")]
+    rows = [row for row in (_row(line, fields) for line in records) if row is not None]
+    return rows, offset + len(complete), len(records) - len(rows)
+
+
+def _row(line, fields):
+    """One line as a dict, or None unless it is a row as the log writer writes them: UTF-8 without unescaped
+    control characters or line separators (so not a piece of a row that an older writer let a client split), one
+    CSV record with the header's number of fields, a valid date-time, whole numbers where numbers go."""
+    try:
+        text = line.decode("utf-8")
+        values = next(csv.reader([text], strict=True))
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    if LINE_BREAKING.search(text) or len(values) != len(fields):
+        return None
+    row = dict(zip(fields, values))
+    try:
+        parse_time(row.get("date-time", ""))
+    except ValueError:
+        return None
+    return row if all(row[name].isdecimal() for name in NUMBER_FIELDS if row.get(name)) else None
+
+
+class LogReading:
+    """Rows read from log files one after another, and how many malformed rows were skipped on the way."""
+
+    def __init__(self):
+        self.skipped = 0
+
+    def rows(self, paths):
+        for path in paths:
+            rows, _, skipped = read_log(path)
+            self.skipped += skipped
+            yield from rows
 
 
 def _fields(path):
@@ -54,7 +90,10 @@ def _file_order(path):
 
 
 def parse_time(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    """A date-time field exactly as the log writer formats it (ValueError for anything else)."""
+    if not _DATE_TIME.fullmatch(text):
+        raise ValueError(f"Not a log date-time: {text!r}")
+    return datetime.fromisoformat(text)
 
 
 # --- message tracking ---------------------------------------------------------------------------------
@@ -91,18 +130,19 @@ def tracking_directory(server):
 
 
 def search_tracking(search, servers=None, limit=1000):
-    """Matching tracking events across servers, oldest first, each with its 'server' name added."""
-    found = []
+    """Matching tracking events across servers, oldest first, each with its 'server' name added; and how many
+    malformed rows were skipped."""
+    found, reading = [], LogReading()
     for server in servers if servers is not None else TransportServer.objects.all():
-        for path in log_files(tracking_directory(server), "MSGTRK"):
-            rows, _ = read_log(path)
-            found.extend({**row, "server": server.name} for row in rows if search.matches(row))
+        rows = reading.rows(log_files(tracking_directory(server), "MSGTRK"))
+        found.extend({**row, "server": server.name} for row in rows if search.matches(row))
     found.sort(key=lambda row: row["date-time"])
-    return found[-limit:] if limit else found
+    return (found[-limit:] if limit else found), reading.skipped
 
 
 def message_path(message_id, servers=None):
-    """One message's history across servers: every event for its Message-ID, in time order."""
+    """One message's history across servers: every event for its Message-ID, in time order (and the number of
+    malformed rows skipped)."""
     return search_tracking(TrackingSearch(message_id=message_id), servers, limit=None)
 
 
@@ -113,10 +153,8 @@ def protocol_directory(server, direction):
     return server.resolve_path(path)
 
 
-def _protocol_rows(server, direction):
-    prefix = "RECV" if direction == RECEIVE else "SEND"
-    for path in log_files(protocol_directory(server, direction), prefix):
-        yield from read_log(path)[0]
+def _protocol_files(server, direction):
+    return log_files(protocol_directory(server, direction), "RECV" if direction == RECEIVE else "SEND")
 
 
 @dataclass
@@ -131,9 +169,10 @@ class ProtocolSession:
 
 
 def protocol_sessions(server, direction=RECEIVE, connector_id=""):
-    """The sessions in a server's receive or send protocol log, newest first."""
-    sessions = {}
-    for row in _protocol_rows(server, direction):
+    """The sessions in a server's receive or send protocol log, newest first; and how many malformed rows were
+    skipped."""
+    sessions, reading = {}, LogReading()
+    for row in reading.rows(_protocol_files(server, direction)):
         if connector_id and row["connector-id"].lower() != connector_id.lower():
             continue
         session = sessions.get(row["session-id"])
@@ -142,35 +181,36 @@ def protocol_sessions(server, direction=RECEIVE, connector_id=""):
                 row["session-id"], row["connector-id"], row["local-endpoint"], row["remote-endpoint"],
                 row["date-time"], row["date-time"], 0)
         session.ended, session.lines = row["date-time"], session.lines + 1
-    return sorted(sessions.values(), key=lambda session: session.started, reverse=True)
+    return sorted(sessions.values(), key=lambda session: session.started, reverse=True), reading.skipped
 
 
 def session_dialogue(server, session_id, direction=RECEIVE):
-    """Every line of one session in sequence order."""
-    rows = [row for row in _protocol_rows(server, direction) if row["session-id"] == session_id]
-    return sorted(rows, key=lambda row: int(row["sequence-number"] or 0))
+    """Every line of one session in sequence order, and how many malformed rows were skipped."""
+    reading = LogReading()
+    rows = [row for row in reading.rows(_protocol_files(server, direction)) if row["session-id"] == session_id]
+    return sorted(rows, key=lambda row: int(row["sequence-number"] or 0)), reading.skipped
 
 
 def tail(server, connector_id, position=None, direction=RECEIVE, lines=50):
     """New lines of a connector since `position` ("file:offset"); without one, its last `lines` lines.
 
-    Returns (rows, new position) so that a polling page asks only for what was written since.
+    Returns (rows, new position, malformed rows skipped) so that a polling page asks only for what was written
+    since.
     """
-    prefix = "RECV" if direction == RECEIVE else "SEND"
-    files = log_files(protocol_directory(server, direction), prefix)
+    files = _protocol_files(server, direction)
     if not files:
-        return [], ""
+        return [], "", 0
     name, _, offset = (position or "").partition(":")
     start = next((index for index, path in enumerate(files) if path.name == name), None)
     if start is None:
-        rows, end = read_log(files[-1])
-        return _for_connector(rows, connector_id)[-lines:], f"{files[-1].name}:{end}"
-    rows, end, last = [], int(offset or 0), files[start]
+        rows, end, skipped = read_log(files[-1])
+        return _for_connector(rows, connector_id)[-lines:], f"{files[-1].name}:{end}", skipped
+    rows, skipped = [], 0
     for index, path in enumerate(files[start:]):
-        new_rows, end = read_log(path, int(offset or 0) if index == 0 else 0)
+        new_rows, end, malformed = read_log(path, int(offset) if index == 0 and offset.isdigit() else 0)
         rows.extend(new_rows)
-        last = path
-    return _for_connector(rows, connector_id), f"{last.name}:{end}"
+        skipped += malformed
+    return _for_connector(rows, connector_id), f"{path.name}:{end}", skipped
 
 
 def _for_connector(rows, connector_id):

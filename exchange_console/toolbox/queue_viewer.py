@@ -183,7 +183,7 @@ def message_detail(request, pk):
         headers = BytesHeaderParser().parsebytes(content).items()
     except FileNotFoundError:
         headers = []
-    history = logs.message_path(message.internet_message_id) if message.internet_message_id else []
+    history, skipped = logs.message_path(message.internet_message_id) if message.internet_message_id else ([], 0)
     return render(request, "toolbox/queue_message.html", {
         "message": message, "record": ConfigRecord(MESSAGE, message), "headers": headers, "history": history,
-        "recipients": message.recipients.all()})
+        "skipped": skipped, "recipients": message.recipients.all()})

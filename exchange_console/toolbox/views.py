@@ -55,18 +55,19 @@ def _utc(moment):
 @login_required
 def message_tracking(request):
     form = TrackingForm(request.GET or None)
-    results = None
+    results, skipped = None, 0
     if form.is_bound and form.is_valid():
-        results = logs.search_tracking(form.search(), form.servers(), limit=1000)
-    return render(request, "toolbox/message_tracking.html", {"form": form, "results": results})
+        results, skipped = logs.search_tracking(form.search(), form.servers(), limit=1000)
+    return render(request, "toolbox/message_tracking.html", {"form": form, "results": results, "skipped": skipped})
 
 
 @require_GET
 @login_required
 def message_path(request):
     message_id = request.GET.get("message_id", "")
+    events, skipped = logs.message_path(message_id) if message_id else ([], 0)
     return render(request, "toolbox/message_path.html",
-                  {"message_id": message_id, "events": logs.message_path(message_id) if message_id else []})
+                  {"message_id": message_id, "events": events, "skipped": skipped})
 
 
 def _connectors(server, direction):
@@ -86,10 +87,11 @@ def protocol_logs(request):
     server = next((s for s in servers if s.name == request.GET.get("server")), servers[0] if servers else None)
     direction = _direction(request)
     connector = request.GET.get("connector", "")
-    sessions = logs.protocol_sessions(server, direction, connector) if server else []
+    sessions, skipped = logs.protocol_sessions(server, direction, connector) if server else ([], 0)
     return render(request, "toolbox/protocol_logs.html", {
         "servers": servers, "server": server, "direction": direction, "connector": connector,
         "connectors": _connectors(server, direction) if server else [], "sessions": sessions[:500],
+        "skipped": skipped,
     })
 
 
@@ -98,9 +100,9 @@ def protocol_logs(request):
 def protocol_session(request, server, session_id):
     server = get_object_or_404(TransportServer, name=server)
     direction = _direction(request)
-    lines = logs.session_dialogue(server, session_id, direction)
-    return render(request, "toolbox/protocol_session.html",
-                  {"server": server, "session_id": session_id, "lines": lines, "direction": direction})
+    lines, skipped = logs.session_dialogue(server, session_id, direction)
+    return render(request, "toolbox/protocol_session.html", {
+        "server": server, "session_id": session_id, "lines": lines, "direction": direction, "skipped": skipped})
 
 
 @require_GET
@@ -109,8 +111,8 @@ def protocol_tail(request, server):
     """The live tail of one connector: the whole page, or with htmx only the lines since `position`."""
     server = get_object_or_404(TransportServer, name=server)
     direction, connector = _direction(request), request.GET.get("connector", "")
-    rows, position = logs.tail(server, connector, request.GET.get("position"), direction)
+    rows, position, skipped = logs.tail(server, connector, request.GET.get("position"), direction)
     context = {"server": server, "connector": connector, "direction": direction, "rows": rows,
-               "position": position, "now": datetime.now(timezone.utc)}
+               "position": position, "skipped": skipped, "now": datetime.now(timezone.utc)}
     template = "toolbox/tail_rows.html" if request.htmx else "toolbox/protocol_tail.html"
     return render(request, template, context)
