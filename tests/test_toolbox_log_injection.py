@@ -253,6 +253,10 @@ def test_the_protocol_logs_pages_skip_lines_that_arent_rows_and_say_how_many(dam
     assert "split" not in session.content.decode()
     tail = admin_client.get(f"/toolbox/protocol-logs/{name}/tail/", {"connector": "LM\\Internet"})
     assert tail.status_code == 200 and NOTICE in tail.content.decode()
+    junk = admin_client.get(f"/toolbox/protocol-logs/{name}/tail/", {
+        "connector": "LM\\Internet", "position": tail.context["position"].split(":")[0] + ":junk"},
+        HTTP_HX_REQUEST="true")
+    assert junk.status_code == 200 and NOTICE in junk.content.decode()
 
 
 def test_it_writes_control_characters_and_separators_as_visible_escapes(tmp_path):
