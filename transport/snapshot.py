@@ -88,6 +88,7 @@ class ServerSnapshot:
     tracking: TrackingSettings
     queue_directory: Path
     organization_hosts: frozenset = frozenset()   # FQDNs of the organization's servers and receive connectors
+    postmaster_address: str = ""                  # what RCPT TO:<postmaster> stands for
     configuration_stamp: datetime = None           # the latest WhenChanged among the objects read
 
     def enabled_connectors(self):
@@ -133,6 +134,7 @@ def build_snapshot(server_name):
         organization_hosts=frozenset(fqdn.lower() for fqdn in [
             *TransportServer.objects.values_list("fqdn", flat=True),
             *ReceiveConnector.objects.exclude(fqdn="").values_list("fqdn", flat=True)]),
+        postmaster_address=config.postmaster_address(),
     )
 
 

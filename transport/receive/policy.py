@@ -106,9 +106,10 @@ class AddressError(ValueError):
 _DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
 
-def parse_path(text, allow_null=False):
+def parse_path(text, allow_null=False, postmaster=None):
     """'<local@domain> PARAMS' -> (address, [params], tricks) where tricks says whether the path uses a
-    source route, a quoted local part or '%'/'!' routing in its local part (old relay tricks)."""
+    source route, a quoted local part or '%'/'!' routing in its local part (old relay tricks).
+    `postmaster`: the address a bare <postmaster> stands for (RCPT TO; RFC 5321 4.5.1: every server takes it)."""
     text = text.strip()
     if text.startswith("<"):
         path, closing, rest = text[1:].partition(">")
@@ -121,6 +122,8 @@ def parse_path(text, allow_null=False):
         if not allow_null:
             raise AddressError("501 5.1.3 Invalid address")
         return "", params, False
+    if postmaster and path.lower() == "postmaster":
+        return postmaster, params, False
     tricks = False
     if path.startswith("@"):       # source route <@relay1,@relay2:user@domain>
         route, colon, path = path.partition(":")

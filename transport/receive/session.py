@@ -603,7 +603,7 @@ class ReceiveSession(asyncio.Protocol):
         if not arg.upper().startswith("TO:"):
             return await self.protocol_error("501 5.5.4 Invalid arguments")
         try:
-            address, params, tricks = policy.parse_path(arg[3:])
+            address, params, tricks = policy.parse_path(arg[3:], postmaster=self.runtime.snapshot.postmaster_address)
         except policy.AddressError as error:
             return await self.protocol_error(error.reply)
         options = [param for param in params if param.partition("=")[0].upper() in _DSN_RCPT_PARAMS]
