@@ -1,4 +1,5 @@
 """Django settings for Exchange Console; every value that varies comes from the environment (env.py)."""
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "formtools",
+    "axes",
     "exchange_console.organization",
     "exchange_console.connectors",
     "exchange_console.certificates",
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "exchange_console.urls"
@@ -111,10 +114,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sign-in throttling: this many failures for one user name (four times as many from one address) within the
-# window refuse further attempts until it has passed.
-LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, 1)
-LOGIN_FAILURE_WINDOW_MINUTES = env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15, 1)
+# Sign-in throttling (django-axes): this many failed sign-ins for one user name from one address within the
+# window refuse further attempts for that name from that address until it has passed; other addresses still
+# may. Attempts are counted before their password is evaluated (accounts/throttling.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, 1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15, 1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "exchange_console.accounts.throttling.SignInAttempts"
+AXES_CLIENT_IP_CALLABLE = "exchange_console.accounts.views.client_address"
+AXES_LOCKOUT_CALLABLE = "exchange_console.accounts.views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts don't extend the lock
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins aren't kept: nothing reads them
+AXES_VERBOSE = False  # no banner at start-up: `manage.py ems` writes only the shell's own output
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 

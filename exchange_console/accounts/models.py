@@ -57,9 +57,3 @@ class AdminAuditEntry(models.Model):
     class Meta:
         ordering = ["-when", "-id"]
 
-
-class FailedSignIn(models.Model):
-    """A refused sign-in, kept briefly to slow down password guessing (see accounts/views.py)."""
-    when = models.DateTimeField(auto_now_add=True, db_index=True)
-    username = models.CharField(max_length=150, db_index=True)
-    address = models.GenericIPAddressField(db_index=True)
