@@ -52,6 +52,7 @@ LINE_TOO_LONG = "500 5.5.2 Line too long"
 # doesn't stop and restart the socket's reading several times.
 READ_BUFFER = 64 * 1024
 LINE_LIMIT = 1001   # the longest command or AUTH line taken, its CRLF included
+CLOSE_GRACE = 10    # seconds a closed session's last replies may take to go out before the socket is dropped
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 ENVELOPE_LIMIT = "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients"
 HOP_COUNT_EXCEEDED = "554 5.4.6 Hop count exceeded - possible mail loop detected"
@@ -159,6 +160,8 @@ class ReceiveSession(asyncio.Protocol):
                 handle.cancel()
         if self.transport is not None:
             self.transport.close()
+            if self.transport.get_write_buffer_size():   # a client that doesn't read its last replies
+                self.loop.call_later(CLOSE_GRACE, self.transport.abort)
         if self._counted:
             self.service.connection_closed(self.connector, self.client_ip)
         if self.connector is not None:
