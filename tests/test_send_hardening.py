@@ -1,11 +1,17 @@
 """What the send side puts on the wire, over real loopback peers: every line ending CRLF, so that no bare CR or LF
-next to a dot can end the message early at the next hop (a raw socket sink records the exact bytes)."""
+next to a dot can end the message early at the next hop (a raw socket sink records the exact bytes); and the
+private key of mutual TLS never in a file of the data folder."""
 import re
 import socket
 import threading
 
 import pytest
+import trustme
+from django.conf import settings
 
+from exchange_console.certificates.services import import_certificate
+from exchange_console.organization.models import TransportServer
+from tests.send_peers import Sink
 from tests.test_send_delivery import SENDER, org, smart_host_connector, store_ids, tasks
 from tests.transport_helpers import loopback_host
 from transport.delivery import runtime
@@ -14,7 +20,7 @@ from transport.tasks import hand_to_categorizer
 __all__ = ["org", "tasks"]
 
 NETWORK = loopback_host(91).rsplit(".", 1)[0]    # this run's own loopback addresses
-RAW_SINK = f"{NETWORK}.2"
+RAW_SINK, SMART_HOST = f"{NETWORK}.2", f"{NETWORK}.3"
 PORT = 42525
 BARE_LINE_ENDING = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
@@ -138,3 +144,20 @@ def test_it_never_sends_a_bare_cr_or_lf(org, tasks, content):
     normalized = content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     assert unstuffed(message) == normalized + (b"" if normalized.endswith(b"\r\n") else b"\r\n")
     assert [command[:4].upper() for command in sink.commands] == [b"EHLO", b"MAIL", b"RCPT", b"DATA", b"QUIT"]
+
+
+def test_it_keeps_the_private_key_of_mutual_tls_out_of_the_data_folder(org, tasks):
+    ca = trustme.CA()
+    issued = ca.issue_cert("hub01.contoso.com")
+    import_certificate(TransportServer.objects.get(name="HUB01"), issued.private_key_and_cert_chain_pem.bytes())
+    left_behind = settings.EXCHANGE_DATA_DIR / "HUB01" / "TransportRoles" / "ClientCertificate-0123456789abcdef.pem"
+    left_behind.parent.mkdir(parents=True, exist_ok=True)
+    left_behind.write_bytes(issued.private_key_and_cert_chain_pem.bytes())   # what an older version wrote
+    smart_host_connector("To HUB02", SMART_HOST, PORT, SmartHostAuthMechanism="ExchangeServer")
+    with Sink(SMART_HOST, PORT, tls=ca.issue_cert("hub02.contoso.com"), client_ca=ca) as hub02:
+        submit_content(tasks, b"Subject: Mutual TLS\r\n\r\nBody\r\n")
+    [received] = hub02.received
+    assert received.tls and ("DNS", "hub01.contoso.com") in received.client_certificate["subjectAltName"]
+    assert not left_behind.exists()
+    assert [path for path in settings.EXCHANGE_DATA_DIR.rglob("*")
+            if path.is_file() and b"PRIVATE KEY" in path.read_bytes()] == []

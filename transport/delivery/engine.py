@@ -139,8 +139,7 @@ def open_session(server_name, snapshot, queue, connector):
     errors = []
     for host in hosts:
         for address in host.addresses:
-            session = SmtpSession(connector, policy, runtime.certificate_file(snapshot), snapshot.trusted_roots_pem,
-                                  log_factory)
+            session = SmtpSession(connector, policy, snapshot, log_factory)
             try:
                 return session.open(host.name, address, connector.port)
             except (OSError, SessionFailure) as error:

@@ -1,9 +1,5 @@
 """Per-process state of the send side: the configuration snapshot (rebuilt when older than a second, so a
-change is followed within one), logs, the queue store, the client certificate file and outbound connection
-slots."""
-import hashlib
-import os
-import tempfile
+change is followed within one), logs, the queue store and outbound connection slots."""
 import threading
 import time
 import uuid
@@ -19,9 +15,9 @@ SNAPSHOT_MAX_AGE = 1.0
 INSTANCE = uuid.uuid4().hex[:12]
 
 _lock = threading.Lock()
-_certificate_lock = threading.Lock()
 _rebuilding = threading.Lock()
 _snapshots, _stores, _tracking, _protocol_logs = {}, {}, {}, {}
+_checked_data_dirs = set()
 
 
 def send_snapshot(server_name):
@@ -40,6 +36,7 @@ def send_snapshot(server_name):
         snapshot = build_send_snapshot(server_name)
         with _lock:
             _snapshots[key] = (time.monotonic(), snapshot)
+        _remove_client_certificate_files(snapshot.server.data_dir)
         return snapshot
     finally:
         _rebuilding.release()
@@ -82,23 +79,15 @@ def _log_for(logs, server_name, settings, open_log, close_log):
         return current[1]
 
 
-def certificate_file(snapshot):
-    """The server's certificate and key as one PEM file (ssl loads client certificates from files only),
-    readable by the owner alone; named by its content, so a replaced certificate gets a new file (and TLS
-    contexts built from the old one are not reused)."""
-    data = snapshot.certificate_pem + b"\n" + snapshot.private_key_pem
-    folder = Path(snapshot.server.data_dir) / "TransportRoles"
-    path = folder / f"ClientCertificate-{hashlib.sha256(data).hexdigest()[:16]}.pem"
-    with _certificate_lock:   # deliveries starting together: one writes it, none removes another's
-        if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.glob("ClientCertificate-*.pem"):
-                old.unlink(missing_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=folder, prefix="ClientCertificate-", suffix=".tmp")
-            with os.fdopen(descriptor, "wb") as file:   # mkstemp: readable by the owner alone
-                file.write(data)
-            os.replace(temporary, path)
-    return str(path)
+def _remove_client_certificate_files(data_dir):
+    """Older versions kept the client certificate of mutual TLS with its private key, in clear, in
+    TransportRoles/ClientCertificate-*.pem (the key now stays in memory): such files go when this process first
+    reads the server's send configuration."""
+    if data_dir in _checked_data_dirs:
+        return
+    for path in (Path(data_dir) / "TransportRoles").glob("ClientCertificate-*"):   # .pem and unfinished .tmp
+        path.unlink(missing_ok=True)
+    _checked_data_dirs.add(data_dir)
 
 
 class ConnectionSlots:

@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 
 from transport.logs.protocol import CONNECT, DISCONNECT, RECEIVED, SENT, NoSessionLog, endpoint
+from transport.tls import load_certificate_chain
 
 
 class ConnectFailure(Exception):
@@ -58,7 +59,9 @@ def certificate_matches(certificate, name):
 
 
 @functools.lru_cache(maxsize=32)
-def client_context(verify_chain, trusted_roots_pem, certificate_file):
+def client_context(verify_chain, trusted_roots_pem, certificate_pem=b"", private_key_pem=b""):
+    """Cached by content: a snapshot rebuilt with the same certificate reuses the context, a replaced
+    certificate gets a new one. The key is loaded into memory only (see load_certificate_chain)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False   # names are checked by certificate_matches, which knows TlsDomain patterns
     if verify_chain:
@@ -68,17 +71,16 @@ def client_context(verify_chain, trusted_roots_pem, certificate_file):
             context.load_verify_locations(cadata=trusted_roots_pem.decode())
     else:
         context.verify_mode = ssl.CERT_NONE
-    if certificate_file:
-        context.load_cert_chain(certificate_file)
+    if certificate_pem:
+        load_certificate_chain(context, certificate_pem, private_key_pem)
     return context
 
 
 class SmtpSession:
     """One SMTP session to one host address, opened as the connector says."""
 
-    def __init__(self, connector, policy, certificate_file, trusted_roots_pem, session_log_factory=None):
-        self.connector, self.policy = connector, policy
-        self.certificate_file, self.trusted_roots_pem = certificate_file, trusted_roots_pem
+    def __init__(self, connector, policy, snapshot, session_log_factory=None):
+        self.connector, self.policy, self.snapshot = connector, policy, snapshot
         self.session_log_factory = session_log_factory
         self.client = None
         self.messages_sent = 0
@@ -111,8 +113,9 @@ class SmtpSession:
         return not self.policy.ignore_starttls and self.client.has_extn("starttls")
 
     def _starttls(self, host_name):
-        context = client_context(self.policy.verify_chain, self.trusted_roots_pem,
-                                 self.certificate_file if self.policy.client_certificate else None)
+        snapshot = self.snapshot
+        certificate = (snapshot.certificate_pem, snapshot.private_key_pem) if self.policy.client_certificate else ()
+        context = client_context(self.policy.verify_chain, snapshot.trusted_roots_pem, *certificate)
         self.client._host = host_name.strip("[]")   # smtplib sends it as the TLS server name (SNI)
         try:
             code, text = self.client.starttls(context=context)

@@ -4,9 +4,7 @@ Built from a snapshot off the event loop; sessions keep the runtime they started
 changes the policy of an open session.
 """
 import hashlib
-import os
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -17,6 +15,7 @@ from transport.logs.tracking import MessageTrackingLog
 from transport.queue.store import MessageStore
 from transport.receive.policy import select_connector
 from transport.tasks import CategorizerHandoff
+from transport.tls import load_certificate_chain
 
 
 CONNECTOR_CACHE_SIZE = 10000
@@ -92,17 +91,6 @@ def certificate_facts(certificate_pem):
         (leaf.fingerprint(hashes.SHA1()).hex().upper(), "Certificate thumbprint"),
         (";".join(names), "Certificate alternate names"),
     )
-
-
-def load_certificate_chain(context, certificate_pem, private_key_pem):
-    # ssl only loads keys from files: a private temporary file that exists only while loading.
-    descriptor, path = tempfile.mkstemp(suffix=".pem")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(certificate_pem + b"\n" + private_key_pem)
-        context.load_cert_chain(path)
-    finally:
-        os.unlink(path)
 
 
 def peer_fingerprint(ssl_object):
