@@ -103,16 +103,13 @@ def run_session(server_name, snapshot, queue, connector, session, batch):
         while batch:
             if len(batch) >= limit:
                 kick_now(server_name, queue)
-            delivered = []
-            try:
-                for message in batch:
-                    if session.messages_sent >= limit:
-                        session.close()
-                        session = open_session(server_name, snapshot, queue, connector)
-                    if send_one(server_name, snapshot, queue, connector, session, message):
-                        delivered.append(message)
-            finally:
-                remove_entries(server_name, delivered)
+            for message in batch:
+                if session.messages_sent >= limit:
+                    session.close()
+                    session = open_session(server_name, snapshot, queue, connector)
+                if send_one(server_name, snapshot, queue, connector, session, message):
+                    # Done before the next message goes: a crash sends again only the message in flight.
+                    remove_entry(server_name, message)
             batch = queues.claim(queue, limit)
     except (ConnectFailure, TransientRoutingError, PermanentRoutingError, OSError) as error:
         # The connection broke mid-batch (or timed out): what was not sent waits TransientFailureRetryInterval.
@@ -157,7 +154,7 @@ def _session_log_factory(snapshot, connector):
 
 
 def send_one(server_name, snapshot, queue, connector, session, message):
-    """Send one queue entry; True when none of its recipients is left to deliver (see remove_entries)."""
+    """Send one queue entry; True when none of its recipients is left to deliver (see remove_entry)."""
     store = runtime.store(server_name)
     try:
         envelope, content = store.load(message.store_id)
@@ -209,11 +206,10 @@ def finish(server_name, snapshot, message, envelope, content, error, retry_inter
     notify_delay(server_name, snapshot, message, envelope, content, error)
 
 
-def remove_entries(server_name, messages):
-    """Queue entries that are done leave their queue, and the store when no other queue holds them."""
-    if messages:
-        queues.remove_entries(messages)
-        remove_if_done(server_name, *{message.store_id for message in messages})
+def remove_entry(server_name, message):
+    """A queue entry that is done leaves its queue, and the store when no other queue holds the message."""
+    if not queues.remove_entry(message):
+        runtime.store(server_name).remove(message.store_id)
 
 
 def remove_if_done(server_name, *store_ids):
@@ -306,7 +302,7 @@ def fail_all(server_name, snapshot, queue, batch, code, text):
         if envelope is not None:
             results = {address: (code, text) for address in message.addresses}
             if record_results(server_name, snapshot, queue, connector, message, envelope, content, results):
-                remove_entries(server_name, [message])
+                remove_entry(server_name, message)
 
 
 def _load(server_name, message):

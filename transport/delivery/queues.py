@@ -88,7 +88,7 @@ def failing_connectors(server_name, domain):
 
 def queued_store_ids(store_ids):
     """Which of the messages have an entry in a queue (store ids are unique across stores: time-ordered with
-    a random part). Plain SQL: asked after every batch delivered."""
+    a random part). Plain SQL: asked for every batch categorized."""
     store_ids = list(store_ids)
     if not store_ids:
         return set()
@@ -140,12 +140,15 @@ def pending(message):
     return list(QueuedRecipient.objects.filter(message_id=message.id).values_list("address", flat=True))
 
 
-def remove_entries(messages):
-    """Delete queue entries and their recipients: two statements (the ORM's cascade would read them first)."""
-    ids = [message.id for message in messages]
+def remove_entry(message):
+    """Delete a queue entry and its recipients (plain SQL: this runs for every message delivered, and the ORM's
+    cascade would read them first); True when another queue still holds the message."""
+    messages = QueuedMessage._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {QueuedRecipient._meta.db_table} WHERE message_id IN {_in(ids)}", ids)
-        cursor.execute(f"DELETE FROM {QueuedMessage._meta.db_table} WHERE id IN {_in(ids)}", ids)
+        cursor.execute(f"DELETE FROM {QueuedRecipient._meta.db_table} WHERE message_id = %s", [message.id])
+        cursor.execute(f"DELETE FROM {messages} WHERE id = %s", [message.id])
+        cursor.execute(f"SELECT 1 FROM {messages} WHERE store_id = %s LIMIT 1", [message.store_id])
+        return cursor.fetchone() is not None
 
 
 def finish_recipients(message, addresses):
