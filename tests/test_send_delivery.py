@@ -530,6 +530,32 @@ def test_it_refuses_a_domain_secure_peer_whose_certificate_names_another_domain(
     assert "isn't valid for fabrikam.com" in DeliveryQueue.objects.get().last_error
 
 
+def test_it_expires_domain_secure_mail_with_an_ndr_instead_of_failing_over_to_a_connector_without_it(
+        fabrikam_dns, tasks):
+    ca = trustme.CA()
+    trust(ca, "HUB01")
+    set_object(TRANSPORT_CONFIG, TransportConfig.objects.get(), {"TLSSendDomainSecureList": ["fabrikam.com"]})
+    set_object(TRANSPORT_SERVER, TransportServer.objects.get(name="HUB01"), {"TransientFailureRetryInterval": "00:00:01"})
+    dns_connector(AddressSpaces="fabrikam.com", DomainSecureEnabled=True, Port=30057)
+    smart_host_connector("Backup", "127.0.0.57", 30058)      # `*`, as cheap, without domain security
+    with Sink("127.0.0.31", 30057, tls=ca.issue_cert("mx.northwind.com")) as mx1, \
+            Sink("127.0.0.32", 30057, tls=ca.issue_cert("mx.northwind.com")) as mx2, \
+            Sink("127.0.0.57", 30058) as backup:
+        envelope = submit(tasks, ["bob@fabrikam.com"], subject="Secure")
+        for _ in range(2):                                    # the retries fail the same way
+            expire_retries()
+            tasks.run(include_delayed=True, rounds=3)
+        assert QueuedMessage.objects.get().status == "Retry"
+        QueuedMessage.objects.update(date_received=envelope.arrival_time - timedelta(days=2, seconds=1))
+        expire_retries()
+        tasks.run(include_delayed=True, rounds=3)
+    assert backup.received == mx1.received == mx2.received == []
+    [ndr] = mailbox_messages(SENDER)
+    [_, expired] = delivery_status(ndr)
+    assert expired["Status"] == "4.4.7" and "isn't valid for fabrikam.com" in expired["Diagnostic-Code"]
+    assert store_ids() == [] and not QueuedMessage.objects.exists()
+
+
 def test_it_presents_the_server_certificate_to_a_smart_host_for_exchange_server_authentication(org, tasks):
     from exchange_console.certificates.services import import_certificate
 
