@@ -1,6 +1,7 @@
-"""What the send side puts on the wire, over real loopback peers: every line ending CRLF, so that no bare CR or LF
-next to a dot can end the message early at the next hop (a raw socket sink records the exact bytes); and the
-private key of mutual TLS never in a file of the data folder."""
+"""What the send side puts on the wire, over real loopback peers and a real DNS server: every line ending CRLF,
+so that no bare CR or LF next to a dot can end the message early at the next hop (a raw socket sink records
+the exact bytes); the organization's X-MS-Exchange-Organization-* and -Forest-* headers only towards our own
+transport servers; and the private key of mutual TLS never in a file of the data folder."""
 import re
 import socket
 import threading
@@ -10,19 +11,31 @@ import trustme
 from django.conf import settings
 
 from exchange_console.certificates.services import import_certificate
+from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization.models import TransportServer
+from exchange_console.organization.schemas import TRANSPORT_SERVER
+from exchange_console.services import new_object, set_object
+from tests.dns_server import TestDNSServer
 from tests.send_peers import Sink
 from tests.test_send_delivery import SENDER, org, smart_host_connector, store_ids, tasks
-from tests.transport_helpers import loopback_host
+from tests.transport_helpers import loopback_host, new_receive_connector
 from transport.delivery import runtime
 from transport.tasks import hand_to_categorizer
 
 __all__ = ["org", "tasks"]
 
 NETWORK = loopback_host(91).rsplit(".", 1)[0]    # this run's own loopback addresses
-RAW_SINK, SMART_HOST = f"{NETWORK}.2", f"{NETWORK}.3"
-PORT = 42525
+RAW_SINK, SMART_HOST, MX_HOST, HUB02_LISTENER, DNS = (f"{NETWORK}.{n}" for n in (2, 3, 4, 5, 53))
+PORT, DNS_PORT = 42525, 42553
 BARE_LINE_ENDING = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+ORGANIZATION_HEADERS = (b"X-MS-Exchange-Organization-AuthAs: Internal\r\n"
+                        b"X-MS-Exchange-Organization-SCL: -1\r\n"
+                        b"X-MS-Exchange-Forest-RulesExecuted: HUB01\r\n\tHUB02\r\n")
+OUTSIDE_MESSAGE = (b"From: alice@contoso.com\r\nTo: bob@fabrikam.com\r\nSubject: Leaving\r\nX-Mailer: Outlook\r\n"
+                   b"\r\nBody\r\nX-MS-Exchange-Organization-SCL: a body line, not a header\r\n")
+INSIDE_MESSAGE = (b"From: alice@contoso.com\r\nTo: bob@fabrikam.com\r\n" + ORGANIZATION_HEADERS
+                  + OUTSIDE_MESSAGE.split(b"\r\n", 2)[2])
 
 
 class RawSink:
@@ -146,6 +159,39 @@ def test_it_never_sends_a_bare_cr_or_lf(org, tasks, content):
     assert [command[:4].upper() for command in sink.commands] == [b"EHLO", b"MAIL", b"RCPT", b"DATA", b"QUIT"]
 
 
+def test_it_removes_organization_headers_at_a_smart_host_outside_the_organization(org, tasks):
+    smart_host_connector("To Smart Host", SMART_HOST, PORT)
+    with Sink(SMART_HOST, PORT) as sink:
+        submit_content(tasks, INSIDE_MESSAGE)
+    assert [message.content for message in sink.received] == [OUTSIDE_MESSAGE]
+
+
+def test_it_removes_organization_headers_at_an_mx_host(org, tasks):
+    zone = {"fabrikam.com": [("MX", 10, "mx.fabrikam.com")], "mx.fabrikam.com": [("A", MX_HOST)]}
+    with TestDNSServer(zone, DNS, DNS_PORT) as dns, Sink(MX_HOST, PORT) as mx:
+        set_object(TRANSPORT_SERVER, TransportServer.objects.get(name="HUB01"),
+                   {"ExternalDNSServers": [dns.endpoint], "InternalDNSServers": [dns.endpoint]})
+        new_object(SEND_CONNECTOR, {"Name": "Internet", "AddressSpaces": "*", "Port": PORT, "Usage": "Internet"})
+        submit_content(tasks, INSIDE_MESSAGE)
+    assert [message.content for message in mx.received] == [OUTSIDE_MESSAGE]
+
+
+def test_it_keeps_organization_headers_for_the_receive_connector_of_another_hub(org, tasks, second_hub):
+    new_receive_connector(second_hub, "From HUB01", f"{HUB02_LISTENER}:{PORT}")
+    smart_host_connector("To HUB02", HUB02_LISTENER, PORT)
+    with Sink(HUB02_LISTENER, PORT) as hub02:     # where HUB02's receive connector listens
+        submit_content(tasks, INSIDE_MESSAGE)
+    assert [message.content for message in hub02.received] == [INSIDE_MESSAGE]
+
+
+def test_it_removes_organization_headers_at_another_port_of_a_hub_address(org, tasks, second_hub):
+    new_receive_connector(second_hub, "From HUB01", f"{HUB02_LISTENER}:{PORT}")
+    smart_host_connector("To a filter", HUB02_LISTENER, PORT + 1)
+    with Sink(HUB02_LISTENER, PORT + 1) as content_filter:     # not ours, though on the same address
+        submit_content(tasks, INSIDE_MESSAGE)
+    assert [message.content for message in content_filter.received] == [OUTSIDE_MESSAGE]
+
+
 def test_it_keeps_the_private_key_of_mutual_tls_out_of_the_data_folder(org, tasks):
     ca = trustme.CA()
     issued = ca.issue_cert("hub01.contoso.com")
@@ -155,9 +201,10 @@ def test_it_keeps_the_private_key_of_mutual_tls_out_of_the_data_folder(org, task
     left_behind.write_bytes(issued.private_key_and_cert_chain_pem.bytes())   # what an older version wrote
     smart_host_connector("To HUB02", SMART_HOST, PORT, SmartHostAuthMechanism="ExchangeServer")
     with Sink(SMART_HOST, PORT, tls=ca.issue_cert("hub02.contoso.com"), client_ca=ca) as hub02:
-        submit_content(tasks, b"Subject: Mutual TLS\r\n\r\nBody\r\n")
+        submit_content(tasks, INSIDE_MESSAGE)
     [received] = hub02.received
     assert received.tls and ("DNS", "hub01.contoso.com") in received.client_certificate["subjectAltName"]
+    assert received.content == INSIDE_MESSAGE     # Exchange server authentication: one of ours
     assert not left_behind.exists()
     assert [path for path in settings.EXCHANGE_DATA_DIR.rglob("*")
             if path.is_file() and b"PRIVATE KEY" in path.read_bytes()] == []

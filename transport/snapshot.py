@@ -131,11 +131,27 @@ def build_snapshot(server_name):
             server.receive_protocol_log_max_age, server.receive_protocol_log_max_directory_size),
         tracking=tracking_settings_for(server),
         queue_directory=server_dir / "Queue", configuration_stamp=stamp,
-        organization_hosts=frozenset(fqdn.lower() for fqdn in [
-            *TransportServer.objects.values_list("fqdn", flat=True),
-            *ReceiveConnector.objects.exclude(fqdn="").values_list("fqdn", flat=True)]),
+        organization_hosts=_organization_hosts(),
         postmaster_address=config.postmaster_address(),
     )
+
+
+def _organization_hosts():
+    from exchange_console.connectors.models import ReceiveConnector
+    from exchange_console.organization.models import TransportServer
+
+    return frozenset(fqdn.lower() for fqdn in [
+        *TransportServer.objects.values_list("fqdn", flat=True),
+        *ReceiveConnector.objects.exclude(fqdn="").values_list("fqdn", flat=True)])
+
+
+def _organization_bindings():
+    """(address, port) of every receive connector of the organization bound to one address."""
+    from exchange_console.connectors.models import ReceiveConnector
+
+    bindings = (parse_binding(text) for texts in ReceiveConnector.objects.values_list("bindings", flat=True)
+                for text in texts)
+    return frozenset((str(binding.address), binding.port) for binding in bindings if not binding.is_all_addresses)
 
 
 def _connector_config(connector, server):
@@ -194,6 +210,7 @@ class SendConnectorConfig:
     domain_secure_enabled: bool
     force_helo: bool
     smtp_max_messages_per_connection: int
+    usage: str = "Custom"
     is_foreign = False
 
 
@@ -250,6 +267,8 @@ class SendSnapshot:
     certificate_pem: bytes               # this server's SMTP certificate: the client certificate of mutual TLS
     private_key_pem: bytes
     trusted_roots_pem: bytes
+    organization_hosts: frozenset = frozenset()      # FQDNs of the organization's servers and receive connectors
+    organization_bindings: frozenset = frozenset()   # (address, port) its receive connectors listen on
 
     @property
     def connectors(self):
@@ -286,6 +305,7 @@ def build_send_snapshot(server_name):
         tls_send_domain_secure_list=frozenset(domain.lower() for domain in config.tls_send_domain_secure_list),
         certificate_pem=certificate.certificate_pem.encode(), private_key_pem=certificate.private_key_pem(),
         trusted_roots_pem=trusted_roots_pem(server),
+        organization_hosts=_organization_hosts(), organization_bindings=_organization_bindings(),
     )
 
 
@@ -339,7 +359,7 @@ def _send_connector_config(connector, server_fqdn):
         ignore_starttls=connector.ignore_starttls, tls_auth_level=connector.tls_auth_level,
         tls_domain=connector.tls_domain, domain_secure_enabled=connector.domain_secure_enabled,
         force_helo=connector.force_helo,
-        smtp_max_messages_per_connection=connector.smtp_max_messages_per_connection,
+        smtp_max_messages_per_connection=connector.smtp_max_messages_per_connection, usage=connector.usage,
     )
 
 

@@ -1,13 +1,17 @@
 """The SMTP client of send connectors: EHLO (or HELO) with the connector's FQDN, STARTTLS as the connector's TLS
 settings ask, smart host authentication, and per-recipient results for one message at a time on a connection
-that carries up to SmtpMaxMessagesPerConnection messages. What it sends ends every line with CRLF."""
+that carries up to SmtpMaxMessagesPerConnection messages. What it sends ends every line with CRLF, and carries
+the organization's own headers only to the organization's servers."""
 import functools
 import smtplib
 import ssl
 from dataclasses import dataclass
 
+from transport.headers import strip_header_fields
 from transport.logs.protocol import CONNECT, DISCONNECT, RECEIVED, SENT, NoSessionLog, endpoint
 from transport.tls import load_certificate_chain
+
+ORGANIZATION_HEADERS = (b"x-ms-exchange-organization-", b"x-ms-exchange-forest-")
 
 
 class ConnectFailure(Exception):
@@ -58,6 +62,19 @@ def certificate_matches(certificate, name):
     return any(san == name or (san.startswith("*.") and san[2:] == parent) for san in names)
 
 
+def keeps_organization_headers(connector, snapshot, host_name, address, port):
+    """Whether the host a session reached is another transport server of ours, which may read the
+    organization's X-MS-Exchange-Organization-* and -Forest-* headers (how the sender authenticated, spam
+    verdicts); anywhere else they would say too much, and a next hop that trusts them could be misled. Ours:
+    a connector authenticating as an Exchange server (only our servers grant that) or meant for them (Usage
+    Internal), or a smart host the configuration knows as one of our servers, by FQDN or by the address and
+    port one of our receive connectors listens on. MX hosts never are: DNS, not the administrator, names them."""
+    if connector.smart_host_auth_mechanism == "ExchangeServer" or connector.usage == "Internal":
+        return True
+    return bool(connector.smart_hosts) and (host_name.strip("[]").lower() in snapshot.organization_hosts
+                                            or (address, port) in snapshot.organization_bindings)
+
+
 @functools.lru_cache(maxsize=32)
 def client_context(verify_chain, trusted_roots_pem, certificate_pem=b"", private_key_pem=b""):
     """Cached by content: a snapshot rebuilt with the same certificate reuses the context, a replaced
@@ -84,12 +101,15 @@ class SmtpSession:
         self.session_log_factory = session_log_factory
         self.client = None
         self.messages_sent = 0
+        self.inside_organization = False
 
     def open(self, host_name, address, port):
         timeout = self.connector.connection_inactivity_timeout.total_seconds()
         client = LoggingSMTP(local_hostname=self.connector.fqdn, timeout=timeout,
                              session_log_factory=self.session_log_factory)
         self.client = client
+        self.inside_organization = keeps_organization_headers(self.connector, self.snapshot, host_name, address,
+                                                              port)
         code, text = client.connect(address, port)
         if code != 220:
             raise SessionFailure(code, _text(text))
@@ -145,6 +165,8 @@ class SmtpSession:
     def send(self, mail_from, recipients, content):
         """Send one message; {recipient: (code, text)} for every recipient. SessionFailure when the whole
         message was refused."""
+        if not self.inside_organization:
+            content = strip_header_fields(content, ORGANIZATION_HEADERS)
         if self.client.has_extn("pipelining"):
             return self._send_pipelined(mail_from, recipients, content)
         code, text = self.client.mail(mail_from)
