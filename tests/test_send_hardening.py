@@ -176,10 +176,18 @@ def test_it_removes_organization_headers_at_an_mx_host(org, tasks):
     assert [message.content for message in mx.received] == [OUTSIDE_MESSAGE]
 
 
-def test_it_keeps_organization_headers_for_the_receive_connector_of_another_hub(org, tasks, second_hub):
+@pytest.mark.parametrize("address, values", [
+    (HUB02_LISTENER, {"SmartHosts": f"[{HUB02_LISTENER}]"}),      # where HUB02's receive connector listens
+    (SMART_HOST, {"SmartHosts": "hub02.contoso.com"}),            # HUB02's FQDN
+    (SMART_HOST, {"SmartHosts": f"[{SMART_HOST}]", "Usage": "Internal", "SmartHostAuthMechanism": "None"}),
+], ids=["receive-connector-endpoint", "server-fqdn", "usage-internal"])
+def test_it_keeps_organization_headers_for_another_hub(org, tasks, second_hub, address, values):
     new_receive_connector(second_hub, "From HUB01", f"{HUB02_LISTENER}:{PORT}")
-    smart_host_connector("To HUB02", HUB02_LISTENER, PORT)
-    with Sink(HUB02_LISTENER, PORT) as hub02:     # where HUB02's receive connector listens
+    zone = {"hub02.contoso.com": [("A", SMART_HOST)]}
+    with TestDNSServer(zone, DNS, DNS_PORT) as dns, Sink(address, PORT) as hub02:
+        set_object(TRANSPORT_SERVER, TransportServer.objects.get(name="HUB01"), {"InternalDNSServers": [dns.endpoint]})
+        new_object(SEND_CONNECTOR, {"Name": "To HUB02", "AddressSpaces": "*", "DNSRoutingEnabled": False,
+                                    "Port": PORT, **values})
         submit_content(tasks, INSIDE_MESSAGE)
     assert [message.content for message in hub02.received] == [INSIDE_MESSAGE]
 
