@@ -1,6 +1,10 @@
 """Header block helpers that the receive side (fields a sender isn't trusted to set) and the send side (fields
 that stay inside the organization) share."""
 
+# The organization's own header fields (lower case, as strip_header_fields compares them).
+ORGANIZATION_HEADERS = b"x-ms-exchange-organization-"
+FOREST_HEADERS = b"x-ms-exchange-forest-"
+
 
 def split_headers(content):
     """(header block including its blank line, body); a message without a body is all headers."""

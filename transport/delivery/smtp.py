@@ -7,11 +7,10 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 
-from transport.headers import strip_header_fields
+from transport.headers import FOREST_HEADERS, ORGANIZATION_HEADERS, strip_header_fields
 from transport.logs.protocol import CONNECT, DISCONNECT, RECEIVED, SENT, NoSessionLog, endpoint
 from transport.tls import load_certificate_chain
 
-ORGANIZATION_HEADERS = (b"x-ms-exchange-organization-", b"x-ms-exchange-forest-")
 
 
 class ConnectFailure(Exception):
@@ -166,7 +165,7 @@ class SmtpSession:
         """Send one message; {recipient: (code, text)} for every recipient. SessionFailure when the whole
         message was refused."""
         if not self.inside_organization:
-            content = strip_header_fields(content, ORGANIZATION_HEADERS)
+            content = strip_header_fields(content, (ORGANIZATION_HEADERS, FOREST_HEADERS))
         if self.client.has_extn("pipelining"):
             return self._send_pipelined(mail_from, recipients, content)
         code, text = self.client.mail(mail_from)

@@ -6,7 +6,6 @@ from email.parser import BytesHeaderParser
 from email.utils import format_datetime, make_msgid
 
 from transport.batching import Batcher
-from transport.headers import split_headers, strip_header_fields  # noqa: F401 (the receive session's)
 from transport.queue.store import SpooledContent
 
 log = logging.getLogger(__name__)

@@ -59,7 +59,6 @@ def serve(connection, parent_pid):
     import django
 
     django.setup()   # settings, logging and the Celery app (the hand-off to the categorizer); no ORM here
-    logging.getLogger("mail.log").setLevel(logging.WARNING)   # aiosmtpd's per-line chatter
     receive = ReceiveLoop()
     while True:
         try:

@@ -22,7 +22,8 @@ from django.contrib.auth.hashers import check_password
 from exchange_console.lib.timespans import format_timespan
 from transport.logs.protocol import CONNECT, DISCONNECT, INFORMATION, RECEIVED, SENT, NoSessionLog, endpoint
 from transport.receive import policy
-from transport.receive.acceptance import TOO_BIG, MessageContent, header_facts, received_header, strip_header_fields
+from transport.headers import FOREST_HEADERS, ORGANIZATION_HEADERS, strip_header_fields
+from transport.receive.acceptance import TOO_BIG, MessageContent, header_facts, received_header
 from transport.receive.runtime import peer_fingerprint
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,8 @@ _COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VR
 # Arguments that end up in the Received header, the envelope and the logs: no control characters.
 _CHECKED_COMMANDS, _CONTROL = ("HELO", "EHLO", "MAIL", "RCPT"), re.compile("[\x00-\x1f\x7f]")
 _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
-_PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, b"x-ms-exchange-organization-"),
-                      (policy.ACCEPT_FOREST_HEADERS, b"x-ms-exchange-forest-"))
+_PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, ORGANIZATION_HEADERS),
+                      (policy.ACCEPT_FOREST_HEADERS, FOREST_HEADERS))
 _AUTH_AS = {policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal", policy.EXCHANGE_SERVER: "Internal",
             policy.PARTNER: "Partner"}
 _TOO_LONG = object()   # what the reader gives for a line over LINE_LIMIT (skipped whole)
