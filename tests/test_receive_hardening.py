@@ -1,7 +1,9 @@
 """The receive session against hostile or broken clients, over raw sockets: only <CRLF>.<CRLF> ends DATA (no
 smuggled transaction), control characters in commands, sessions the client ends without QUIT, slow but
 steady clients, over-long AUTH lines, messages too large to hold in memory, and RCPT TO:<postmaster>."""
+import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -14,7 +16,7 @@ from exchange_console.organization.schemas import ACCEPTED_DOMAIN
 from exchange_console.services import new_object
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
-    remove_server_data, unique_server_name, wait_for,
+    receive_process, remove_server_data, unique_server_name, wait_for,
 )
 from transport.delivery.mailbox import mailbox_folder
 from transport.queue.store import SPOOL_SUFFIX, server_store
@@ -191,3 +193,25 @@ def test_it_takes_rcpt_to_postmaster_for_the_organizations_postmaster(worker):
     folder = mailbox_folder(settings.EXCHANGE_DATA_DIR, POSTMASTER) / "new"
     assert wait_for(lambda: any(b"Subject: for the postmaster" in path.read_bytes()
                                 for path in folder.glob("*")) if folder.exists() else False)
+
+
+def spools(server):
+    return list(server_store(server.name).root.glob("*" + SPOOL_SUFFIX))
+
+
+def serves(port):
+    try:
+        with socket.create_connection((HOST, port), timeout=5) as raw:
+            return raw.makefile("rb").readline().startswith(b"220 ")
+    except OSError:
+        return False
+
+
+def test_it_deletes_the_spool_of_a_message_whose_receive_process_died_mid_data(worker, server):
+    with socket.create_connection((HOST, INTERNET), timeout=10) as raw:
+        raw.makefile("rb").readline()
+        raw.sendall(TRANSACTION + big_message(3_000))   # no final dot: the session is still spooling
+        assert wait_for(lambda: spools(server), timeout=10)
+        os.kill(receive_process(worker), signal.SIGKILL)
+    assert wait_for(lambda: serves(INTERNET), timeout=30)
+    assert spools(server) == []

@@ -154,6 +154,11 @@ class MessageStore:
             self._path(message_id).unlink(missing_ok=True)
         self._sync_directory(self._count_rename())
 
+    def discard_spools(self):
+        """Delete spools a receive process left when it died mid-DATA: they never became messages."""
+        for path in self.root.glob("*" + SPOOL_SUFFIX):
+            path.unlink(missing_ok=True)
+
     def ids(self):
         """Ids of the complete messages in the store, oldest first."""
         return sorted(path.name.removesuffix(MESSAGE_SUFFIX) for path in self.root.glob("*" + MESSAGE_SUFFIX))

@@ -53,6 +53,10 @@ def build_runtime(snapshot, previous=None):
                     else MessageTrackingLog(snapshot.tracking, snapshot.fqdn))
     store = (previous.store if same and previous.snapshot.queue_directory == snapshot.queue_directory
              else MessageStore(snapshot.queue_directory))
+    if not same:
+        # A receive process's first configuration: only this process spools into the folder, and the one it
+        # replaces has died, so whatever spools are there were abandoned.
+        store.discard_spools()
     return ServerRuntime(
         snapshot=snapshot, tls_context=server_tls_context(snapshot),
         organization_fingerprints=frozenset(fingerprint for fingerprint, _ in snapshot.organization_certificates),
