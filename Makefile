@@ -7,7 +7,7 @@ DEMO_SERVER ?= HUB01
 WEB_ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate seed bench bench-console bench-queues clean
+.PHONY: run test install migrate seed bench bench-console bench-queues bench-relay bench-receive clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench-console: install
 
 bench-queues: install
 	$(PY) bench/queue_viewer.py
+
+# Relay and receive throughput next to a Postfix instance of their own (Debian's postfix package; as root).
+BENCH_MESSAGES ?= 2000
+bench-relay: install
+	$(PY) bench/relay_bench $(BENCH_MESSAGES)
+
+bench-receive: install
+	$(PY) bench/receive_bench $(BENCH_MESSAGES)
 
 clean:
 	rm -rf data .pytest_cache
