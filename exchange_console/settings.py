@@ -14,6 +14,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DEBUG", False)
 EXCHANGE_DATA_DIR = env_path("EXCHANGE_DATA_DIR", BASE_DIR / "data")
 EXCHANGE_DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The folder the shell's C:\..., \\server\share\... and relative paths map onto (shell/files.py).
+EMS_FILE_ROOT = env_path("EMS_FILE_ROOT", EXCHANGE_DATA_DIR / "Files")
 
 _DEV_SECRET = "insecure-development-key-set-SECRET_KEY-in-production"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else "")

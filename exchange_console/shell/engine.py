@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 
 from exchange_console.lib.errors import ParameterError
 from exchange_console.services import ConfigurationError
+from exchange_console.shell import members
 from exchange_console.shell import nodes as n
 from exchange_console.shell.errors import CommandNotFoundError, ExitRequested, ParameterBindingError, ShellError
 from exchange_console.shell.formatting import format_output
@@ -264,6 +265,28 @@ class Session:
     def _evaluate_Not(self, node):
         return not truthy(self.evaluate(node.operand))
 
+    def _evaluate_MethodCall(self, node):
+        target, arguments = self.evaluate(node.target), [self.evaluate(item) for item in node.arguments]
+        return located(node.end, members.call_method, target, node.name, arguments)
+
+    def _evaluate_StaticMember(self, node):
+        arguments = None if node.arguments is None else [self.evaluate(item) for item in node.arguments]
+        return located(node.end, members.static_member, node.type_name, node.name, arguments)
+
+    def _evaluate_Cast(self, node):
+        return located(node.end, members.cast, node.type_name, self.evaluate(node.operand))
+
+    def _evaluate_TypeLiteral(self, node):
+        return located(node.end, members.type_literal, node.name)
+
+
+def located(end, function, *arguments):
+    """A .NET member's error points at the member, as PowerShell's does."""
+    try:
+        return function(*arguments)
+    except ShellError as error:
+        raise error.located(end, None)
+
 
 def member(value, name):
     """$x.Name: a property of an object; of every item for an array (besides the array's own Count)."""
@@ -279,4 +302,4 @@ def member(value, name):
         return len(value)
     if name.lower() == "count":  # any single object counts as one
         return int(value is not None)
-    return None
+    return members.property_of(value, name)

@@ -96,3 +96,28 @@ class BinaryOperation(Node):
 @dataclass
 class Not(Node):
     operand: Node
+
+
+@dataclass
+class MethodCall(Node):
+    target: Node
+    name: str
+    arguments: list  # `$name.ToLower()`, `.Split(",")`: only the members shell/members.py allows run
+
+
+@dataclass
+class TypeLiteral(Node):
+    name: str  # `[System.Security.Principal.NTAccount]` as an argument
+
+
+@dataclass
+class StaticMember(Node):
+    type_name: str
+    name: str
+    arguments: list | None  # `[string]::Join(",", $x)`; None for a property such as `[int]::MaxValue`
+
+
+@dataclass
+class Cast(Node):
+    type_name: str  # `[int]$text`, `[datetime]"2026-01-31"`, `[byte[]]`
+    operand: Node

@@ -14,9 +14,10 @@ in the mode its position in the grammar calls for, rather than running a tokeniz
     comparison = array { ("-eq" | "-ne" | "-gt" | "-like" | ...) array }
     array      = unary { "," unary }
     unary      = ("-not" | "!") unary | "-" number | postfix
-    postfix    = primary { "." member | "[" expression "]" }
+    postfix    = primary { "." member [ "(" arguments ")" ] | "[" expression "]" }
     primary    = 'string' | "string" | number | $variable | ( script ) | $( script ) | @( script )
                  | @{ key = pipeline { ; key = pipeline } } | { script }
+                 | "[" type "]" [ "::" member [ "(" arguments ")" ] | unary ]
 """
 import re
 from contextlib import contextmanager, nullcontext
@@ -206,7 +207,7 @@ class Parser:
 
     def starts_command(self):
         c = self.peek()
-        return not (self.next_is("$'\"(@{!-") or c.isdigit() or (c == "." and self.peek(1).isdigit()))
+        return not (self.next_is("$'\"(@{!-[") or c.isdigit() or (c == "." and self.peek(1).isdigit()))
 
     # --- commands (command mode) ---------------------------------------------------------------------------
 
@@ -370,6 +371,8 @@ class Parser:
             return n.ScriptBlockLiteral(start, self.pos, statements)
         if c.isdigit() or c == ".":
             return self.number()
+        if c == "[":
+            return self.type_literal()
         if self.at_end():
             raise self.error("An expression was expected after this point.", incomplete=True)
         raise self.unexpected()
@@ -391,9 +394,11 @@ class Parser:
                 name_start = self.pos
                 while self.peek().isalnum() or self.peek() == "_":
                     self.pos += 1
+                name = self.text[name_start:self.pos]
                 if self.peek() == "(":
-                    raise self.error("Method calls are not supported in this shell; use a cmdlet instead.")
-                node = n.Member(node.pos, self.pos, node, self.text[name_start:self.pos])
+                    node = n.MethodCall(node.pos, self.pos, node, name, self.arguments())
+                else:
+                    node = n.Member(node.pos, self.pos, node, name)
             elif self.peek() == "[":
                 self.pos += 1
                 self.skip_space()
@@ -404,6 +409,47 @@ class Parser:
                 node = n.Index(node.pos, self.pos, node, index)
             else:
                 return node
+
+    def arguments(self):
+        """A method's `(a, b)`: the arguments as a list of expressions."""
+        self.pos += 1
+        self.skip_space(newlines=True)
+        if self.peek() == ")":
+            self.pos += 1
+            return []
+        with self.nested():
+            given = self.expression()
+        self.skip_space(newlines=True)
+        self.expect(")")
+        return given.items if isinstance(given, n.ArrayLiteral) else [given]
+
+    def type_literal(self):
+        """`[int]`, `[byte[]]`, `[System.IO.File]`; then `::Member`, `::Method(...)`, a cast of what follows, or
+        the type itself (`.Translate([NTAccount])`)."""
+        start = self.pos
+        close = self.text.find("]", self.pos)
+        if self.text.startswith("[]", close - 1) and self.peek(close - self.pos + 1) == "]":
+            close += 1
+        name = self.text[start + 1:close].strip() if close != -1 else ""
+        if not re.fullmatch(r"[A-Za-z_][\w.]*(\[\])?", name):
+            raise self.unexpected()
+        self.pos = close + 1
+        if self.text.startswith("::", self.pos):
+            self.pos += 2
+            name_start = self.pos
+            while self.peek().isalnum() or self.peek() == "_":
+                self.pos += 1
+            member = self.text[name_start:self.pos]
+            arguments = self.arguments() if self.peek() == "(" else None
+            return n.StaticMember(start, self.pos, name, member, arguments)
+        mark = self.pos
+        self.skip_space()
+        if self.next_is("$'\"(@[") or self.peek().isdigit():
+            with self.nested():
+                operand = self.unary()
+            return n.Cast(start, self.pos, name, operand)
+        self.pos = mark
+        return n.TypeLiteral(start, self.pos, name)
 
     def variable(self):
         start = self.pos
