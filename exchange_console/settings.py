@@ -189,10 +189,22 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # exit, up to this many seconds; a process that stayed up that long starts the sequence over.
 RECEIVE_PROCESS_MAX_RESTART_DELAY = env_int("RECEIVE_PROCESS_MAX_RESTART_DELAY", 60, 1, 3600)
 
+# Logs and metrics for operators. LOG_FORMAT=json: one JSON object per line (console and transport workers),
+# with the server, connector, session and message ids an event has. A transport worker records a heartbeat
+# (and whether its broker answers) every TRANSPORT_HEARTBEAT_INTERVAL seconds, and serves Prometheus metrics
+# on TRANSPORT_METRICS_ADDRESS:TRANSPORT_METRICS_PORT when the port isn't 0 (docs/metrics.md).
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is neither text nor json.")
+TRANSPORT_HEARTBEAT_INTERVAL = env_int("TRANSPORT_HEARTBEAT_INTERVAL", 10, 1, 300)
+TRANSPORT_METRICS_PORT = env_int("TRANSPORT_METRICS_PORT", 0, 0, 65535)
+TRANSPORT_METRICS_ADDRESS = env_str("TRANSPORT_METRICS_ADDRESS", "127.0.0.1")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+                   "json": {"()": "exchange_console.jsonlog.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

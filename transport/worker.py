@@ -2,7 +2,10 @@
 
 Its bootstep starts the server's receive process (transport.receive.process), which runs the receive
 listeners. The configuration is read from the database into an immutable snapshot at start and on every
-reload_configuration task (in a Celery pool thread) and handed to that process, which swaps it in.
+reload_configuration task (in a Celery pool thread) and handed to that process, which swaps it in. Every
+TRANSPORT_HEARTBEAT_INTERVAL seconds the worker checks its broker connection and records it with a heartbeat
+next to the listener status (what `manage.py transport_health` and the console read); with
+TRANSPORT_METRICS_PORT it serves its metrics (transport.metrics).
 """
 import logging
 import threading
@@ -11,6 +14,7 @@ from datetime import datetime, timezone
 from celery import bootsteps
 from django.conf import settings
 
+from transport.metrics import MetricsEndpoint
 from transport.queue.store import MessageStore
 from transport.receive.process import ReceiveProcess
 from transport.snapshot import build_snapshot
@@ -28,6 +32,8 @@ class ReceiveListeners:
         self.server_name = server_name
         self._reload_lock = threading.Lock()   # also orders the status writes: the last one is the truth
         self._running = None   # (snapshot, {binding: status}) the receive process last reported
+        self._recorded = None  # what was last recorded, which each heartbeat records again, newer
+        self.broker = "Connected"
         self.process = ReceiveProcess(
             # A receive process started again may have accepted messages it had not handed on yet.
             on_restart=lambda: recover_queued_messages(self.reload()), on_exit=self._not_listening,
@@ -42,11 +48,28 @@ class ReceiveListeners:
                          "when it starts again", snapshot.name)
                 return snapshot
             self._running = snapshot, status
-            record_listener_status(snapshot, status)
+            self._record(snapshot, status)
             log.info("Transport server %s: receive connectors %s; bindings %s", snapshot.name,
                      ", ".join(c.identity for c in snapshot.enabled_connectors()) or "none",
-                     ", ".join(f"{binding} {state}" for binding, state in status.items()) or "none")
+                     ", ".join(f"{binding} {state}" for binding, state in status.items()) or "none",
+                     extra={"server": snapshot.name})
             return snapshot
+
+    def running(self):
+        """(snapshot, {binding: status}) the receive process last reported, or None."""
+        return self._running
+
+    def heartbeat(self, broker):
+        """The worker is alive and its broker `Connected` (or why not): recorded with the listener status."""
+        with self._reload_lock:
+            self.broker = broker
+            if self._recorded is not None:
+                self._record(*self._recorded)
+
+    def _record(self, snapshot, status):
+        self._recorded = snapshot, status
+        record_listener_status(snapshot, status, {
+            "heartbeat": _now(), "heartbeat_interval": settings.TRANSPORT_HEARTBEAT_INTERVAL, "broker": self.broker})
 
     def _not_listening(self, exitcode, delay):
         """The receive process exited: until it is started again, no binding listens."""
@@ -54,11 +77,12 @@ class ReceiveListeners:
         with self._reload_lock:
             if self._running is not None:
                 snapshot, status = self._running
-                record_listener_status(snapshot, dict.fromkeys(status, state))
+                self._record(snapshot, dict.fromkeys(status, state))
 
     def stop(self):
         self.process.stop()
         with self._reload_lock:
+            self._recorded = None   # no more heartbeats
             if self._running is not None:   # no binding is reported: "Not running", as before a worker starts
                 record_listener_status(self._running[0], {})
 
@@ -72,13 +96,52 @@ def reload_running_configuration(server_name):
     return _listeners.reload()
 
 
-def record_listener_status(snapshot, status):
-    """What the console and the shell show: each binding's state, and which configuration is running."""
+def record_listener_status(snapshot, status, health=None):
+    """What the console and the shell show: each binding's state, and which configuration is running; with
+    `health` (heartbeat, its interval, the broker's state) while the worker runs."""
     from exchange_console.organization.models import TransportServer
 
     TransportServer.objects.filter(name=snapshot.name).update(receive_listener_status={
-        "bindings": status, "updated": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-        "configuration": snapshot.configuration_stamp.isoformat(timespec="microseconds")})
+        "bindings": status, "updated": _now(),
+        "configuration": snapshot.configuration_stamp.isoformat(timespec="microseconds"), **(health or {})})
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Heartbeat:
+    """Every TRANSPORT_HEARTBEAT_INTERVAL seconds: is the broker reachable? Recorded with a heartbeat, so a
+    worker that was killed shows as stale instead of leaving "Listening" behind."""
+
+    def __init__(self, app, listeners):
+        self.app, self.listeners = app, listeners
+        self._stopping = threading.Event()
+        threading.Thread(target=self._run, name="transport-heartbeat", daemon=True).start()
+
+    def _run(self):
+        from django.db import connection
+
+        while True:
+            try:
+                self.listeners.heartbeat(self.broker_state())
+            except Exception:
+                log.exception("Could not record the heartbeat", extra={"server": self.listeners.server_name})
+            finally:
+                connection.close()   # a database that went away is connected to again at the next beat
+            if self._stopping.wait(settings.TRANSPORT_HEARTBEAT_INTERVAL):
+                return
+
+    def broker_state(self):
+        try:
+            with self.app.connection_for_write() as broker:
+                broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=5)
+        except Exception as error:
+            return f"Unreachable: {error}"
+        return "Connected"
+
+    def stop(self):
+        self._stopping.set()
 
 
 def recover_queued_messages(snapshot):
@@ -98,6 +161,7 @@ class TransportServerStep(bootsteps.StartStopStep):
     def __init__(self, worker, transport_server=None, **options):
         super().__init__(worker, **options)
         self.server_name = transport_server
+        self.heartbeat = self.metrics = None
 
     def start(self, worker):
         global _listeners
@@ -105,9 +169,16 @@ class TransportServerStep(bootsteps.StartStopStep):
             return
         _listeners = ReceiveListeners(self.server_name)
         recover_queued_messages(_listeners.reload())
+        self.heartbeat = Heartbeat(worker.app, _listeners)
+        if settings.TRANSPORT_METRICS_PORT:
+            self.metrics = MetricsEndpoint(_listeners, settings.TRANSPORT_METRICS_ADDRESS,
+                                           settings.TRANSPORT_METRICS_PORT)
 
     def stop(self, worker):
         global _listeners
+        for part in (self.metrics, self.heartbeat):
+            if part is not None:
+                part.stop()
         if _listeners is not None:
             _listeners.stop()
             _listeners = None

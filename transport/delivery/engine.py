@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from exchange_console.queues.models import DeliveryType, QueueStatus
+from transport import metrics
 from transport.delivery import queues, runtime
 from transport.delivery.dns import (
     PermanentRoutingError, TransientRoutingError, mx_hosts, resolver_for, smart_host_hosts,
@@ -182,9 +183,11 @@ def record_results(server_name, snapshot, queue, connector, message, envelope, c
         tracking.event("SEND", envelope, recipients=sent, connector_id=connector.name, server_ip=remote,
                        recipient_status=[f"{results[r][0]} {results[r][1]}" for r in sent],
                        directionality="Originating")
+        metrics.message_sent(server_name, connector.name, envelope.arrival_time)
     if failed:
         tracking.event("FAIL", envelope, recipients=[r.address for r in failed], connector_id=connector.name,
                        server_ip=remote, recipient_status=[r.diagnostic for r in failed])
+        metrics.message_failed(server_name, connector.name)
         send_report(server_name, snapshot, FAILED, envelope, content, failed)
     if deferred:
         tracking.event("DEFER", envelope, recipients=list(deferred), connector_id=connector.name,
@@ -287,6 +290,7 @@ def expire(server_name, snapshot, queue):
             "FAIL", envelope, recipients=[r.address for r in reports], connector_id=queue.next_hop_connector,
             recipient_status=[EXPIRED] * len(reports))
         send_report(server_name, snapshot, FAILED, envelope, content, reports)
+        metrics.message_failed(server_name, queue.next_hop_connector)
         message.delete()
         remove_if_done(server_name, message.store_id)
 
@@ -347,6 +351,7 @@ def deliver_drop_files(server_name, snapshot, queue, connector):
                 return
             tracking.event("TRANSFER", envelope, recipients=recipients, connector_id=connector.name,
                            source="GATEWAY", related_recipient_address=str(folder), directionality="Originating")
+            metrics.message_sent(server_name, connector.name, envelope.arrival_time)
             queues.finish_recipients(message, recipients)
             finish(server_name, snapshot, message, envelope, content, "", timedelta(0))
     queues.connected(queue)

@@ -25,6 +25,8 @@ class ReceiveService:
         self._connections = collections.Counter()    # connector identity -> open sessions
         self._per_source = collections.Counter()     # (connector identity, client IP) -> open sessions
         self._submissions = collections.defaultdict(collections.deque)   # rate key -> submission times
+        self.received = collections.Counter()        # connector name -> messages accepted (metrics)
+        self.refused = collections.Counter()         # (connector name, reason) -> sessions refused (metrics)
 
     async def apply(self, runtime):
         """Switch to a new configuration: new sessions get it at once; open ones keep theirs."""
@@ -53,6 +55,14 @@ class ReceiveService:
         for server in self.listeners.values():
             server.close()
         self.listeners.clear()
+
+    async def counts(self):
+        """The counters the worker's metrics show (on the event loop, where the sessions change them). Every
+        enabled connector is listed, so that a counter exists from zero before its first message."""
+        connectors = self.runtime.snapshot.enabled_connectors() if self.runtime else ()
+        return {"received": {c.name: self.received[c.name] for c in connectors} | dict(self.received),
+                "active": {c.name: self._connections[c.identity] for c in connectors},
+                "refused": dict(self.refused)}
 
     # --- limits that span sessions ---------------------------------------------------------------------
 

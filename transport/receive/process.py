@@ -39,6 +39,10 @@ class ReceiveLoop:
         runtime = build_runtime(snapshot, previous=self.service.runtime)
         return self.run(self.service.apply(runtime))
 
+    def counts(self):
+        """The sessions' counters, for the worker's metrics."""
+        return self.run(self.service.counts())
+
     def run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(APPLY_TIMEOUT)
 
@@ -49,8 +53,8 @@ class ReceiveLoop:
 
 
 def serve(connection, parent_pid):
-    """The receive process: apply each snapshot received and answer with the bindings' status, until told
-    to stop; exit at once when the worker is gone."""
+    """The receive process: apply each snapshot received and answer with the bindings' status, answer a
+    request for the counters with them, until told to stop; exit at once when the worker is gone."""
     _die_with(parent_pid)
     # The worker alone ends this process (a stop over the pipe, or its own death): Ctrl-C or a TERM sent to
     # the whole process group must not take the listeners away while the worker is still shutting down.
@@ -68,9 +72,9 @@ def serve(connection, parent_pid):
         if command == "stop":
             break
         try:
-            connection.send(("ok", receive.apply(snapshot)))
+            connection.send(("ok", receive.counts() if command == "counts" else receive.apply(snapshot)))
         except Exception as error:
-            log.exception("Could not apply the configuration of %s", snapshot.name)
+            log.exception("The receive process could not answer %r", command)
             connection.send(("error", f"{type(error).__name__}: {error}"))
     receive.stop()
 
@@ -111,15 +115,22 @@ class ReceiveProcess:
     def apply(self, snapshot):
         """Send the snapshot; returns {binding: status} once the receive process runs it, or None if there is
         no process to run it (starting it again gives it the configuration of that moment)."""
+        return self._ask("apply", snapshot)
+
+    def counts(self):
+        """The sessions' counters (ReceiveService.counts), or None if there is no process to ask."""
+        return self._ask("counts", None)
+
+    def _ask(self, command, value):
         with self._lock:
             if self._exited():
                 return None
             try:
-                while self._connection.poll():   # the late answer to an apply that timed out
+                while self._connection.poll():   # the late answer to a request that timed out
                     self._connection.recv()
-                self._connection.send(("apply", snapshot))
+                self._connection.send((command, value))
                 if not self._connection.poll(APPLY_TIMEOUT):
-                    raise TimeoutError("The receive process did not apply the configuration in time")
+                    raise TimeoutError(f"The receive process did not answer {command!r} in time")
                 outcome, value = self._connection.recv()
             except (EOFError, BrokenPipeError, ConnectionResetError):   # it died meanwhile
                 return None

@@ -59,6 +59,11 @@ ENVELOPE_LIMIT = "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients"
 HOP_COUNT_EXCEEDED = "554 5.4.6 Hop count exceeded - possible mail loop detected"
 AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
 
+# Sessions refused at connect or ended by a limit, as the metrics count them (by reply: a few dict lookups
+# when a session ends, nothing per command).
+_REFUSAL_REASONS = {REFUSED_NO_CONNECTOR: "NoConnector", TOO_MANY_CONNECTIONS: "MaxInboundConnection",
+                    TOO_MANY_FROM_SOURCE: "MaxInboundConnectionPerSource", RATE_EXCEEDED: "MessageRateLimit",
+                    TOO_MANY_ERRORS: "TooManyErrors"}
 _ENHANCED_CODE = re.compile(r"^(\d{3}[ -])\d\.\d{1,3}\.\d{1,3} ")
 _COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "STARTTLS", "AUTH", "HELP")
 # Arguments that end up in the Received header, the envelope and the logs: no control characters.
@@ -148,10 +153,15 @@ class ReceiveSession(asyncio.Protocol):
         try:
             await self._serve()
         except Exception:
-            log.exception("Receive session from %s ended by an error", self.client_ip)
+            log.exception("Receive session from %s ended by an error", self.client_ip, extra=self._log_fields())
             self._closing_locally = True
         finally:
             self._release()
+
+    def _log_fields(self):
+        """What a log line about this session names (LOG_FORMAT=json shows them as fields)."""
+        return {"server": self.runtime.snapshot.name, "connector": self.connector.name if self.connector else "",
+                "session": getattr(self.session_log, "session_id", "")}
 
     def _release(self):
         """The one way out of every session, whatever ended it."""
@@ -172,6 +182,8 @@ class ReceiveSession(asyncio.Protocol):
         """End the session from our side, after `status` if given: the session's task stops at its next step."""
         if status is not None:
             self._write_now(status)
+            if status in _REFUSAL_REASONS:
+                self.service.refused[self.connector.name if self.connector else "", _REFUSAL_REASONS[status]] += 1
         self._ended = self._closing_locally = True
         self._wake()
 
@@ -654,6 +666,7 @@ class ReceiveSession(asyncio.Protocol):
             self._reset_transaction()
             return await self.refuse(refusal)
         envelope = await self._accept(content, facts)
+        self.service.received[self.connector.name] += 1
         self._reset_transaction()
         self.session_log.write(INFORMATION, envelope.header_message_id, "receiving message")
         await self.push(f"250 2.6.0 {envelope.header_message_id} [InternalId={envelope.message_id}] "
