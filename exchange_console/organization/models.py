@@ -5,14 +5,16 @@ cross-field rules live in the schemas (schemas.py), the one write path in exchan
 Sizes of None mean "unlimited".
 """
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import models
+from django.utils import timezone
 
 MB = 1024 * 1024
+HEARTBEATS_MISSED = 3   # a worker silent for this many of its heartbeat intervals is taken as gone
 
 
 class ConfigObject(models.Model):
@@ -107,8 +109,9 @@ class TransportServer(ConfigObject):
     message_tracking_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
     root_drop_directory_path = models.CharField(max_length=260, blank=True, default="")
     # Written by the server's transport worker: {"bindings": {"IP:port": "Listening", the error, or "Not
-    # listening: ..." while its receive process is down}, "updated": ISO time}, with no bindings once it
-    # stopped; what the console and Get-ReceiveConnector/Get-TransportServer show as status.
+    # listening: ..." while its receive process is down}, "updated": ISO time, and while it runs "heartbeat"
+    # (ISO time), "heartbeat_interval" (s), "broker"}, with no bindings once it stopped; what the console and
+    # Get-ReceiveConnector/Get-TransportServer show as status, and `manage.py transport_health` checks.
     receive_listener_status = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = TransportServerQuerySet.as_manager()
@@ -126,13 +129,31 @@ class TransportServer(ConfigObject):
 
     def binding_status(self, binding):
         """What the worker last reported for one binding: "Listening", why it doesn't, or "Not running"."""
-        return self.receive_listener_status.get("bindings", {}).get(binding, "Not running")
+        return self.listener_bindings().get(binding, "Not running")
 
     @property
     def listener_status(self):
         """Get-TransportServer's ReceiveListenerStatus: every binding the worker runs, with its state."""
-        bindings = self.receive_listener_status.get("bindings", {})
+        bindings = self.listener_bindings()
         return "; ".join(f"{binding} {state}" for binding, state in sorted(bindings.items())) or "Not running"
+
+    def listener_bindings(self):
+        """{binding: state} as the worker reported them, unless its heartbeats stopped (a worker killed, or
+        its machine gone, can't say so): then every binding says since when."""
+        bindings = self.receive_listener_status.get("bindings", {})
+        lost = self.heartbeat_lost()
+        return dict.fromkeys(bindings, lost) if lost and bindings else bindings
+
+    def heartbeat_lost(self):
+        """'Not running: no heartbeat ... since ...' once the worker missed HEARTBEATS_MISSED heartbeats; ''
+        while they come (or before a worker ever sent one)."""
+        status = self.receive_listener_status
+        if "heartbeat" not in status:
+            return ""
+        last = datetime.fromisoformat(status["heartbeat"])
+        if timezone.now() - last <= HEARTBEATS_MISSED * timedelta(seconds=status["heartbeat_interval"]):
+            return ""
+        return f"Not running: no heartbeat from the transport worker since {last:%Y-%m-%d %H:%M:%S} UTC"
 
     @property
     def data_directory(self):
