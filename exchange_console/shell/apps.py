@@ -9,6 +9,6 @@ class ShellConfig(AppConfig):
     label = "shell"
 
     def ready(self):
-        from exchange_console.shell import utility  # noqa: F401  PowerShell's own cmdlets
+        from exchange_console.shell import content, utility  # noqa: F401  PowerShell's own cmdlets
 
         autodiscover_modules("cmdlets")

@@ -75,13 +75,18 @@ class SecurityIdentifier(NTAccount):
         return NTAccount(WELL_KNOWN_SIDS[self.value])
 
 
+def known_type(written):
+    """The full .NET name of a type as a script writes it, or None when it isn't one the shell knows."""
+    return TYPES.get(written.lower().rpartition(".")[2])
+
+
 def type_name(written):
-    """The full .NET name of a type as a script writes it, or PowerShell's error for a type it can't find."""
-    key = written.lower().removeprefix("system.").rpartition(".")[2]
-    if key not in TYPES:
+    """The full .NET name of a type, or PowerShell's error for a type it can't find."""
+    full_name = known_type(written)
+    if full_name is None:
         raise ShellError(f"Unable to find type [{written}]: make sure that the assembly containing this type is "
                          f"loaded.")
-    return TYPES[key]
+    return full_name
 
 
 def type_literal(written):
@@ -136,11 +141,12 @@ def to_datetime(value):
 
 
 def to_bytes(value):
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return bytes([to_int(value)])
-    return bytes(to_int(item) for item in (value if isinstance(value, (list, tuple)) else [value]))
+    """A byte[] is an array of numbers 0-255, as PowerShell pipes and counts it."""
+    items = value if isinstance(value, (list, tuple, bytes)) else [value]
+    numbers = [to_int(item) for item in items]
+    if any(not 0 <= number <= 255 for number in numbers):
+        raise ValueError("Value was either too large or too small for an unsigned byte.")
+    return numbers
 
 
 def to_list(convert):
@@ -186,7 +192,7 @@ STATIC = {
     ("System.DateTime", "today", True): lambda: timezone.localtime().replace(hour=0, minute=0, second=0,
                                                                               microsecond=0),
     ("System.DateTime", "parse", False): lambda text: cast("datetime", text),
-    ("System.IO.File", "readallbytes", False): lambda path: files.read_bytes(to_string(path)),
+    ("System.IO.File", "readallbytes", False): lambda path: list(files.read_bytes(to_string(path))),
     ("System.IO.File", "readalltext", False): lambda path: files.read_text(to_string(path)),
     ("System.IO.File", "readalllines", False): lambda path: files.read_text(to_string(path)).splitlines(),
     ("System.IO.File", "exists", False): lambda path: files.exists(to_string(path)),
@@ -219,8 +225,6 @@ def property_of(value, name):
     for kind, properties in PROPERTIES:
         if isinstance(value, kind) and name.lower() in properties:
             return properties[name.lower()](value)
-    if isinstance(value, bytes) and name.lower() in ("length", "count"):
-        return len(value)
     return None
 
 

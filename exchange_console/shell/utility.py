@@ -1,14 +1,17 @@
-"""PowerShell's own cmdlets that Exchange scripts lean on: filtering, selecting, sorting, formatting, measuring,
-and making credentials."""
+"""PowerShell's own cmdlets that Exchange scripts lean on: filtering, selecting, sorting, grouping, formatting,
+measuring, looping over objects, dates, and making credentials and custom objects."""
 import fnmatch
 
-from exchange_console.shell.errors import ShellError
+from django.utils import timezone
+
+from exchange_console.shell import members
+from exchange_console.shell.errors import NonInteractiveError, ShellError
 from exchange_console.shell.formatting import FormattedText, format_list, format_table, select_properties
 from exchange_console.shell.operators import compare
 from exchange_console.shell.registry import CMDLETS, Parameter, cmdlet
 from exchange_console.shell.values import (
-    Hashtable, PSCredential, PSObject, ScriptBlock, SecureString, ShellObject, Unlimited, collapse, display_value,
-    to_string, truthy, unroll,
+    ConfigRecord, Hashtable, PSCredential, PSObject, ScriptBlock, SecureString, ShellObject, Unlimited, collapse,
+    display_value, to_string, truthy, unroll,
 )
 
 INPUT = Parameter("InputObject", pipeline=True, type_name="System.Management.Automation.PSObject")
@@ -18,6 +21,8 @@ WHERE_OPERATORS = {"EQ": "eq", "NE": "ne", "GT": "gt", "GE": "ge", "LT": "lt", "
                    "NotContains": "notcontains"}
 CREDENTIAL_TYPES = {"system.management.automation.pscredential", "management.automation.pscredential",
                     "automation.pscredential", "pscredential"}
+CONSOLE_COLORS = {"black", "darkblue", "darkgreen", "darkcyan", "darkred", "darkmagenta", "darkyellow", "gray",
+                  "darkgray", "blue", "green", "cyan", "red", "magenta", "yellow", "white"}
 
 
 def property_of(obj, name):
@@ -58,8 +63,13 @@ def where_object(invocation):
 
 @cmdlet("Select-Object", Parameter("Property", position=0, type_name="System.Object[]"),
         Parameter("ExpandProperty"), Parameter("First", type_name="System.Int32"),
-        Parameter("Last", type_name="System.Int32"), INPUT, aliases=("select",))
+        Parameter("Last", type_name="System.Int32"), Parameter("Unique", switch=True), INPUT, aliases=("select",))
 def select_object(invocation):
+    selected = _select(invocation)
+    return _unique(selected) if invocation.get("Unique") else selected
+
+
+def _select(invocation):
     items = invocation.each("InputObject")
     if "First" in invocation:
         items = items[:whole_number(invocation, "First")]
@@ -72,6 +82,18 @@ def select_object(invocation):
     if "Property" not in invocation:
         return items
     return [_selected(invocation, item, unroll(invocation.get("Property"))) for item in items]
+
+
+def _unique(items):
+    """The first of each run of equal objects by their text, without regard to case, as -Unique keeps them."""
+    seen, kept = set(), []
+    for item in items:
+        key = str(item).lower() if not isinstance(item, ShellObject) or isinstance(item, ConfigRecord) else \
+            tuple(display_value(item.get(name)).lower() for name in item.property_names())
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
 
 
 def whole_number(invocation, name):
@@ -101,7 +123,7 @@ def _selected(invocation, item, properties):
 
 
 @cmdlet("Sort-Object", Parameter("Property", position=0, type_name="System.Object[]"),
-        Parameter("Descending", switch=True), INPUT, aliases=("sort",))
+        Parameter("Descending", switch=True), Parameter("Unique", switch=True), INPUT, aliases=("sort",))
 def sort_object(invocation):
     names = [to_string(name) for name in unroll(invocation.get("Property"))]
 
@@ -110,7 +132,46 @@ def sort_object(invocation):
             return sort_key(item if not isinstance(item, ShellObject) else str(item))
         return tuple(sort_key(property_of(item, name)) for name in names)
 
-    return sorted(invocation.each("InputObject"), key=key, reverse=bool(invocation.get("Descending")))
+    ordered = sorted(invocation.each("InputObject"), key=key, reverse=bool(invocation.get("Descending")))
+    if not invocation.get("Unique"):
+        return ordered
+    kept = {}  # one object per distinct key: the sort key, without regard to case
+    for item in ordered:
+        kept.setdefault(key(item), item)
+    return list(kept.values())
+
+
+@cmdlet("Group-Object", Parameter("Property", position=0, type_name="System.Object[]"),
+        Parameter("NoElement", switch=True), INPUT, aliases=("group",))
+def group_object(invocation):
+    """Count, Name and Group of each set of objects with equal property values, in the order first seen; the
+    name compares without regard to case, as PowerShell's does."""
+    names = [to_string(name) for name in unroll(invocation.get("Property"))]
+    groups = {}
+    for item in invocation.each("InputObject"):
+        values = [property_of(item, name) for name in names] if names else [item]
+        name = ", ".join(to_string(value) for value in values)
+        groups.setdefault(name.lower(), (name, []))[1].append(item)
+    return [PSObject({"Count": len(group), "Name": name} if invocation.get("NoElement") else
+                     {"Count": len(group), "Name": name, "Group": group}) for name, group in groups.values()]
+
+
+@cmdlet("ForEach-Object", Parameter("Process", position=0, type_name="System.Management.Automation.ScriptBlock[]"),
+        Parameter("Begin", type_name="System.Management.Automation.ScriptBlock"),
+        Parameter("End", type_name="System.Management.Automation.ScriptBlock"), INPUT, aliases=("foreach", "%"))
+def foreach_object(invocation):
+    """-Begin once, -Process for each object with $_ set to it, -End once; their output goes down the pipeline."""
+    blocks = {name: invocation.get(name) for name in ("Begin", "Process", "End")}
+    for name, block in blocks.items():
+        if block is not None and not isinstance(block, ScriptBlock):
+            raise ShellError(f"Cannot bind parameter '{name}'. Cannot convert the \"{to_string(block)}\" value of "
+                             f"type \"System.String\" to type \"System.Management.Automation.ScriptBlock\".")
+    session = invocation.session
+    output = list(session.call(blocks["Begin"], None)) if blocks["Begin"] else []
+    for item in invocation.each("InputObject"):
+        output.extend(session.call(blocks["Process"], item) if blocks["Process"] else [])
+    output.extend(session.call(blocks["End"], None) if blocks["End"] else [])
+    return output
 
 
 def sort_key(value):
@@ -183,13 +244,20 @@ def convert_to_secure_string(invocation):
 
 
 @cmdlet("New-Object", Parameter("TypeName", position=0, mandatory=True),
-        Parameter("ArgumentList", position=1, type_name="System.Object[]"))
+        Parameter("ArgumentList", position=1, type_name="System.Object[]"),
+        Parameter("Property", type_name="System.Collections.Hashtable"))
 def new_object(invocation):
-    """Only PSCredential(user, password) is constructed: scripts build smart host credentials this way."""
+    """The objects scripts construct: PSCredential(user, password) for smart host credentials, PSObject with
+    -Property @{...} for report rows, SecurityIdentifier("S-1-5-7") to name the anonymous principal."""
     type_name = to_string(invocation.get("TypeName"))
-    if type_name.lower() not in CREDENTIAL_TYPES:
-        raise ShellError(f"Cannot find type [{type_name}]: make sure the assembly containing this type is loaded.")
     arguments = unroll(invocation.get("ArgumentList"))
+    if type_name.lower() not in CREDENTIAL_TYPES:
+        full_name = members.known_type(type_name)
+        if full_name == members.TYPES["securityidentifier"]:
+            return [members.new_security_identifier(arguments)]
+        if full_name == members.TYPES["psobject"]:
+            return [PSObject(invocation.get("Property") or {})]
+        raise ShellError(f"Cannot find type [{type_name}]: make sure the assembly containing this type is loaded.")
     if len(arguments) != 2:
         raise ShellError(f'Cannot find an overload for "PSCredential" and the argument count: "{len(arguments)}".')
     user, password = arguments
@@ -223,10 +291,53 @@ def out_null(invocation):
     return []
 
 
-@cmdlet("Write-Host", Parameter("Object", position=0))
+@cmdlet("Write-Host", Parameter("Object", position=0), Parameter("ForegroundColor"),
+        Parameter("BackgroundColor"), Parameter("NoNewline", switch=True), Parameter("Separator"))
 def write_host(invocation):
-    invocation.session.host.write(to_string(invocation.get("Object", "")))
+    """Text for the administrator, not the pipeline; colours are checked, as PowerShell does, and not shown."""
+    for name in ("ForegroundColor", "BackgroundColor"):
+        color = to_string(invocation.get(name, "white"))
+        if color.lower() not in CONSOLE_COLORS:
+            raise ShellError(f'Cannot bind parameter \'{name}\'. Cannot convert value "{color}" to type '
+                             f'"System.ConsoleColor" due to invalid enumeration values. Specify one of the following '
+                             f'enumeration values and try again. The possible enumeration values are "Black, DarkBlue, '
+                             f'DarkGreen, DarkCyan, DarkRed, DarkMagenta, DarkYellow, Gray, DarkGray, Blue, Green, '
+                             f'Cyan, Red, Magenta, Yellow, White".')
+    value = invocation.get("Object", "")
+    separator = to_string(invocation.get("Separator", " "))
+    text = separator.join(to_string(item) for item in value) if isinstance(value, list) else to_string(value)
+    host = invocation.session.host
+    if invocation.get("NoNewline"):
+        host.out.write(text)
+    else:
+        host.write(text)
     return []
+
+
+@cmdlet("Read-Host", Parameter("Prompt", position=0), Parameter("AsSecureString", switch=True))
+def read_host(invocation):
+    """A line typed at the terminal; a script run without one stops here, as PowerShell -NonInteractive does."""
+    host = invocation.session.host
+    prompt = f"{to_string(invocation.get('Prompt'))}: " if "Prompt" in invocation else ""
+    hint = "Give the value in the script or as a variable instead of asking for it."
+    if not host.interactive:
+        raise NonInteractiveError(hint)
+    if invocation.get("AsSecureString"):
+        return [SecureString(host.read_secret(prompt, hint))]
+    return [host.read_line(prompt, hint)]
+
+
+@cmdlet("Get-Date", Parameter("Date", position=0, pipeline=True, type_name="System.DateTime"), Parameter("Format"),
+        Parameter("Year", type_name="System.Int32"), Parameter("Month", type_name="System.Int32"),
+        Parameter("Day", type_name="System.Int32"))
+def get_date(invocation):
+    """Now, in the console's time zone (TIME_ZONE), or -Date; as text with -Format (a .NET format string)."""
+    moment = members.cast("datetime", invocation.get("Date")) if "Date" in invocation else timezone.localtime()
+    parts = {part.lower(): int(invocation.get(part)) for part in ("Year", "Month", "Day") if part in invocation}
+    moment = moment.replace(**parts) if parts else moment
+    if "Format" in invocation:
+        return [members.format_date(moment, to_string(invocation.get("Format")))]
+    return [moment]
 
 
 @cmdlet("Get-Command", Parameter("Name", position=0))
