@@ -1,4 +1,5 @@
 """Django settings for Exchange Console; every value that varies comes from the environment (env.py)."""
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -196,6 +197,8 @@ RECEIVE_PROCESS_MAX_RESTART_DELAY = env_int("RECEIVE_PROCESS_MAX_RESTART_DELAY",
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is neither text nor json.")
+if LOG_FORMAT == "json":
+    logging.captureWarnings(True)   # Python's warnings become log events too, instead of raw text on stderr
 TRANSPORT_HEARTBEAT_INTERVAL = env_int("TRANSPORT_HEARTBEAT_INTERVAL", 10, 1, 300)
 TRANSPORT_METRICS_PORT = env_int("TRANSPORT_METRICS_PORT", 0, 0, 65535)
 TRANSPORT_METRICS_ADDRESS = env_str("TRANSPORT_METRICS_ADDRESS", "127.0.0.1")

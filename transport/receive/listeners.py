@@ -34,7 +34,7 @@ class ReceiveService:
         wanted = {binding for connector in runtime.snapshot.enabled_connectors() for binding in connector.bindings}
         for binding in set(self.listeners) - wanted:
             self.listeners.pop(binding).close()
-            log.info("Stopped listening on %s", binding)
+            log.info("Stopped listening on %s", binding, extra=self._log_fields())
         self.status = {str(binding): LISTENING for binding in self.listeners}
         for binding in sorted(wanted - set(self.listeners), key=str):
             await self._open(binding)
@@ -46,10 +46,13 @@ class ReceiveService:
                 lambda: ReceiveSession(self), host=str(binding.address), port=binding.port, reuse_address=True)
         except OSError as error:
             self.status[str(binding)] = _binding_error(binding, error)
-            log.error("Receive binding %s can't open: %s", binding, self.status[str(binding)])
+            log.error("Receive binding %s can't open: %s", binding, self.status[str(binding)], extra=self._log_fields())
             return
         self.status[str(binding)] = LISTENING
-        log.info("Listening on %s", binding)
+        log.info("Listening on %s", binding, extra=self._log_fields())
+
+    def _log_fields(self):
+        return {"server": self.runtime.snapshot.name}
 
     async def close(self):
         for server in self.listeners.values():

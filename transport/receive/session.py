@@ -158,6 +158,10 @@ class ReceiveSession(asyncio.Protocol):
         finally:
             self._release()
 
+    def _refused(self, reason, status):
+        self.service.refused[self.connector.name if self.connector else "", reason] += 1
+        log.info("Receive session from %s refused (%s): %s", self.client_ip, reason, status, extra=self._log_fields())
+
     def _log_fields(self):
         """What a log line about this session names (LOG_FORMAT=json shows them as fields)."""
         return {"server": self.runtime.snapshot.name, "connector": self.connector.name if self.connector else "",
@@ -183,7 +187,7 @@ class ReceiveSession(asyncio.Protocol):
         if status is not None:
             self._write_now(status)
             if status in _REFUSAL_REASONS:
-                self.service.refused[self.connector.name if self.connector else "", _REFUSAL_REASONS[status]] += 1
+                self._refused(_REFUSAL_REASONS[status], status)
         self._ended = self._closing_locally = True
         self._wake()
 

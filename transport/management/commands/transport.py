@@ -1,5 +1,6 @@
 """`manage.py transport --server NAME`: a Celery worker that consumes NAME's queue and runs its transport."""
 from click import Option
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.signals import connection_created
@@ -28,6 +29,7 @@ class Command(BaseCommand):
                                               help="Transport server whose configuration this worker runs"))
         app.steps["worker"].add(TransportServerStep)
         app.worker_main([
+            *(["--quiet"] if settings.LOG_FORMAT == "json" else []),   # no banner: every line is an event
             "worker", f"--queues={found.celery_queue},management", f"--hostname={found.name.lower()}@%h",
             f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=threads",
             f"--transport-server={found.name}", "--without-gossip", "--without-mingle",
