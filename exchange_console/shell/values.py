@@ -4,8 +4,6 @@ into a value the service layer accepts."""
 from datetime import datetime, timedelta
 from functools import total_ordering
 
-from django.utils import timezone
-
 from exchange_console import params as p
 from exchange_console.lib import sizes, timespans
 
@@ -203,9 +201,8 @@ def display_value(value):
         return "{" + ", ".join(display_value(item) for item in value) + "}"
     if isinstance(value, timedelta):
         return timespans.format_timespan(value)
-    if isinstance(value, datetime):  # .NET's general date format in en-US, in the console's time zone
-        local = timezone.localtime(value) if timezone.is_aware(value) else value
-        return f"{local.month}/{local.day}/{local.year} {local.hour % 12 or 12}:{local:%M:%S %p}"
+    if isinstance(value, datetime):  # as Exchange's own timestamps show
+        return p.DateTime().format(value)
     return str(value)
 
 
