@@ -8,8 +8,12 @@ import sys
 
 import pytest
 
+from exchange_console.connectors.schemas import SEND_CONNECTOR
+from exchange_console.organization.schemas import ACCEPTED_DOMAIN
+from exchange_console.services import new_object
+from tests.send_peers import Sink
 from tests.transport_helpers import (
-    ROOT, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
+    ROOT, Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
     remove_server_data, unique_server_name, wait_for,
 )
 
@@ -18,6 +22,7 @@ __all__ = ["committed_db"]
 
 HOST = loopback_host(49)
 BINDING = f"{HOST}:49025"
+SMART_HOST_PORT = 49062
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +31,9 @@ def server(committed_db):
     server = install_receive_server(name, "lj.contoso.com")
     new_receive_connector(server, "Internet", BINDING, PermissionGroups="AnonymousUsers",
                           MaxInboundConnectionPerSource=1, ProtocolLoggingLevel="Verbose")
+    new_object(ACCEPTED_DOMAIN, {"Name": "relay.example", "DomainName": "relay.example", "DomainType": "ExternalRelay"})
+    new_object(SEND_CONNECTOR, {"Name": "Relay", "AddressSpaces": "relay.example", "SmartHosts": f"[{HOST}]",
+                                "DNSRoutingEnabled": False, "Port": SMART_HOST_PORT, "SourceTransportServers": [name]})
     yield server
     remove_server_data(name)
 
@@ -64,6 +72,20 @@ def test_it_names_the_server_connector_and_session_of_a_refused_session(worker, 
     assert len(refused["session"]) == 16 and refused["message"] == (
         "Receive session from 127.0.0.1 refused (MaxInboundConnectionPerSource): 421 4.3.2 The maximum number of "
         "concurrent connections has exceeded a limit, closing transmission channel")
+
+
+def test_it_names_the_message_that_failed_and_its_connector(worker, server):
+    with Sink(HOST, SMART_HOST_PORT, replies={"nobody@relay.example": "550 5.1.1 User unknown"}):
+        with Client(HOST, 49025) as client:
+            client.ehlo("client.example.com")
+            client.mail("")
+            client.rcpt("nobody@relay.example")
+            code, text = client.data(b"Subject: refused\r\n\r\nbody\r\n")
+        internal_id = text.decode().split("[InternalId=")[1].split("]")[0]
+        assert wait_for(lambda: any(event.get("message_id") == internal_id for event in events(worker)))
+    failed = next(event for event in events(worker) if event.get("message_id") == internal_id)
+    assert (failed["server"], failed["connector"]) == (server.name, "Relay")
+    assert failed["message"].endswith("failed for nobody@relay.example: 550 5.1.1 User unknown")
 
 
 def test_it_writes_the_consoles_log_lines_as_json_too():

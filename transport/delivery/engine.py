@@ -116,7 +116,8 @@ def run_session(server_name, snapshot, queue, connector, session, batch):
         # The connection broke mid-batch (or timed out): what was not sent waits TransientFailureRetryInterval.
         interrupted = f"451 4.4.0 {error}" if not str(error)[:3].isdigit() else str(error)
         queues.interrupted(queue, batch, interrupted, snapshot.server.transient_failure_retry_interval)
-        log.warning("%s: delivery to %s interrupted: %s", server_name, queue.next_hop_domain, error)
+        log.warning("%s: delivery to %s interrupted: %s", server_name, queue.next_hop_domain, error,
+                    extra={"server": server_name, "connector": queue.next_hop_connector})
     except Exception as error:
         queues.release(batch, error=f"451 4.4.0 {error}")
         raise
@@ -188,6 +189,9 @@ def record_results(server_name, snapshot, queue, connector, message, envelope, c
         tracking.event("FAIL", envelope, recipients=[r.address for r in failed], connector_id=connector.name,
                        server_ip=remote, recipient_status=[r.diagnostic for r in failed])
         metrics.message_failed(server_name, connector.name)
+        log.info("%s: message %s failed for %s: %s", server_name, envelope.header_message_id,
+                 ", ".join(r.address for r in failed), failed[0].diagnostic,
+                 extra={"server": server_name, "connector": connector.name, "message_id": envelope.message_id})
         send_report(server_name, snapshot, FAILED, envelope, content, failed)
     if deferred:
         tracking.event("DEFER", envelope, recipients=list(deferred), connector_id=connector.name,
