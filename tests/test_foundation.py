@@ -1,6 +1,7 @@
 """What a newcomer meets first: strict settings, current migrations, the demo seed, the worker command."""
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,14 +70,44 @@ def test_the_encryption_key_can_come_from_a_file(tmp_path):
 
 
 def test_every_setting_read_is_listed_in_env_example_and_readme():
-    import re
-
     read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', (ROOT / "exchange_console/settings.py").read_text()))
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
     assert read, "no settings found"
     assert {name for name in read if f"{name}=" not in example} == set()
     assert {name for name in read if f"`{name}`" not in readme} == set()
+
+
+def repository_documents():
+    """What a reader of a plain clone follows: the README, docs/, the Makefile and the benchmarks."""
+    return [ROOT / "README.md", ROOT / "Makefile", *sorted(ROOT.glob("docs/**/*.md")),
+            *sorted(path for path in (ROOT / "bench").iterdir() if path.is_file())]
+
+
+def test_it_names_no_path_outside_the_repository():
+    outside = {str(path.relative_to(ROOT)): found.group() for path in repository_documents()
+               if (found := re.search(r"(?<!\.)\.\./\S*|\bparent\b.*\"shared\"", path.read_text()))}
+    assert outside == {}
+
+
+def heading_anchors(markdown):
+    """The anchors a Markdown renderer gives the headings: lower case, punctuation dropped, spaces as hyphens."""
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", markdown, re.MULTILINE)}
+
+
+def test_it_links_only_to_files_and_headings_the_repository_has():
+    broken = []
+    for document in [ROOT / "README.md", *ROOT.glob("docs/**/*.md")]:
+        for path, anchor in re.findall(r"\]\(([^)#\s]*)#?([^)\s]*)\)", document.read_text()):
+            if re.match(r"[a-z]+:", path):
+                continue
+            target = document.parent / path if path else document
+            if not target.exists() or anchor and anchor not in heading_anchors(target.read_text()):
+                broken.append(f"{document.relative_to(ROOT)}: {path}#{anchor}")
+    assert broken == []
+    readme = (ROOT / "README.md").read_text()
+    assert "(docs/exchange-behaviour.md)" in readme and "(docs/operating.md)" in readme
 
 
 def test_migrations_are_current(db):
