@@ -4,6 +4,7 @@ import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from django.conf import settings
 
 from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.certificates.services import enable_certificate, import_certificate
@@ -59,11 +60,12 @@ def ems(text):
     return host.output
 
 
-def test_it_lists_imports_and_enables_certificates_in_the_shell(hub, tmp_path):
+def test_it_lists_imports_and_enables_certificates_in_the_shell(hub):
     issued = trustme.CA().issue_cert("mail.contoso.com")
-    path = tmp_path / "mail.pem"
+    path = settings.EMS_FILE_ROOT / "C" / "certs" / "mail.pem"  # C:\certs\mail.pem in the shell
+    path.parent.mkdir(parents=True, exist_ok=True)
     issued.private_key_and_cert_chain_pem.write_to_path(str(path))
-    ems(f"Import-ExchangeCertificate -Server HUB01 -Path '{path}'")
+    ems("Import-ExchangeCertificate -Server HUB01 -Path 'C:\\certs\\mail.pem'")
     imported = ExchangeCertificate.objects.get(server=hub, is_self_signed=False)
     assert imported.services == "None"
     ems(f"Enable-ExchangeCertificate -Thumbprint {imported.thumbprint} -Services SMTP -Server HUB01")

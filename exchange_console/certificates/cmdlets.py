@@ -1,10 +1,9 @@
 """Get-, Import- and Enable-ExchangeCertificate: the server certificate that STARTTLS presents."""
-from pathlib import Path
-
 from exchange_console.certificates import services
 from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.certificates.schemas import EXCHANGE_CERTIFICATE
 from exchange_console.organization.models import TransportServer
+from exchange_console.shell import files
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
 from exchange_console.shell.registry import Parameter, cmdlet
 from exchange_console.shell.values import ConfigRecord, to_string
@@ -53,15 +52,22 @@ def get_exchange_certificate(invocation):
 
 @cmdlet("Import-ExchangeCertificate", Parameter("FileData", position=0), Parameter("Path"), SERVER)
 def import_exchange_certificate(invocation):
-    """PEM text (certificate, chain and unencrypted private key) as -FileData, or a PEM file as -Path."""
+    """PEM (certificate, chain and unencrypted private key) as -FileData, text or the byte[] scripts read with
+    [System.IO.File]::ReadAllBytes or Get-Content -Encoding Byte; or a PEM file as -Path (in the shell's files)."""
     if "Path" in invocation:
-        data = Path(to_string(invocation.get("Path"))).read_bytes()
+        data = files.read_bytes(to_string(invocation.get("Path")))
     elif "FileData" in invocation:
-        data = to_string(invocation.get("FileData")).encode()
+        data = _file_data(invocation.get("FileData"))
     else:
         raise ParameterBindingError("Specify the certificate with -FileData or -Path.")
     certificate = services.import_certificate(_server(invocation), data, enable_smtp=False)
     return [ConfigRecord(EXCHANGE_CERTIFICATE, certificate)]
+
+
+def _file_data(value):
+    if isinstance(value, list) and all(isinstance(item, int) and 0 <= item <= 255 for item in value):
+        return bytes(value)
+    return to_string(value).encode()
 
 
 @cmdlet("Enable-ExchangeCertificate", Parameter("Thumbprint", position=0, pipeline=True, mandatory=True),
