@@ -1,8 +1,11 @@
 """Runs parsed statements: evaluates expressions, binds arguments to cmdlet parameters as PowerShell does, and
-passes objects down pipelines. The first error stops the pipeline and the script; a command's changes are all
-made or, when one is refused, none (cmdlets.apply).
+passes objects down pipelines. Unless -ErrorAction or $ErrorActionPreference says to continue, the first error
+stops the pipeline and the script; a command's changes are all made or, when one is refused, none
+(cmdlets.apply). Every cmdlet takes PowerShell's common parameters, handled here and nowhere else.
 """
+import dataclasses
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from django.core.exceptions import PermissionDenied
 
@@ -10,17 +13,24 @@ from exchange_console.lib.errors import ParameterError
 from exchange_console.services import ConfigurationError
 from exchange_console.shell import members
 from exchange_console.shell import nodes as n
-from exchange_console.shell.errors import CommandNotFoundError, ExitRequested, ParameterBindingError, ShellError
+from exchange_console.shell.errors import (
+    CommandNotFoundError, ErrorRecord, ExitRequested, ParameterBindingError, ShellError,
+)
 from exchange_console.shell.formatting import format_output
 from exchange_console.shell.host import Host
-from exchange_console.shell.operators import compare
+from exchange_console.shell.operators import compare, join, operate, split_whitespace
 from exchange_console.shell.parser import parse
-from exchange_console.shell.registry import CMDLETS, Invocation
+from exchange_console.shell.registry import CMDLETS, Cmdlet, Invocation, Parameter
 from exchange_console.shell.values import (
-    Hashtable, ScriptBlock, SecureString, ShellObject, collapse, to_string, truthy, unroll,
+    Hashtable, PSObject, ScriptBlock, SecureString, ShellObject, collapse, display_value, to_string, truthy, unroll,
 )
 
 AUTOMATIC = {"true": True, "false": False, "null": None}
+# PowerShell 2.0's common parameters and their aliases; ActionPreference had no Ignore before 3.0.
+COMMON_PARAMETERS = {"verbose": "vb", "debug": "db", "erroraction": "ea", "warningaction": "wa",
+                     "errorvariable": "ev", "warningvariable": "wv", "outvariable": "ov", "outbuffer": "ob"}
+ACTIONS = {"silentlycontinue": "SilentlyContinue", "stop": "Stop", "continue": "Continue", "inquire": "Inquire"}
+SCOPES = ("global:", "script:", "local:", "private:")
 DOTNET_TYPES = [(bool, "System.Boolean"), (int, "System.Int32"), (float, "System.Double"), (str, "System.String"),
                 (list, "System.Object[]"), (Hashtable, "System.Collections.Hashtable"),
                 (ScriptBlock, "System.Management.Automation.ScriptBlock"),
@@ -41,12 +51,44 @@ def call_depth_checked():
         raise ShellError("The script failed due to call depth overflow.") from None
 
 
+class ControlFlow(Exception):
+    """break, continue and return on their way to the loop or function they leave, carrying the output that
+    the statements before them produced."""
+
+    def __init__(self, kind, value=None):
+        super().__init__(kind)
+        self.kind, self.value, self.output = kind, value, []
+
+
+@dataclasses.dataclass
+class Function(Cmdlet):
+    """A script's `function Name { param(...) ... }`: bound like a cmdlet; extra positional arguments go to
+    $args."""
+    definition: n.FunctionDefinition = None
+
+
+@dataclasses.dataclass
+class CommonParameters:
+    error_action: str | None = None
+    warning_action: str | None = None
+    verbose: bool = False
+    debug: bool = False
+    error_variable: str | None = None
+    warning_variable: str | None = None
+    out_variable: str | None = None
+
+
 class Session:
-    """A shell session: its variables and host. `run` writes output; `execute` returns the objects."""
+    """A shell session: its variables, functions and host. `run` writes output; `execute` returns the objects."""
 
     def __init__(self, host=None):
         self.host = host or Host()
         self.variables = {}
+        self.scopes = [self.variables]  # the global scope, then one per function call
+        self.functions = {}
+        self.errors = []  # $Error, the newest first
+        self.succeeded = True  # $?
+        self.failures = 0
         self.source = ""
         self._current_item = None
 
@@ -64,21 +106,197 @@ class Session:
         statements = parse(text)
         self.source = text
         for statement in statements:
-            yield self.statement(statement)
+            try:
+                yield self.statement(statement)
+            except ControlFlow as flow:  # break, continue or return outside a loop or function ends the script
+                yield flow.output + unroll(flow.value)
+                return
+            except ShellError as error:
+                self.record(error)
+                raise
 
     # --- statements and pipelines --------------------------------------------------------------------------
 
     def statement(self, node):
-        if isinstance(node, n.Exit):
-            code = self.evaluate(node.code) if node.code else 0
-            raise ExitRequested(code if isinstance(code, int) and not isinstance(code, bool) else int(truthy(code)))
-        if isinstance(node, n.Assignment):
-            self.variables[node.variable.lower()] = collapse(self.pipeline(node.value))
-            return []
-        return self.pipeline(node)
+        failures = self.failures
+        output = getattr(self, f"_statement_{type(node).__name__}", self.pipeline)(node)
+        self.succeeded = self.failures == failures
+        return output
 
     def statements(self, nodes):
-        return [obj for node in nodes for obj in self.statement(node)]
+        output = []
+        for node in nodes:
+            try:
+                output.extend(self.statement(node))
+            except ControlFlow as flow:
+                flow.output[:0] = output
+                raise
+        return output
+
+    def _statement_Exit(self, node):
+        code = self.evaluate(node.code) if node.code else 0
+        raise ExitRequested(code if isinstance(code, int) and not isinstance(code, bool) else int(truthy(code)))
+
+    def _statement_Return(self, node):
+        raise ControlFlow("return", collapse(self.pipeline(node.value)) if node.value else None)
+
+    def _statement_Break(self, node):
+        raise ControlFlow(node.kind)
+
+    def _statement_Assignment(self, node):
+        value = collapse(self.statement(node.value))
+        if node.operator:
+            value = located(node.end, operate, node.operator, self.evaluate(node.target), value)
+        self.assign(node.target, value)
+        return []
+
+    def _statement_Increment(self, node):
+        self.assign(node.target, located(node.end, operate, "+", self.evaluate(node.target), node.delta))
+        return []
+
+    def _statement_If(self, node):
+        for condition, body in node.clauses:
+            if truthy(collapse(self.pipeline(condition))):
+                return self.statements(body)
+        return self.statements(node.otherwise or [])
+
+    def _statement_ForEach(self, node):
+        collection = collapse(self.pipeline(node.collection))
+        return self.loop(node.body, (self.set_variable(node.variable, item) for item in unroll(collection)))
+
+    def _statement_Loop(self, node):
+        def passes():
+            if node.initial:
+                self.statement(node.initial)
+            first = True
+            while (first and node.test_after) or node.test is None or \
+                    truthy(collapse(self.statement(node.test))) != node.until:
+                yield
+                first = False
+                if node.step:
+                    self.statement(node.step)
+        return self.loop(node.body, passes())
+
+    def loop(self, body, passes):
+        """Run body once per pass, as far as a break; a continue ends only its pass."""
+        output = []
+        for _ in passes:
+            try:
+                output.extend(self.statements(body))
+            except ControlFlow as flow:
+                if flow.kind == "return":
+                    flow.output[:0] = output
+                    raise
+                output.extend(flow.output)
+                if flow.kind == "break":
+                    break
+        return output
+
+    def _statement_Switch(self, node):
+        value = collapse(self.pipeline(node.value))
+        output = []
+        for item in value if isinstance(value, list) else [value]:
+            try:
+                output.extend(self._switch_item(node, item))
+            except ControlFlow as flow:
+                if flow.kind == "return":
+                    flow.output[:0] = output
+                    raise
+                output.extend(flow.output)
+                if flow.kind == "break":
+                    break
+        return output
+
+    def _switch_item(self, node, item):
+        output, matched = [], False
+        for pattern, body in node.clauses:
+            if self._switch_matches(pattern, item, node.options):
+                matched = True
+                output.extend(self.with_item(item, body))
+        if not matched and node.otherwise is not None:
+            output.extend(self.with_item(item, node.otherwise))
+        return output
+
+    def _switch_matches(self, pattern, item, options):
+        if isinstance(pattern, n.ScriptBlockLiteral):
+            return truthy(collapse(self.with_item(item, pattern.statements)))
+        wanted, sensitive = self.evaluate(pattern), "casesensitive" in options
+        if "regex" in options:
+            return compare("match", to_string(item), wanted, sensitive)
+        if "wildcard" in options:
+            return compare("like", to_string(item), wanted, sensitive)
+        return compare("eq", item, wanted, sensitive)
+
+    def with_item(self, item, statements):
+        saved, self._current_item = self._current_item, item
+        try:
+            return self.statements(statements)
+        finally:
+            self._current_item = saved
+
+    def _statement_FunctionDefinition(self, node):
+        parameters = tuple(Parameter(declared.name, switch=declared.switch, type_name="System.Object",
+                                     position=None if declared.switch else position)
+                           for position, declared in enumerate(node.parameters))
+        self.functions[node.name.lower()] = Function(node.name, self._run_function, parameters, definition=node)
+        return []
+
+    def _run_function(self, invocation):
+        definition, scope = invocation.cmdlet.definition, {}
+        self.scopes.append(scope)
+        try:
+            for declared in definition.parameters:
+                if declared.name in invocation.arguments:
+                    value = invocation.arguments[declared.name]
+                else:
+                    value = self.evaluate(declared.default) if declared.default else (False if declared.switch
+                                                                                      else None)
+                scope[declared.name.lower()] = value
+            scope["args"] = invocation.arguments.get("$args", [])
+            return self.statements(definition.body)
+        except ControlFlow as flow:
+            if flow.kind != "return":
+                raise
+            return flow.output + unroll(flow.value)
+        finally:
+            self.scopes.pop()
+
+    # --- variables -------------------------------------------------------------------------------------------
+
+    def variable(self, name):
+        name = name.lower()
+        if name.startswith(SCOPES):
+            return self.variables.get(name.partition(":")[2])
+        return next((scope[name] for scope in reversed(self.scopes) if name in scope), None)
+
+    def set_variable(self, name, value):
+        name = name.lower()
+        if name in AUTOMATIC or name in ("?", "error", "_", "psitem"):
+            raise ShellError(f"Cannot overwrite variable {name} because it is read-only or constant.")
+        if name.startswith(SCOPES):
+            scope, name = (self.scopes[-1] if name.startswith(("local:", "private:")) else self.variables,
+                           name.partition(":")[2])
+        else:
+            scope = self.scopes[-1]
+        scope[name] = value
+
+    def assign(self, target, value):
+        """`$x = `, `$x.Name = `, `$x[i] = `: a variable, a property of an object or hash table, an element."""
+        if isinstance(target, n.Variable):
+            return self.set_variable(target.name, value)
+        owner = self.evaluate(target.target)
+        if isinstance(target, n.Member):
+            return located(target.end, set_member, owner, target.name, value)
+        index = self.evaluate(target.index)
+        if isinstance(owner, Hashtable):
+            owner[next((own for own in owner if own.lower() == str(index).lower()), index)] = value
+        elif isinstance(owner, list) and isinstance(index, int) and -len(owner) <= index < len(owner):
+            owner[index] = value
+        else:
+            raise ShellError("Array assignment failed because index '{}' was out of range.".format(
+                display_value(index)) if isinstance(owner, list) else "Unable to index into an object of type "
+                f"{dotnet_type(owner)}.", target.end)
+        return None
 
     def pipeline(self, node):
         items = None
@@ -91,20 +309,127 @@ class Session:
 
     def invoke(self, node, input_items, position=1):
         name_end = node.pos + len(node.name)
-        cmdlet = CMDLETS.find(node.name)
+        cmdlet = self.functions.get(node.name.lower()) or CMDLETS.find(node.name)
         if cmdlet is None:
             raise CommandNotFoundError(node.name, name_end)
         try:
-            arguments = self.bind(cmdlet, node, input_items, position)
-            return list(cmdlet.run(Invocation(self, cmdlet, arguments, input_items)) or ())
+            elements = self.splatted(node.elements)
+            common = CommonParameters()
+            if not isinstance(cmdlet, Function):  # simple functions take no common parameters in PowerShell
+                elements = self.common_parameters(cmdlet, elements, common)
+            arguments = self.bind(cmdlet, dataclasses.replace(node, elements=elements), input_items, position)
         except ShellError as error:
             raise error.located(name_end, cmdlet.name)
-        except ConfigurationError as error:
-            raise ShellError(str(error), name_end, cmdlet.name) from None
-        except ParameterError as error:
-            raise ShellError(error.message, name_end, cmdlet.name) from None
-        except PermissionDenied as error:  # the caller's role groups don't allow the change
-            raise ShellError(str(error), name_end, cmdlet.name) from None
+        output, warnings = [], []
+        try:
+            with self.host.preferences(common.warning_action, common.verbose, common.debug, warnings):
+                self._trace(cmdlet, arguments)
+                output.extend(cmdlet.run(Invocation(self, cmdlet, arguments, input_items)) or ())
+                self.host.verbose(f"{timestamp()} {cmdlet.name} : Ending processing &")
+        except (ShellError, ConfigurationError, ParameterError, PermissionDenied) as error:
+            self.failed(shell_error(error, name_end, cmdlet.name), common)
+        finally:
+            self._keep(common.out_variable, output)
+            self._keep(common.warning_variable, warnings)
+        return output
+
+    def _trace(self, cmdlet, arguments):
+        """What -Verbose and -Debug show before a cmdlet runs, as Exchange's cmdlets write it."""
+        self.host.verbose(f"{timestamp()} {cmdlet.name} : Beginning processing &")
+        self.host.debug(f"{timestamp()} {cmdlet.name} : Parameters: " + " ".join(
+            f"-{name} '{to_string(value)}'" for name, value in arguments.items()))
+
+    def failed(self, error, common):
+        """A cmdlet's error: recorded in $Error (and -ErrorVariable), then as -ErrorAction or
+        $ErrorActionPreference say: shown and the script goes on, only recorded, or the script stops."""
+        self.failures += 1
+        self.record(error)
+        self._keep(common.error_variable, [ErrorRecord(error)])
+        preference = self.variable("ErrorActionPreference")
+        action = common.error_action or (self.action(preference, "ErrorActionPreference")
+                                         if preference is not None else None)
+        if action in (None, "Stop", "Inquire"):
+            if action:
+                error.message = (f'Command execution stopped because the preference variable "ErrorActionPreference" '
+                                 f'or common parameter is set to Stop: {error.message}')
+            raise error
+        if action == "Continue":
+            self.host.error(error.render(self.source))
+
+    def record(self, error):
+        if not getattr(error, "recorded", False):
+            error.recorded = True
+            self.errors.insert(0, ErrorRecord(error))
+
+    def _keep(self, name, items):
+        """-OutVariable / -ErrorVariable / -WarningVariable name (or +name, to add to what it holds)."""
+        if not name:
+            return
+        adding = name.startswith("+")
+        name = name.lstrip("+")
+        before = self.variable(name) if adding else None
+        self.set_variable(name, unroll(before) + list(items))
+
+    @staticmethod
+    def action(value, name):
+        action = ACTIONS.get(to_string(value).strip().lower())
+        if action is None:
+            raise ParameterBindingError(
+                f'Cannot bind parameter \'{name}\'. Cannot convert value "{to_string(value)}" to type '
+                f'"System.Management.Automation.ActionPreference" due to invalid enumeration values. Specify one '
+                f'of the following enumeration values and try again. The possible enumeration values are '
+                f'"{", ".join(ACTIONS.values())}".')
+        return action
+
+    def splatted(self, elements):
+        """`@params`: a hash table's entries become named arguments (a switch takes $true or $false), an
+        array's items positional ones."""
+        expanded = []
+        for element in elements:
+            if not isinstance(element, n.Splat):
+                expanded.append(element)
+                continue
+            value = self.variable(element.variable)
+            if isinstance(value, Hashtable):
+                expanded.extend(n.CommandParameter(element.pos, element.end, str(key),
+                                                   n.Constant(element.pos, element.end, item))
+                                for key, item in value.items())
+            else:
+                expanded.extend(n.Constant(element.pos, element.end, item) for item in unroll(value))
+        return expanded
+
+    def common_parameters(self, cmdlet, elements, common):
+        """Take the common parameters (and their arguments) out of elements into common; the cmdlet's own
+        parameters win a name both could mean."""
+        remaining, index = [], 0
+        while index < len(elements):
+            element = elements[index]
+            index += 1
+            name = common_parameter(cmdlet, element.name) if isinstance(element, n.CommandParameter) else None
+            if name is None:
+                remaining.append(element)
+                continue
+            argument = element.argument
+            if argument is None and name not in ("verbose", "debug"):
+                if index == len(elements) or isinstance(elements[index], n.CommandParameter):
+                    raise ParameterBindingError(f"Missing an argument for parameter '{name}'. Specify a parameter "
+                                                f"of type 'System.String' and try again.", element.end)
+                argument, index = elements[index], index + 1
+            self._set_common(common, name, True if argument is None else self.evaluate(argument), element.end)
+        return remaining
+
+    def _set_common(self, common, name, value, end):
+        if name in ("verbose", "debug"):
+            setattr(common, name, truthy(value))
+        elif name in ("erroraction", "warningaction"):
+            label = "ErrorAction" if name == "erroraction" else "WarningAction"
+            try:
+                action = self.action(value, label)
+            except ShellError as error:
+                raise error.located(end, None)
+            setattr(common, "error_action" if name == "erroraction" else "warning_action", action)
+        elif name != "outbuffer":
+            setattr(common, name.replace("variable", "_variable"), to_string(value))
 
     def call(self, block, item):
         """Run a script block with $_ set to item (Where-Object, calculated properties)."""
@@ -139,6 +464,9 @@ class Session:
         free = [param for param in cmdlet.positional if param.name not in arguments]
         for element in positional:
             value = self.evaluate(element)
+            if not free and isinstance(cmdlet, Function):
+                arguments.setdefault("$args", []).append(value)
+                continue
             if not free:
                 raise ParameterBindingError(f"A positional parameter cannot be found that accepts argument "
                                             f"'{to_string(value)}'.", element.end)
@@ -217,7 +545,11 @@ class Session:
             return AUTOMATIC[name]
         if name in ("_", "psitem"):
             return self._current_item
-        return self.variables.get(name)
+        if name == "?":
+            return self.succeeded
+        if name == "error":
+            return self.errors
+        return self.variable(name)
 
     def _evaluate_Member(self, node):
         return member(self.evaluate(node.target), node.name)
@@ -260,10 +592,20 @@ class Session:
             return truthy(left) and truthy(self.evaluate(node.right))
         if node.operator == "or":
             return truthy(left) or truthy(self.evaluate(node.right))
-        return compare(node.operator, left, self.evaluate(node.right), node.case_sensitive)
+        if node.operator == "xor":
+            return truthy(left) != truthy(self.evaluate(node.right))
+        return located(node.end, operate, node.operator, left, self.evaluate(node.right), node.case_sensitive)
 
     def _evaluate_Not(self, node):
         return not truthy(self.evaluate(node.operand))
+
+    def _evaluate_Unary(self, node):
+        operand = self.evaluate(node.operand)
+        if node.operator == "join":
+            return join(operand)
+        if node.operator == "split":
+            return split_whitespace(operand)
+        return located(node.end, operate, "-", 0, operand)
 
     def _evaluate_MethodCall(self, node):
         target, arguments = self.evaluate(node.target), [self.evaluate(item) for item in node.arguments]
@@ -303,3 +645,42 @@ def member(value, name):
     if name.lower() == "count":  # any single object counts as one
         return int(value is not None)
     return members.property_of(value, name)
+
+
+def set_member(owner, name, value):
+    """`$object.Name = value` on a hash table, a custom object or a configuration object read from the shell
+    (the change stays in that object until a Set- cmdlet is given it)."""
+    if isinstance(owner, Hashtable):
+        owner[next((own for own in owner if own.lower() == name.lower()), name)] = value
+    elif isinstance(owner, PSObject) and owner.canonical(name):
+        owner.properties[owner.canonical(name)] = value
+    elif isinstance(owner, ShellObject) and hasattr(owner, "assign") and owner.canonical(name):
+        owner.assign(name, value)
+    else:
+        raise ShellError(f"Property '{name}' cannot be found on this object; make sure it exists and is settable.")
+
+
+def timestamp():
+    return f"[{datetime.now(timezone.utc):%H:%M:%S.%f}"[:-3] + " GMT]"
+
+
+def common_parameter(cmdlet, typed):
+    """The common parameter (lower-case) a typed name means, or None when it names one of the cmdlet's own."""
+    typed = typed.lower()
+    for name, alias in COMMON_PARAMETERS.items():
+        if typed in (name, alias):
+            return name
+    try:
+        cmdlet.parameter(typed)
+        return None
+    except ParameterBindingError:
+        matches = [name for name in COMMON_PARAMETERS if name.startswith(typed)]
+        return matches[0] if len(matches) == 1 else None
+
+
+def shell_error(error, end, command):
+    """Any error a cmdlet raises as the shell reports it, pointing at the cmdlet."""
+    if isinstance(error, ShellError):
+        return error.located(end, command)
+    message = error.message if isinstance(error, ParameterError) else str(error)
+    return ShellError(message, end, command)

@@ -2,6 +2,7 @@
 
 Messages follow PowerShell 2.0 and Exchange 2010 wording, so scripts and admins that look for them find them.
 """
+from exchange_console.shell.values import PSObject
 
 
 class ShellError(Exception):
@@ -68,6 +69,26 @@ class NonInteractiveError(ShellError):
     def __init__(self, hint=""):
         super().__init__("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not "
                          "available." + (f" {hint}" if hint else ""))
+
+
+class ErrorRecord(PSObject):
+    """An error as $Error and -ErrorVariable hold it; scripts read `$Error[0].Exception.Message`."""
+
+    def __init__(self, error):
+        super().__init__({"Exception": ExceptionRecord(error.message), "TargetObject": None,
+                          "FullyQualifiedErrorId": f"{type(error).__name__},{error.command or ''}".rstrip(",")})
+        self.error = error
+
+    def __str__(self):
+        return self.error.message
+
+
+class ExceptionRecord(PSObject):
+    def __init__(self, message):
+        super().__init__({"Message": message})
+
+    def __str__(self):
+        return self.get("Message")
 
 
 class ExitRequested(Exception):

@@ -3,6 +3,7 @@ the console and tests give their own streams and answers."""
 import getpass
 import io
 import sys
+from contextlib import contextmanager
 
 from exchange_console.shell.errors import NonInteractiveError, ShellError
 
@@ -18,13 +19,50 @@ class Host:
         self.out, self.err = out or sys.stdout, err or sys.stderr
         self.interactive = interactive
         self._read_line, self._read_secret = read_line, read_secret
+        # What the running cmdlet's -WarningAction, -Verbose, -Debug and -WarningVariable ask for.
+        self.warning_action, self.show_verbose, self.show_debug, self.kept_warnings = "Continue", False, False, None
+
+    @contextmanager
+    def preferences(self, warning_action, verbose, debug, warnings):
+        """The common parameters' preferences for one cmdlet run; commands it runs in turn inherit them."""
+        saved = self.warning_action, self.show_verbose, self.show_debug, self.kept_warnings
+        self.warning_action = warning_action or self.warning_action
+        self.show_verbose, self.show_debug = verbose or self.show_verbose, debug or self.show_debug
+        self.kept_warnings = warnings
+        try:
+            yield
+        finally:
+            self.warning_action, self.show_verbose, self.show_debug, self.kept_warnings = saved
 
     def write(self, text=""):
         self.out.write(text + "\n")
         self.out.flush()
 
     def warn(self, text):
-        self.err.write(f"WARNING: {text}\n")
+        if self.kept_warnings is not None:
+            self.kept_warnings.append(text)
+        if self.warning_action == "SilentlyContinue":
+            return
+        if self.warning_action in ("Stop", "Inquire"):
+            raise ShellError(f'The running command stopped because the preference variable "WarningPreference" or '
+                             f'common parameter is set to Stop: {text}')
+        self._write_err(f"WARNING: {text}")
+
+    def verbose(self, text):
+        if self.show_verbose:
+            self._write_err(f"VERBOSE: {text}")
+
+    def debug(self, text):
+        if self.show_debug:
+            self._write_err(f"DEBUG: {text}")
+
+    def error(self, text):
+        """An error the script goes on after (-ErrorAction Continue)."""
+        self._write_err(text)
+
+    def _write_err(self, text):
+        self.out.flush()
+        self.err.write(text + "\n")
         self.err.flush()
 
     def read_line(self, prompt, hint=""):

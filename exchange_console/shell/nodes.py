@@ -11,13 +11,77 @@ class Node:
 
 @dataclass
 class Assignment(Node):
-    variable: str
-    value: "Pipeline"
+    target: Node  # a Variable, or a Member or Index of one
+    operator: str  # "" for `=`, "+" for `+=`, "-" for `-=` ...
+    value: Node
+
+
+@dataclass
+class Increment(Node):
+    target: Node
+    delta: int  # `$i++` and `++$i`: 1; `$i--`: -1
 
 
 @dataclass
 class Exit(Node):
     code: Node | None  # `exit 3`
+
+
+@dataclass
+class Return(Node):
+    value: Node | None
+
+
+@dataclass
+class Break(Node):
+    kind: str  # "break" or "continue"
+
+
+@dataclass
+class If(Node):
+    clauses: list  # [(condition pipeline, statements)] for if and each elseif
+    otherwise: list | None
+
+
+@dataclass
+class ForEach(Node):
+    variable: str
+    collection: Node
+    body: list
+
+
+@dataclass
+class Loop(Node):
+    """for, while, do-while and do-until."""
+    body: list
+    test: Node | None
+    initial: Node | None = None
+    step: Node | None = None
+    test_after: bool = False  # do { } while ( )
+    until: bool = False  # do { } until ( ): runs while the test is false
+
+
+@dataclass
+class Switch(Node):
+    value: Node
+    clauses: list  # [(pattern node or ScriptBlockLiteral, statements)]
+    otherwise: list | None
+    options: set  # regex, wildcard, exact, casesensitive
+
+
+@dataclass
+class ParameterDeclaration(Node):
+    name: str
+    switch: bool
+    default: Node | None
+
+
+@dataclass
+class FunctionDefinition(Node):
+    name: str
+    parameters: list  # ParameterDeclaration
+    body: list
+    body_pos: int  # where the body's `{` is, for the function's text
 
 
 @dataclass
@@ -29,6 +93,11 @@ class Pipeline(Node):
 class Command(Node):
     name: str
     elements: list  # CommandParameter and argument expressions, in the order typed
+
+
+@dataclass
+class Splat(Node):
+    variable: str  # `@params`: a hashtable's entries as named arguments, an array's items as positional ones
 
 
 @dataclass
@@ -95,6 +164,12 @@ class BinaryOperation(Node):
 
 @dataclass
 class Not(Node):
+    operand: Node
+
+
+@dataclass
+class Unary(Node):
+    operator: str  # "-" (negation), "join", "split"
     operand: Node
 
 

@@ -28,11 +28,22 @@ from exchange_console.shell.errors import ParseError
 _NUMBER = re.compile(r"(0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(kb|mb|gb|tb|pb)?", re.IGNORECASE)
 MULTIPLIERS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 COMPARISON = frozenset({"eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch",
-                        "contains", "notcontains"})
-LOGICAL = frozenset({"and", "or"})
+                        "contains", "notcontains", "replace", "split", "join"})
+# -join and -split have no case-sensitive forms; the others have -c and -i ones (-ceq, -ireplace).
+CASE_FORMS = COMPARISON - {"join"}
+LOGICAL = frozenset({"and", "or", "xor"})
+ASSIGNMENTS = ("+=", "-=", "*=", "/=", "%=", "=")
+# The keywords that start a statement of their own.
+KEYWORDS = frozenset({"if", "foreach", "for", "while", "do", "switch", "function", "break", "continue",
+                      "return", "exit"})
+# What PowerShell's tokenizer takes for a dash, a quote or a space (as pasted from a web page or a document).
+PASTED = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2015": "-",
+                        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+                        "\u201c": '"', "\u201d": '"', "\u201e": '"',
+                        "\u00a0": " ", "\u2007": " ", "\u202f": " "})
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 NEWLINE = "\r\n"
-SPACE = " \t\f\v\u00a0"
+SPACE = " \t\f\v"
 WORD_END = frozenset(SPACE + NEWLINE + ";|,(){}'\"")
 STATEMENT_END = frozenset(NEWLINE + ";|)}")
 MISSING_CLOSER = {")": "Missing closing ')' in expression.", "}": "Missing closing '}' in statement block."}
@@ -66,12 +77,34 @@ def parse_number(text):
 class Parser:
     def __init__(self, text):
         self.text, self.pos, self.depth = text, 0, 0
+        # The text as the grammar reads it, pasted dashes, quotes and spaces made plain; offsets are the same,
+        # and string contents and bare words are taken from the text as typed.
+        self.chars = text.translate(PASTED)
 
     # --- characters ----------------------------------------------------------------------------------------
 
     def peek(self, offset=0):
         index = self.pos + offset
-        return self.text[index] if index < len(self.text) else ""
+        return self.chars[index] if index < len(self.chars) else ""
+
+    def raw(self):
+        """The next character as typed."""
+        return self.text[self.pos]
+
+    def word_at(self, offset=0):
+        """The letters (and digits) that start at the position, lower-cased, if they form a whole word."""
+        start = end = self.pos + offset
+        while end < len(self.chars) and (self.chars[end].isalnum() or self.chars[end] == "_"):
+            end += 1
+        return self.chars[start:end].lower() if end > start and not self.next_is("-", end - self.pos) else ""
+
+    def keyword(self, *words):
+        """Consume one of words when the text goes on with it as a whole word; the word or None."""
+        word = self.word_at()
+        if word in words:
+            self.pos += len(word)
+            return word
+        return None
 
     def at_end(self):
         return self.pos >= len(self.text)
@@ -95,7 +128,7 @@ class Parser:
             if c in SPACE or (newlines and c in NEWLINE):
                 self.pos += 1
             elif c == "`" and self.next_is(NEWLINE, 1):
-                self.pos += 3 if self.text.startswith("\r\n", self.pos + 1) else 2
+                self.pos += 3 if self.chars.startswith("\r\n", self.pos + 1) else 2
             elif c == "`" and self.pos + 1 == len(self.text):  # the line goes on in the next one
                 self.pos += 1
                 raise self.error("Missing the line that the line continuation character (`) announces.",
@@ -104,7 +137,7 @@ class Parser:
                 while not self.at_end() and self.peek() not in NEWLINE:
                     self.pos += 1
             elif c == "<" and self.peek(1) == "#":
-                close = self.text.find("#>", self.pos + 2)
+                close = self.chars.find("#>", self.pos + 2)
                 if close == -1:
                     self.pos = len(self.text)
                     raise self.error("Missing closing '#>' in block comment.", incomplete=True)
@@ -164,24 +197,224 @@ class Parser:
 
     def statement(self):
         start = self.pos
+        word = self.word_at()
+        if word in KEYWORDS:
+            self.pos += len(word)
+            return getattr(self, f"{word}_statement")(start)
         if self.peek() == "$":
-            variable = self.variable()
-            self.skip_space()
-            if self.peek() == "=" and self.peek(1) != "=":
-                self.pos += 1
-                self.skip_space(newlines=True)
-                if self.at_end():
-                    raise self.error("Missing expression after '='.", incomplete=True)
-                value = self.pipeline()
-                return n.Assignment(start, self.pos, variable.name, value)
-            self.pos = start
-        if self.text[start:start + 4].lower() == "exit" and (start + 4 == len(self.text)
-                                                             or self.text[start + 4] in WORD_END):
-            self.pos += 4
-            self.skip_space()
-            code = None if self.at_end() or self.peek() in STATEMENT_END else self.expression()
-            return n.Exit(start, self.pos, code)
+            assignment = self.assignment(start)
+            if assignment:
+                return assignment
+        if self.peek(0) == self.peek(1) and self.peek() in "+-" and self.peek(2) == "$":
+            delta = 1 if self.peek() == "+" else -1
+            self.pos += 2
+            return n.Increment(start, self.pos, self.assignable(), delta)
         return self.pipeline()
+
+    def assignment(self, start):
+        """`$x = ...`, `$rc.RemoteIPRanges += ...`, `$i++`; None (and back at start) if this isn't one."""
+        target = self.assignable()
+        self.skip_space()
+        if self.chars.startswith(("++", "--"), self.pos):
+            delta = 1 if self.peek() == "+" else -1
+            self.pos += 2
+            return n.Increment(start, self.pos, target, delta)
+        operator = next((op for op in ASSIGNMENTS if self.chars.startswith(op, self.pos)), None)
+        if operator is None or self.chars.startswith("==", self.pos):
+            self.pos = start
+            return None
+        self.pos += len(operator)
+        self.skip_space(newlines=True)
+        if self.at_end():
+            raise self.error(f"Missing expression after '{operator}'.", incomplete=True)
+        value = self.statement() if self.word_at() in KEYWORDS - {"exit", "return", "break", "continue"} \
+            else self.pipeline()
+        return n.Assignment(start, self.pos, target, operator[:-1], value)
+
+    def assignable(self):
+        """A variable, or a property or element of one: what can stand left of `=`."""
+        if self.peek() != "$" or self.peek(1) == "(":
+            raise self.unexpected()
+        return self.postfix(self.variable())
+
+    def exit_statement(self, start):
+        return n.Exit(start, self.pos, self.optional_value())
+
+    def return_statement(self, start):
+        return n.Return(start, self.pos, self.optional_value(pipeline=True))
+
+    def break_statement(self, start):
+        return n.Break(start, self.pos, "break")
+
+    def continue_statement(self, start):
+        return n.Break(start, self.pos, "continue")
+
+    def optional_value(self, pipeline=False):
+        self.skip_space()
+        if self.at_end() or self.peek() in STATEMENT_END:
+            return None
+        return self.pipeline() if pipeline else self.expression()
+
+    def condition(self):
+        """`( pipeline )` after if, while, switch and elseif."""
+        self.skip_space()
+        self.expect("(")
+        self.skip_space(newlines=True)
+        with self.nested():
+            value = self.pipeline()
+        self.skip_space(newlines=True)
+        self.expect(")")
+        return value
+
+    def block(self):
+        """`{ statements }` as the body of a statement."""
+        self.skip_space(newlines=True)
+        if self.peek() != "{":
+            raise self.error("Missing statement block.", incomplete=self.at_end())
+        self.pos += 1
+        return self.statement_list("}")
+
+    def if_statement(self, start):
+        clauses = [(self.condition(), self.block())]
+        otherwise = None
+        while True:
+            mark = self.pos
+            self.skip_space(newlines=True)
+            if self.keyword("elseif"):
+                clauses.append((self.condition(), self.block()))
+            elif self.keyword("else"):
+                otherwise = self.block()
+                break
+            else:
+                self.pos = mark
+                break
+        return n.If(start, self.pos, clauses, otherwise)
+
+    def foreach_statement(self, start):
+        self.skip_space()
+        self.expect("(")
+        self.skip_space()
+        variable = self.variable() if self.peek() == "$" else None
+        self.skip_space()
+        if variable is None or not self.keyword("in"):
+            raise self.error("Missing 'in' after variable in foreach loop.", incomplete=self.at_end())
+        self.skip_space(newlines=True)
+        with self.nested():
+            collection = self.pipeline()
+        self.skip_space(newlines=True)
+        self.expect(")")
+        return n.ForEach(start, self.pos, variable.name, collection, self.block())
+
+    def for_statement(self, start):
+        self.skip_space()
+        self.expect("(")
+        parts = []
+        for closer in ";;)":
+            self.skip_space(newlines=True)
+            parts.append(None if self.peek() == closer else self.statement())
+            self.skip_space(newlines=True)
+            self.expect(closer)
+        initial, test, step = parts
+        return n.Loop(start, self.pos, self.block(), test, initial=initial, step=step)
+
+    def while_statement(self, start):
+        test = self.condition()
+        return n.Loop(start, self.pos, self.block(), test)
+
+    def do_statement(self, start):
+        body = self.block()
+        self.skip_space(newlines=True)
+        until = self.keyword("while", "until")
+        if not until:
+            raise self.error("Missing while or until in do loop.", incomplete=self.at_end())
+        return n.Loop(start, self.pos, body, self.condition(), test_after=True, until=until == "until")
+
+    def switch_statement(self, start):
+        options = set()
+        self.skip_space()
+        while self.peek() == "-" and self.peek(1).isalpha():
+            option = self.word_at(1)
+            if option not in ("regex", "wildcard", "exact", "casesensitive"):
+                self.pos += 1
+                raise self.error(f"'{option}' is not a valid switch option.")
+            options.add(option)
+            self.pos += 1 + len(option)
+            self.skip_space()
+        value = self.condition()
+        self.skip_space(newlines=True)
+        self.expect("{")
+        clauses, otherwise = [], None
+        with self.nested():
+            while True:
+                self.skip_space(newlines=True)
+                if self.peek() == ";":
+                    self.pos += 1
+                elif self.peek() == "}":
+                    self.pos += 1
+                    return n.Switch(start, self.pos, value, clauses, otherwise, options)
+                elif self.at_end():
+                    raise self.error("Missing closing '}' in switch statement.", incomplete=True)
+                elif self.keyword("default"):
+                    otherwise = self.block()
+                else:
+                    clauses.append((self.command_primary(), self.block()))
+
+    def function_statement(self, start):
+        self.skip_space()
+        name = self.bare_word()
+        self.skip_space()
+        parameters = self.parameter_list(")") if self.peek() == "(" else []
+        self.skip_space(newlines=True)
+        if self.peek() != "{":
+            raise self.error("Missing function body in function declaration.", incomplete=self.at_end())
+        body_start = self.pos
+        self.pos += 1
+        self.skip_space(newlines=True)
+        if self.keyword("param"):
+            self.skip_space()
+            parameters = self.parameter_list(")")
+        body = self.statement_list("}")
+        return n.FunctionDefinition(start, self.pos, name, parameters, body, body_start)
+
+    def parameter_list(self, closer):
+        """`($Identity, [switch]$Force, [int]$Days = 7)`: names, whether each is a switch, default values."""
+        self.expect("(")
+        parameters = []
+        with self.nested():
+            while True:
+                self.skip_space(newlines=True)
+                if self.peek() == closer:
+                    self.pos += 1
+                    return parameters
+                switch = False
+                while self.peek() == "[":  # type constraints and attributes such as [Parameter(Mandatory=$true)]
+                    switch = switch or self.type_name().lower() in ("switch", "system.management.automation."
+                                                                              "switchparameter")
+                    self.skip_space(newlines=True)
+                variable = self.variable()
+                self.skip_space(newlines=True)
+                default = None
+                if self.peek() == "=":
+                    self.pos += 1
+                    self.skip_space(newlines=True)
+                    default = self.expression()
+                    self.skip_space(newlines=True)
+                parameters.append(n.ParameterDeclaration(variable.pos, self.pos, variable.name, switch, default))
+                if self.peek() == ",":
+                    self.pos += 1
+                elif self.peek() != closer:
+                    raise self.error(MISSING_CLOSER[closer], incomplete=True) if self.at_end() \
+                        else self.unexpected()
+
+    def type_name(self):
+        """`[name]` (brackets balanced, for attributes with arguments); the text between the outer brackets."""
+        start, level = self.pos, 0
+        while not self.at_end():
+            level += {"[": 1, "]": -1}.get(self.peek(), 0)
+            self.pos += 1
+            if level == 0:
+                return self.text[start + 1:self.pos - 1].strip()
+        raise self.error("Missing ']' after type name.", incomplete=True)
 
     def pipeline(self):
         start = self.pos
@@ -221,6 +454,10 @@ class Parser:
                 return n.Command(start, self.pos, name, elements)
             if self.peek() == "-" and (self.peek(1).isalpha() or self.peek(1) == "_"):
                 elements.append(self.command_parameter())
+            elif self.peek() == "@" and (self.peek(1).isalnum() or self.peek(1) == "_"):
+                variable_start = self.pos
+                self.pos += 1
+                elements.append(n.Splat(variable_start, self.pos, self.variable(sigil=False).name))
             else:
                 elements.append(self.command_argument())
 
@@ -229,7 +466,7 @@ class Parser:
         self.pos += 1
         while not self.at_end() and self.peek() not in WORD_END and self.peek() != ":":
             self.pos += 1
-        name, name_end = self.text[start + 1:self.pos], self.pos
+        name, name_end = self.chars[start + 1:self.pos], self.pos
         argument = None
         if self.peek() == ":":
             self.pos += 1
@@ -267,7 +504,7 @@ class Parser:
             elif c in WORD_END:
                 break
             else:
-                chars.append(c)
+                chars.append(self.raw())
                 self.pos += 1
         if self.pos == start:
             raise self.unexpected()
@@ -286,12 +523,55 @@ class Parser:
 
     def comparison(self):
         start = self.pos
-        left = self.array()
+        left = self.additive()
         while found := self.operator(COMPARISON):
             self.skip_space(newlines=True)
-            right = self.array()
+            right = self.additive()
             left = n.BinaryOperation(start, self.pos, found[0], found[1], left, right)
         return left
+
+    def additive(self):
+        return self.arithmetic(self.multiplicative, "+-")
+
+    def multiplicative(self):
+        return self.arithmetic(self.format, "*/%")
+
+    def arithmetic(self, operand, symbols):
+        """Left-associative `a + b - c` (or `* / %`); a `-` followed by a letter is an operator like -eq."""
+        start = self.pos
+        left = operand()
+        while True:
+            mark = self.pos
+            self.skip_space()
+            symbol = self.peek()
+            if not symbol or symbol not in symbols or self.peek(1) == "=" or (symbol == "-" and (
+                    self.peek(1).isalpha() or self.peek(1) == "-")):
+                self.pos = mark
+                return left
+            self.pos += 1
+            self.skip_space(newlines=True)
+            right = operand()
+            left = n.BinaryOperation(start, self.pos, symbol, False, left, right)
+
+    def format(self):
+        start = self.pos
+        left = self.range()
+        while self.operator({"f"}):
+            self.skip_space(newlines=True)
+            left = n.BinaryOperation(start, self.pos, "f", False, left, self.range())
+        return left
+
+    def range(self):
+        start = self.pos
+        left = self.array()
+        mark = self.pos
+        self.skip_space()
+        if not self.chars.startswith("..", self.pos):
+            self.pos = mark
+            return left
+        self.pos += 2
+        self.skip_space(newlines=True)
+        return n.BinaryOperation(start, self.pos, "..", False, left, self.array())
 
     def operator(self, names):
         """Consume `-name` (or its case-sensitive `-cname` / explicit `-iname` form) when one follows."""
@@ -299,11 +579,11 @@ class Parser:
         self.skip_space()
         if self.peek() == "-" and self.peek(1).isalpha():
             end = self.pos + 1
-            while end < len(self.text) and self.text[end].isalpha():
+            while end < len(self.chars) and self.chars[end].isalpha():
                 end += 1
-            word = self.text[self.pos + 1:end].lower()
+            word = self.chars[self.pos + 1:end].lower()
             sensitive = False
-            if word not in names and word[:1] in ("c", "i") and word[1:] in names and names is COMPARISON:
+            if word not in names and word[:1] in ("c", "i") and word[1:] in CASE_FORMS & names:
                 sensitive, word = word.startswith("c"), word[1:]
             if word in names:
                 self.pos = end
@@ -333,17 +613,23 @@ class Parser:
     def unary(self):
         start = self.pos
         self.skip_space()
-        if self.peek() == "!" or (self.text[self.pos:self.pos + 4].lower() == "-not"
-                                  and not self.peek(4).isalnum()):
-            self.pos += 1 if self.peek() == "!" else 4
+        prefix = "!" if self.peek() == "!" else self.word_at(1) if self.peek() == "-" else ""
+        if prefix in ("!", "not", "join", "split"):
+            self.pos += 1 if prefix == "!" else 1 + len(prefix)
             self.skip_space()
             with self.nested():
                 operand = self.unary()
-            return n.Not(start, self.pos, operand)
+            return n.Not(start, self.pos, operand) if prefix in ("!", "not") else \
+                n.Unary(start, self.pos, prefix, operand)
         if self.peek() == "-" and (self.peek(1).isdigit() or self.peek(1) == "."):
             self.pos += 1
             number = self.number()
             return n.Constant(start, self.pos, -number.value)
+        if self.peek() == "-" and self.next_is("$(", 1):
+            self.pos += 1
+            with self.nested():
+                operand = self.unary()
+            return n.Unary(start, self.pos, "-", operand)
         return self.postfix(self.primary())
 
     def primary(self):
@@ -365,6 +651,8 @@ class Parser:
             return n.SubExpression(start, self.pos, self.statement_list(")"), True)
         if c == "@" and self.peek(1) == "{":
             return self.hash_literal()
+        if c == "@" and self.next_is("'\"", 1):
+            return self.here_string()
         if c == "{":
             self.pos += 1
             statements = self.statement_list("}")  # parsed first: the literal ends after its closing brace
@@ -379,9 +667,10 @@ class Parser:
 
     def number(self):
         start = self.pos
-        while not self.at_end() and (self.peek().isalnum() or self.peek() == "."):
+        while not self.at_end() and (self.peek().isalnum() or self.peek() == ".") \
+                and not self.chars.startswith("..", self.pos):  # 1..10 is a range
             self.pos += 1
-        value = parse_number(self.text[start:self.pos])
+        value = parse_number(self.chars[start:self.pos])
         if value is None:
             self.pos = start
             raise self.unexpected()
@@ -451,9 +740,9 @@ class Parser:
         self.pos = mark
         return n.TypeLiteral(start, self.pos, name)
 
-    def variable(self):
+    def variable(self, sigil=True):
         start = self.pos
-        self.pos += 1
+        self.pos += sigil
         if self.peek() == "{":
             close = self.text.find("}", self.pos)
             if close == -1:
@@ -463,7 +752,7 @@ class Parser:
             name_start = self.pos
             while self.peek().isalnum() or self.next_is("_?"):
                 self.pos += 1
-            name = self.text[name_start:self.pos]
+            name = self.chars[name_start:self.pos]
         if not name:
             raise self.error("Variable reference is not valid. '$' was not followed by a valid variable name "
                              "character. Consider using ${} to delimit the name.")
@@ -484,25 +773,55 @@ class Parser:
             elif c == "'":
                 return "".join(chars)
             else:
-                chars.append(c)
+                chars.append(self.text[self.pos - 1])
 
     def double_quoted(self):
         """"text" with `-escapes, "" for a quote, and $variable / $(subexpression) expanded when evaluated."""
         start = self.pos
         self.pos += 1
+        return self.expandable(start, '"', 'The string is missing the terminator: ".')
+
+    def here_string(self):
+        """@" ... "@ or @' ... '@: the lines between the opening line and a line that starts with the closing
+        quote and @, taken as they are (quotes included); the double-quoted kind expands variables."""
+        start, quote = self.pos, self.peek(1)
+        self.pos += 2
+        while self.next_is(SPACE):
+            self.pos += 1
+        if not self.next_is(NEWLINE):
+            raise self.error("No characters are allowed after a here-string header but before the end of the "
+                             "line.", incomplete=self.at_end())
+        self.pos += 2 if self.chars.startswith("\r\n", self.pos) else 1
+        missing = f"The string is missing the terminator: {quote}@."
+        if quote == '"':
+            return self.expandable(start, "\n" + quote + "@", missing, here=True)
+        end = self.chars.find("\n" + quote + "@", self.pos - 1)
+        if end == -1:
+            self.pos = len(self.text)
+            raise self.error(missing, incomplete=True)
+        text = self.text[self.pos:max(end, self.pos)].removesuffix("\r")
+        self.pos = end + 3
+        return n.Constant(start, self.pos, text)
+
+    def expandable(self, start, terminator, missing, here=False):
+        """The parts of an expandable string up to terminator: text and the $variables / $( ) in it. A
+        here-string's terminator starts with the newline that ends its last line (the header's, when empty)."""
+        if here:  # at the header's newline: with the closing line right after it, the here-string is empty
+            self.pos -= 1
+            self.pos += not self.chars.startswith(terminator, self.pos)
         parts, chars = [], []
         while True:
             if self.at_end():
-                raise self.error('The string is missing the terminator: ".', incomplete=True)
+                raise self.error(missing, incomplete=True)
             c, following = self.peek(), self.peek(1)
-            if c == '"' and following == '"':
+            if c == '"' and following == '"' and not here:
                 chars.append('"')
                 self.pos += 2
-            elif c == '"':
-                self.pos += 1
+            elif self.chars.startswith(terminator, self.pos):
+                self.pos += len(terminator)
                 break
             elif c == "`" and following:
-                chars.append(ESCAPES.get(following, following))
+                chars.append(ESCAPES.get(following, self.text[self.pos + 1]))
                 self.pos += 2
             elif c == "$" and (following.isalnum() or self.next_is("(_{?", 1)):
                 if chars:
@@ -510,8 +829,10 @@ class Parser:
                     chars = []
                 parts.append(self.primary())
             else:
-                chars.append(c)
+                chars.append(self.raw())
                 self.pos += 1
+        if here and chars and chars[-1] == "\r":
+            chars.pop()
         if chars:
             parts.append("".join(chars))
         if all(isinstance(part, str) for part in parts):
@@ -561,4 +882,4 @@ class Parser:
             self.pos += 1
         if self.pos == start:
             raise self.unexpected()
-        return self.text[start:self.pos]
+        return self.chars[start:self.pos]
