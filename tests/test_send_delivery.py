@@ -329,6 +329,27 @@ def test_it_does_not_deliver_to_a_mailbox_twice_when_a_message_is_categorized_ag
     assert QueuedMessage.objects.get().recipients.get().address == "carol@fabrikam.com"
 
 
+def test_it_queues_every_message_once_when_two_categorizations_of_a_batch_overlap(org, tasks, monkeypatch):
+    from transport.categorizer import categorize
+    from transport.delivery import queues
+
+    smart_host_connector("To Smart Host", "127.0.0.58", 30059)
+    first, second = (runtime.store("HUB01").accept(
+        b"Subject: n\r\n\r\nx\r\n", mail_from=SENDER, rcpt_tos=[recipient], received_connector="", client_ip="",
+        client_hostname="", auth_user="", size=20, header_message_id="", subject="n")
+        for recipient in ("bob@fabrikam.com", "carol@fabrikam.com"))
+    categorize("HUB01", [first.message_id])
+    # After a restart the store is handed on again while tasks from before it still come: the other
+    # categorization looked for queued messages before the first one committed.
+    with monkeypatch.context() as patch:
+        patch.setattr(queues, "queued_store_ids", lambda store_ids: set())
+        categorize("HUB01", [first.message_id, second.message_id])
+    with Sink("127.0.0.58", 30059) as sink:
+        tasks.run()
+    assert sorted(m.rcpt_tos for m in sink.received) == [["bob@fabrikam.com"], ["carol@fabrikam.com"]]
+    assert store_ids() == []
+
+
 def test_it_relays_internal_relay_domains_without_a_mailbox(org, tasks):
     new_object_accepted("Partners", "partners.contoso.com", "InternalRelay")
     setup.ensure_mailbox("Pat", "pat@partners.contoso.com", "Passw0rd!")

@@ -12,6 +12,7 @@ from exchange_console.queues.models import (
 from transport.delivery.runtime import INSTANCE
 
 WAITING = (MessageStatus.READY, MessageStatus.RETRY)
+ENQUEUE_CHUNK = 500   # queue entries per INSERT (nine parameters each: well within every database's limit)
 
 
 def _in(values):
@@ -37,28 +38,34 @@ def queue_for(server_name, delivery_type, next_hop, connector_name=""):
 
 
 def enqueue_new(entries):
-    """Queue freshly categorized messages: (queue, envelope, recipients) for each entry. Plain SQL, as for
-    claim: this runs for every message accepted, and the ORM's bulk inserts cost more to build than to run."""
+    """Queue freshly categorized messages: (queue, envelope, recipients) for each entry. An entry that another
+    categorization of the same message committed meanwhile stays as it is (after a restart the store is handed
+    on again while the tasks of before it still come). Plain SQL, as for claim: this runs for every message
+    accepted, and the ORM's bulk inserts cost more to build than to run."""
     entries = list(entries)
     if not entries:
         return
     messages, recipients = QueuedMessage._meta.db_table, QueuedRecipient._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
+    row = "(%s, %s, %s, %s, %s, %s, %s, %s, 0, '', %s, '')"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {messages} (queue_id, store_id, from_address, subject, internet_message_id, size, "
-            "date_received, status, retry_count, last_error, delay_notified, claim) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, '', %s, '')",
-            [(queue.id, envelope.message_id, envelope.mail_from, envelope.subject[:1024],
-              envelope.header_message_id[:998], envelope.size, adapt(envelope.arrival_time), MessageStatus.READY,
-              False) for queue, envelope, _ in entries])
-        store_ids = sorted({envelope.message_id for _, envelope, _ in entries})
-        cursor.execute(f"SELECT id, queue_id, store_id FROM {messages} WHERE store_id IN "
-                       f"{_in(store_ids)}", store_ids)
-        entry_ids = {(queue_id, store_id): entry_id for entry_id, queue_id, store_id in cursor.fetchall()}
+        created = {}
+        for start in range(0, len(entries), ENQUEUE_CHUNK):
+            chunk = entries[start:start + ENQUEUE_CHUNK]
+            cursor.execute(
+                f"INSERT INTO {messages} (queue_id, store_id, from_address, subject, internet_message_id, size, "
+                f"date_received, status, retry_count, last_error, delay_notified, claim) VALUES "
+                f"{', '.join([row] * len(chunk))} ON CONFLICT (queue_id, store_id) DO NOTHING "
+                f"RETURNING id, queue_id, store_id",
+                [value for queue, envelope, _ in chunk for value in (
+                    queue.id, envelope.message_id, envelope.mail_from, envelope.subject[:1024],
+                    envelope.header_message_id[:998], envelope.size, adapt(envelope.arrival_time),
+                    MessageStatus.READY, False)])
+            created.update({(queue_id, store_id): entry_id for entry_id, queue_id, store_id in cursor.fetchall()})
         cursor.executemany(f"INSERT INTO {recipients} (message_id, address, last_error) VALUES (%s, %s, '')",
-                           [(entry_ids[queue.id, envelope.message_id], address)
-                            for queue, envelope, addresses in entries for address in addresses])
+                           [(created[queue.id, envelope.message_id], address)
+                            for queue, envelope, addresses in entries if (queue.id, envelope.message_id) in created
+                            for address in addresses])
 
 
 def _join(queue, store_id, recipients, defaults):
