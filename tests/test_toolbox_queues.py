@@ -3,6 +3,8 @@ waits in Retry: suspend, resume and deliver, remove with an NDR the sender recei
 import csv
 import email
 import io
+import json
+import re
 import time
 from email import policy
 
@@ -231,5 +233,18 @@ def test_beat_samples_every_server_and_the_viewer_charts_them(server, stuck, con
     assert sum(sample.sent for sample in samples) >= 2
     assert samples.order_by("when").last().queued == 0
     page = console.get("/toolbox/queues/", {"server": server.name}).content.decode()
-    assert f"Queued messages and messages received and sent per minute on {server.name}" in page
-    assert '<polyline class="received"' in page and "0 queued" in page
+    chart = charted(page)
+    assert chart["servers"] == [server.name] and len(chart["times"]) == samples.count()
+    queued, received, sent = (metric["series"][0] for metric in chart["metrics"])
+    assert sum(received) == 3 and sum(sent) >= 2 and queued[-1] == 0
+    assert f"{server.name}: 0 queued" in page
+    refreshed = console.get("/toolbox/queues/", {"server": server.name}, HTTP_HX_REQUEST="true",
+                            HTTP_HX_TARGET="queue-statistics").content.decode()
+    assert refreshed.startswith('<section class="statistics" id="queue-statistics"') and "viewer-rows" not in refreshed
+    assert charted(refreshed) == chart
+
+
+def charted(page):
+    """The data the Queue Viewer's charts are drawn from, as the view embeds it in the page."""
+    found = re.search(r'<script id="queue-statistics-data" type="application/json">(.*?)</script>', page, re.S)
+    return json.loads(found.group(1))

@@ -24,6 +24,7 @@ from exchange_console.shell.values import ConfigRecord
 from exchange_console.toolbox import logs, samples
 
 PAGE_SIZE = 100
+CHARTED_SERVERS = 10  # as many series as a chart keeps apart by colour
 TABS = {"queues": (QUEUE, QUEUE_COLUMNS), "messages": (MESSAGE, MESSAGE_COLUMNS)}
 COLUMNS = {
     "queues": ("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain", "NextRetryTime", "LastError"),
@@ -104,12 +105,18 @@ def _context(request, state):
     columns = COLUMNS[state.tab]
     rows = [{"pk": record.obj.pk, "record": record, "cells": [record.display(column) for column in columns],
              "selected": record.obj.pk in state.selected} for record in records]
-    servers = list(TransportServer.objects.all())
-    charted = [server for server in servers if not state.server or server.name.lower() == state.server.lower()]
     return {"state": state, "rows": rows, "columns": columns, "page": page, "filter_error": error,
             "links": state.links(columns, page),
-            "servers": servers, "actions": _action_labels(state.tab),
-            "charts": [samples.chart(server) for server in charted[:10]]}
+            "servers": TransportServer.objects.all(), "actions": _action_labels(state.tab)}
+
+
+def _statistics(state):
+    """The 24-hour charts of the chosen server, or of the first CHARTED_SERVERS of all."""
+    servers = TransportServer.objects.order_by("name")
+    if state.server:
+        servers = servers.filter(name__iexact=state.server)
+    charted = list(servers[:CHARTED_SERVERS + 1])
+    return {"statistics": samples.statistics(charted[:CHARTED_SERVERS]), "more_servers": len(charted) > CHARTED_SERVERS}
 
 
 def _action_labels(tab):
@@ -123,10 +130,12 @@ def _action_labels(tab):
 @login_required
 def queue_viewer(request):
     state = ViewerState(request.GET)
-    context = _context(request, state)
-    if request.htmx and request.htmx.target == "viewer-rows":
-        return render(request, "toolbox/queue_rows.html", context)
-    return render(request, "toolbox/queue_viewer.html", context)
+    target = request.htmx.target if request.htmx else None
+    if target == "viewer-rows":
+        return render(request, "toolbox/queue_rows.html", _context(request, state))
+    if target == "queue-statistics":
+        return render(request, "toolbox/queue_statistics.html", {"state": state, **_statistics(state)})
+    return render(request, "toolbox/queue_viewer.html", {**_context(request, state), **_statistics(state)})
 
 
 @require_POST

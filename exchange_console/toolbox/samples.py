@@ -1,4 +1,4 @@
-"""Per-minute samples of a server's queues and traffic, and the chart of the last 24 hours drawn from them."""
+"""Per-minute samples of a server's queues and traffic, and the last 24 hours of them for the Queue Viewer's charts."""
 from datetime import timedelta
 
 from django.utils import timezone
@@ -11,6 +11,7 @@ from exchange_console.toolbox.models import QueueSample
 RECEIVED_EVENTS = {"RECEIVE"}
 SENT_EVENTS = {"SEND", "DELIVER", "TRANSFER"}
 WINDOW = timedelta(hours=24)
+METRICS = {"queued": "Queued messages", "received": "Received per minute", "sent": "Sent per minute"}
 
 
 def record_sample(server_name, now=None):
@@ -33,19 +34,30 @@ def record_sample(server_name, now=None):
     QueueSample.objects.filter(server=server, when__lt=minute - WINDOW).delete()
 
 
-def chart(server, now=None, width=720, height=160):
-    """SVG polylines for queued, received and sent per minute over the last 24 hours."""
+def statistics(servers, now=None):
+    """The last 24 hours of some servers as the Queue Viewer shows them: the chart's data, ready for json_script
+    (the sampled minutes in Unix seconds and, per metric, one series per server aligned on them), and the
+    latest sample of each server."""
     now = now or timezone.now()
-    samples = list(QueueSample.objects.filter(server=server, when__gte=now - WINDOW).order_by("when"))
-    top = max([1] + [max(s.queued, s.received, s.sent) for s in samples])
+    rows = QueueSample.objects.filter(server__in=servers, when__gte=now - WINDOW).values_list(
+        "server_id", "when", *METRICS)
+    counts = {(server_id, when): values for server_id, when, *values in rows}
+    minutes = sorted({when for _, when in counts})
+    chart = {"start": int((now - WINDOW).timestamp()), "end": int(now.timestamp()),
+             "timeZone": timezone.get_current_timezone_name(),
+             "times": [int(minute.timestamp()) for minute in minutes],
+             "servers": [server.name for server in servers],
+             "metrics": [{"label": label, "series": [_series(counts, server, minutes, index) for server in servers]}
+                         for index, label in enumerate(METRICS.values())]}
+    return {"chart": chart, "latest": [_latest(counts, server, minutes) for server in servers]}
 
-    def x(sample):
-        return round((1 - (now - sample.when) / WINDOW) * width, 1)
 
-    def y(value):
-        return round(height - value / top * (height - 10), 1)
+def _series(counts, server, minutes, index):
+    """None for a minute the server has no sample of (its worker or beat was down): a gap, not a made-up line."""
+    return [counts[server.pk, minute][index] if (server.pk, minute) in counts else None for minute in minutes]
 
-    series = {name: " ".join(f"{x(s)},{y(getattr(s, name))}" for s in samples)
-              for name in ("queued", "received", "sent")}
-    return {"server": server, "samples": samples, "series": series, "top": top, "width": width, "height": height,
-            "latest": samples[-1] if samples else None}
+
+def _latest(counts, server, minutes):
+    """The server's most recent sample, as the figures under the charts state it."""
+    last = next((counts[server.pk, minute] for minute in reversed(minutes) if (server.pk, minute) in counts), None)
+    return {"server": server.name, **(dict(zip(METRICS, last)) if last else {})}
