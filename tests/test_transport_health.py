@@ -71,8 +71,9 @@ def test_it_is_healthy_while_the_worker_runs_and_stale_once_it_was_killed(server
         worker.wait_for_status(lambda bindings: bindings[BINDING] == "Listening",
                                status_condition=lambda status: status.get("broker") == "Connected")
         code, output = health(server.name)
-        assert (code, output.splitlines()[0].startswith(f"{server.name}: healthy: 1 binding(s) listening, "
+        assert (code, output.splitlines()[0].startswith(f"{server.name}: Healthy: 1 binding(s) listening, "
                                                         "broker connected")) == (0, True), output
+        assert "<td>Healthy</td>" in console.get(f"/console/servers/hub-transport/{server.name}/").content.decode()
         worker.kill()
         heartbeat = worker.status()["heartbeat"]
         assert wait_for(lambda: health(server.name)[0] != 0, timeout=30)
@@ -83,7 +84,7 @@ def test_it_is_healthy_while_the_worker_runs_and_stale_once_it_was_killed(server
     stale = f"Not running: no heartbeat from the transport worker since {since}"
     assert (code, output) == (1, f"{server.name}: {stale}")
     page = console.get(f"/console/servers/hub-transport/{server.name}/").content.decode()
-    assert f"{BINDING} {stale}" in page and "Listening" not in page
+    assert f"{BINDING} {stale}" in page and f"<td>{stale}</td>" in page and "Listening" not in page
     assert shell_lines(f"Get-TransportServer {server.name} | fl ReceiveListenerStatus") == [
         f"ReceiveListenerStatus : {BINDING} {stale}"]
 
@@ -102,6 +103,6 @@ def test_it_names_a_binding_that_does_not_listen(server):
 def test_it_is_not_healthy_once_the_worker_stopped_or_for_an_unknown_server(server):
     worker = start_worker(server, [BINDING])
     worker.stop()
-    assert health(server.name) == (1, f"{server.name}: the transport worker is not running")
+    assert health(server.name) == (1, f"{server.name}: The transport worker is not running")
     code, output = health("NOSUCHSERVER")
     assert code != 0 and output == "CommandError: The transport server 'NOSUCHSERVER' couldn't be found."

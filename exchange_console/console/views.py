@@ -96,7 +96,7 @@ def server(request, name=None):
 
 
 SERVER_COLUMNS = {"Name": lambda s: s.name, "Role": lambda s: s.role, "Site": lambda s: s.site.name,
-                  "FQDN": lambda s: s.fqdn}
+                  "FQDN": lambda s: s.fqdn, "Transport Worker": lambda s: s.worker_health}
 
 
 def server_list(request, servers):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 MB = 1024 * 1024
 HEARTBEATS_MISSED = 3   # a worker silent for this many of its heartbeat intervals is taken as gone
+HEALTHY = "Healthy"
 
 
 class ConfigObject(models.Model):
@@ -143,6 +144,20 @@ class TransportServer(ConfigObject):
         bindings = self.receive_listener_status.get("bindings", {})
         lost = self.heartbeat_lost()
         return dict.fromkeys(bindings, lost) if lost and bindings else bindings
+
+    @property
+    def worker_health(self):
+        """HEALTHY, or why the transport worker isn't: not running, no heartbeat since ..., its broker
+        unreachable, or the first binding that doesn't listen (`manage.py transport_health`, the console)."""
+        status = self.receive_listener_status
+        if "heartbeat" not in status:   # none yet, or the worker stopped
+            return "The transport worker is not running"
+        if lost := self.heartbeat_lost():
+            return lost
+        if status["broker"] != "Connected":
+            return f"Broker {status['broker']}"
+        return next((f"{binding} {state}" for binding, state in sorted(self.listener_bindings().items())
+                     if state != "Listening"), HEALTHY)
 
     def heartbeat_lost(self):
         """'Not running: no heartbeat ... since ...' once the worker missed HEARTBEATS_MISSED heartbeats; ''

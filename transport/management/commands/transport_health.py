@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from exchange_console.organization.models import TransportServer
+from exchange_console.organization.models import HEALTHY, TransportServer
 
 
 class Command(BaseCommand):
@@ -18,25 +18,8 @@ class Command(BaseCommand):
         found = TransportServer.objects.filter(name__iexact=server).first()
         if found is None:
             raise CommandError(f"The transport server '{server}' couldn't be found.")
-        problem = worker_problem(found)
-        if problem:
-            self.stderr.write(f"{found.name}: {problem}")
+        if found.worker_health != HEALTHY:
+            self.stderr.write(f"{found.name}: {found.worker_health}")
             sys.exit(1)
-        bindings = found.listener_bindings()
-        self.stdout.write(f"{found.name}: healthy: {len(bindings)} binding(s) listening, broker connected, "
-                          f"heartbeat at {found.receive_listener_status['heartbeat']}")
-
-
-def worker_problem(server):
-    """Why the worker isn't healthy, or ''."""
-    status = server.receive_listener_status
-    if "heartbeat" not in status:   # none yet, or the worker stopped
-        return "the transport worker is not running"
-    if lost := server.heartbeat_lost():
-        return lost
-    if status.get("broker") != "Connected":
-        return f"broker {status.get('broker')}"
-    for binding, state in sorted(server.listener_bindings().items()):
-        if state != "Listening":
-            return f"{binding} {state}"
-    return ""
+        self.stdout.write(f"{found.name}: {HEALTHY}: {len(found.listener_bindings())} binding(s) listening, broker "
+                          f"connected, heartbeat at {found.receive_listener_status['heartbeat']}")
