@@ -65,7 +65,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "exchange_console.health.probes",  # first: answered whatever Host, scheme or session the probe has
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from STATIC_ROOT, before any session work
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -145,6 +147,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+# Plain HTTP requests are redirected to HTTPS; off for a console reached over HTTP on a trusted network only.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The console's host name gets HSTS, not the organization's other hosts under it, and no domain is put on
+# the browsers' preload list on the console's behalf: those are decisions for the whole domain.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -157,7 +164,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = EXCHANGE_DATA_DIR / "staticfiles"
+# Collected files belong to a version of the code (the image collects them at build time), not to the data
+# folder, which outlives upgrades.
+STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
+# Outside DEBUG, pages link to content-hashed copies (cached for a year, gzip and Brotli beside them) that
+# `collectstatic` writes, and a page whose file wasn't collected fails instead of coming up unstyled. With
+# DEBUG, links keep the plain names and files come from STATICFILES_DIRS, so `make run` needs no collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Celery: the embedded default is kombu's filesystem transport, which needs no server and still
 # carries messages between processes (web -> transport workers). Redis when CELERY_BROKER_URL says so.
