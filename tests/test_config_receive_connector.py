@@ -1,4 +1,5 @@
-"""Receive connector parameters, usage presets and the shared-binding rule (REFERENCE "Receive connectors")."""
+"""Receive connector parameters, usage presets and the shared-binding rule (docs/exchange-behaviour.md "Receive
+connectors")."""
 import pytest
 
 from exchange_console.connectors.models import ReceiveConnector

@@ -1,4 +1,4 @@
-"""Send connector parameters and rules (REFERENCE "Send connectors"), through the one write path."""
+"""Send connector parameters and rules (docs/exchange-behaviour.md "Send connectors"), through the one write path."""
 import pytest
 
 from exchange_console.connectors.models import SendConnector

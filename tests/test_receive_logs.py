@@ -25,7 +25,7 @@ __all__ = ["committed_db"]
 
 HOST = loopback_host(24)
 INTERNET, CLIENT = 24025, 24587
-# REFERENCE "Logs": the Exchange sample line.
+# docs/exchange-behaviour.md "Logs": the Exchange sample line.
 SAMPLE = ("2019-01-30T10:00:01.123Z,EX1\\Internet Mail,08D675E58CA1DA38,1,10.0.0.6:25,185.234.217.220:61061,*,"
           "SMTPSubmit SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender AcceptRoutingHeaders,"
           "Set Session Permissions")

@@ -57,7 +57,7 @@ def servers(committed_db, ca):
 
 def _connectors(server):
     add = new_receive_connector
-    # REFERENCE's three-connector example on one binding, in loopback addresses.
+    # The three-connector example of docs/exchange-behaviour.md on one binding, in loopback addresses.
     add(server, "Internet", f"{HOST}:{SHARED}", "0.0.0.0-255.255.255.255", PermissionGroups="AnonymousUsers",
         Banner="220 Internet connector")
     add(server, "Branch", f"{HOST}:{SHARED}", "127.0.1.0-127.0.1.255", PermissionGroups="AnonymousUsers",

@@ -1,4 +1,5 @@
-"""Send connector selection, REFERENCE "Choosing a send connector", as tables over snapshot dataclasses."""
+"""Send connector selection (docs/exchange-behaviour.md "Choosing a send connector"), as tables over snapshot
+dataclasses."""
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,4 @@
-"""Choosing a send or foreign connector for a recipient domain (REFERENCE "Choosing a send connector").
+"""Choosing a send or foreign connector for a recipient domain (docs/exchange-behaviour.md "Choosing a send connector").
 
 A pure function over snapshot dataclasses: no ORM, no I/O, so every rule is tested by tables.
 """

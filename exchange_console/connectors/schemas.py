@@ -152,8 +152,8 @@ SEND_CONNECTOR = ObjectSchema(
 
 # --- Receive connectors --------------------------------------------------------------------------------------
 
-# REFERENCE's table: PermissionGroups, AuthMechanism and the Bindings/RemoteIPRanges each usage presets
-# (lists in the parameter types' canonical order, as a parsed value would be).
+# The usage table of docs/exchange-behaviour.md: PermissionGroups, AuthMechanism and the Bindings/RemoteIPRanges
+# each usage presets (lists in the parameter types' canonical order, as a parsed value would be).
 RECEIVE_USAGE_PRESETS = {
     "Client": (["ExchangeUsers"], ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS"], ["0.0.0.0:587"], None),
     "Internal": (["ExchangeServers", "ExchangeLegacyServers"], ["Tls", "ExchangeServer"], ["0.0.0.0:25"], None),
@@ -214,7 +214,8 @@ def receive_session_rules(connector):
 
 
 def binding_conflicts(connector):
-    """REFERENCE "Shared bindings": a shared IP:port needs remote ranges that are disjoint or nested."""
+    """A shared IP:port needs remote ranges that are disjoint or nested (docs/exchange-behaviour.md "Shared
+    bindings")."""
     if connector.server_id is None:
         return
     mine = [parse_binding(text) for text in connector.bindings]

@@ -316,7 +316,8 @@ class NewSendConnectorWizard(ConnectorWizard):
 
 
 def _usage_page(preset_index):
-    """A page is shown when the chosen usage leaves its parameter to the administrator (REFERENCE table)."""
+    """A page is shown when the chosen usage leaves its parameter to the administrator (the usage table of
+    docs/exchange-behaviour.md)."""
     def condition(wizard):
         usage = (wizard.page_values("introduction") or {}).get("Usage", "Custom")
         return RECEIVE_USAGE_PRESETS[usage][preset_index] is None

@@ -29,7 +29,7 @@ def ensure_accepted_domain(domain_name):
 
 
 def install_transport_server(name, fqdn, site_name, smtp_port=25, submission_port=587, role="HubTransport"):
-    """A server and, on a Hub, the two receive connectors Exchange setup creates (REFERENCE)."""
+    """A server and, on a Hub, the two receive connectors Exchange setup creates (docs/exchange-behaviour.md)."""
     server = TransportServer.objects.filter(name=name).first()
     if server is None:
         server = new_object(TRANSPORT_SERVER, {"Name": name, "Fqdn": fqdn, "Site": site_name, "ServerRole": role})
