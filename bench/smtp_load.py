@@ -1,6 +1,7 @@
 """The SMTP load of the benchmarks, on loopback, with the test tools of Debian's postfix package: smtp-source
 sends the messages (concurrent sessions, one recipient each), smtp-sink takes what a relay passes on and
 counts it. Nothing here is specific to our transport: the same load runs against the Postfix anchor."""
+import os
 import re
 import socket
 import subprocess
@@ -43,7 +44,8 @@ class Sink:
         self._reader = None
 
     def __enter__(self):
-        self._process = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{self.port}", "1000"],
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []   # smtp-sink refuses to run as root without -u
+        self._process = subprocess.Popen(["smtp-sink", *user, "-c", f"127.0.0.1:{self.port}", "1000"],
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._reader = threading.Thread(target=self._read_counters, daemon=True)
         self._reader.start()
