@@ -89,10 +89,11 @@ class Session:
         self.errors = []  # $Error, the newest first
         self.succeeded = True  # $?
         self.failures = 0
-        self.source = ""
+        self.source, self.origin = "", "line"  # the text running and where it came from (`At line:` or a file)
         self._current_item = None
 
-    def run(self, text):
+    def run(self, text, origin="line"):
+        self.origin = origin
         with call_depth_checked():
             for output in self._run_statements(text):
                 for line in format_output(output):
@@ -271,6 +272,8 @@ class Session:
 
     def set_variable(self, name, value):
         name = name.lower()
+        if name == "null":  # `$null = New-Thing ...` discards what the command outputs
+            return
         if name in AUTOMATIC or name in ("?", "error", "_", "psitem"):
             raise ShellError(f"Cannot overwrite variable {name} because it is read-only or constant.")
         if name.startswith(SCOPES):
@@ -354,7 +357,7 @@ class Session:
                                  f'or common parameter is set to Stop: {error.message}')
             raise error
         if action == "Continue":
-            self.host.error(error.render(self.source))
+            self.host.error(error.render(self.source, self.origin))
 
     def record(self, error):
         if not getattr(error, "recorded", False):

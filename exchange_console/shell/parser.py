@@ -77,6 +77,7 @@ def parse_number(text):
 class Parser:
     def __init__(self, text):
         self.text, self.pos, self.depth = text, 0, 0
+        self.commas = True  # whether a comma makes an array here; not between a param() block's parameters
         # The text as the grammar reads it, pasted dashes, quotes and spaces made plain; offsets are the same,
         # and string contents and bare words are taken from the text as typed.
         self.chars = text.translate(PASTED)
@@ -171,8 +172,16 @@ class Parser:
 
     def statement_list(self, closer):
         """Statements up to closer (consumed) or, for the whole script, the end of the text."""
-        with self.nested() if closer else nullcontext():
+        with self.nested() if closer else nullcontext(), self.commas_making_arrays(True):
             return self._statements_until(closer)
+
+    @contextmanager
+    def commas_making_arrays(self, allowed):
+        saved, self.commas = self.commas, allowed
+        try:
+            yield
+        finally:
+            self.commas = saved
 
     def _statements_until(self, closer):
         statements = []
@@ -397,7 +406,8 @@ class Parser:
                 if self.peek() == "=":
                     self.pos += 1
                     self.skip_space(newlines=True)
-                    default = self.expression()
+                    with self.commas_making_arrays(False):
+                        default = self.expression()
                     self.skip_space(newlines=True)
                 parameters.append(n.ParameterDeclaration(variable.pos, self.pos, variable.name, switch, default))
                 if self.peek() == ",":
@@ -592,7 +602,7 @@ class Parser:
         return None
 
     def array(self):
-        return self.comma_list(self.unary)
+        return self.comma_list(self.unary) if self.commas else self.unary()
 
     def comma_list(self, item):
         """`a, b, c` (an array) or a single item, each read by `item`."""
@@ -843,7 +853,7 @@ class Parser:
         """@{ Add = "a","b"; Remove = "c" }: keys are bare words or strings, values are pipelines."""
         start = self.pos
         self.pos += 2
-        with self.nested():
+        with self.nested(), self.commas_making_arrays(True):
             return self._hash_entries(start)
 
     def _hash_entries(self, start):

@@ -36,6 +36,7 @@ class ConfigRecord(ShellObject):
 
     def __init__(self, schema, obj, columns=None):
         self.schema, self.obj, self.columns = schema, obj, columns or schema.default_columns
+        self.assigned = {}  # `$rc.RemoteIPRanges += ...`: kept in this copy until a Set- cmdlet is given it
 
     def shown_params(self):
         return [param for param in self.schema.params if param.shown]
@@ -48,10 +49,19 @@ class ConfigRecord(ShellObject):
 
     def get(self, name):
         param = self._param(name)
-        return None if param is None else shell_value(param, self.schema.value(self.obj, param))
+        if param is None:
+            return None
+        if param.name in self.assigned:
+            return self.assigned[param.name]
+        return shell_value(param, self.schema.value(self.obj, param))
+
+    def assign(self, name, value):
+        self.assigned[self._param(name).name] = value
 
     def display(self, name):
         param = self._param(name)
+        if param is not None and param.name in self.assigned:
+            return display_value(self.assigned[param.name])
         return "" if param is None else param.type.format(self.schema.value(self.obj, param))
 
     def default_columns(self):

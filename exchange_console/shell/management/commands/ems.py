@@ -84,7 +84,7 @@ def read_script(path):
 def run(session, text, origin="line"):
     """Run text; the exit status: 0, 1 after an error (reported on stderr), or the code of `exit`."""
     try:
-        session.run(text)
+        session.run(text, origin)
         return 0
     except ExitRequested as request:
         return request.code
