@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from smtp_load import wait_for_port
+from smtp_load import refuse_if_busy, wait_for_port
 
 MAIN_CF = """\
 compatibility_level = 3.6
@@ -62,6 +62,7 @@ class PostfixAnchor:
             raise SystemExit("the Postfix anchor needs Debian's postfix package (apt-get install postfix)")
         if os.geteuid() != 0:
             raise SystemExit("the Postfix anchor starts Postfix, which needs root")
+        refuse_if_busy(self.port)
         self.folder = Path(tempfile.mkdtemp(prefix="postfix-anchor-"))
         self.folder.chmod(0o755)   # Postfix's daemons run as the postfix user and must reach the queue
         self._configure()

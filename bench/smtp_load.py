@@ -13,6 +13,13 @@ SENDER, RECIPIENT = "bench@source.test", "user@sink.test"
 RELAY_TIMEOUT = 120   # seconds the sink waits for the last message once every message was accepted
 
 
+def refuse_if_busy(port):
+    """The ports are fixed: a run started while another one goes on would measure the other run's servers."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"127.0.0.1:{port} is in use (another benchmark running?); try again once it is free")
+
+
 def wait_for_port(port, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -44,6 +51,7 @@ class Sink:
         self._reader = None
 
     def __enter__(self):
+        refuse_if_busy(self.port)
         user = ["-u", "nobody"] if os.geteuid() == 0 else []   # smtp-sink refuses to run as root without -u
         self._process = subprocess.Popen(["smtp-sink", *user, "-c", f"127.0.0.1:{self.port}", "1000"],
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
