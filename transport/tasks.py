@@ -33,6 +33,14 @@ def deliver_queue(server_name, queue_id, retry_at=None):
     deliver(server_name, queue_id, retry_at)
 
 
+@shared_task(ignore_result=True)
+def resubmit_queue(server_name, queue_id):
+    """Retry-Queue -Resubmit: route the queue's waiting messages again, then deliver what stays."""
+    from transport.delivery.engine import resubmit
+
+    resubmit(server_name, queue_id)
+
+
 # Acknowledged only once the message is in this server's store: a worker killed before that gets it again.
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def transfer_message(server_name, envelope_json, content_b64, connector_name, recipients):

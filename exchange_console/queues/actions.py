@@ -11,33 +11,38 @@ from exchange_console.services import audited, authorize
 WAITING = (MessageStatus.READY, MessageStatus.RETRY)
 
 
-def _queue_action(verb, queue, change, kick=True):
+def _queue_action(verb, queue, change, then=None, values=None):
+    """then(queue): what the owning server is asked to do once the change is committed."""
     def run():
         authorize(verb, QUEUE, queue)
         change()
-        if kick:
-            transaction.on_commit(lambda: deliver_now(queue))
+        if then:
+            transaction.on_commit(lambda: then(queue))
         return DeliveryQueue.objects.select_related("server").get(pk=queue.pk)
-    return audited(verb, QUEUE, queue, {}, run)
+    return audited(verb, QUEUE, queue, values or {}, run)
 
 
-def retry_queue(queue):
-    """Retry-Queue: connect now instead of at the next retry time."""
+def retry_queue(queue, resubmit=False):
+    """Retry-Queue: connect now instead of at the next retry time. With -Resubmit, the server first routes the
+    queue's waiting messages again, as Exchange resubmits them to the categorizer: a connector added or changed
+    since they were queued takes them without another attempt at the old next hop."""
     def change():
         DeliveryQueue.objects.filter(pk=queue.pk).update(next_retry_time=timezone.now())
         queue.messages.filter(status=MessageStatus.RETRY).update(next_retry_time=None)
-    return _queue_action("Retry", queue, change)
+    if resubmit:
+        return _queue_action("Retry", queue, change, then=resubmit_now, values={"Resubmit": True})
+    return _queue_action("Retry", queue, change, then=deliver_now)
 
 
 def suspend_queue(queue):
     return _queue_action("Suspend", queue, lambda: DeliveryQueue.objects.filter(pk=queue.pk).update(
-        status=QueueStatus.SUSPENDED), kick=False)
+        status=QueueStatus.SUSPENDED))
 
 
 def resume_queue(queue):
     def change():
         DeliveryQueue.objects.filter(pk=queue.pk, status=QueueStatus.SUSPENDED).update(status=QueueStatus.READY)
-    return _queue_action("Resume", queue, change)
+    return _queue_action("Resume", queue, change, then=deliver_now)
 
 
 def _message_action(verb, message, change, values=None, then=None):
@@ -93,3 +98,9 @@ def deliver_now(queue):
     from transport.tasks import deliver_queue
 
     deliver_queue.apply_async((queue.server.name, queue.pk), queue=queue.server.celery_queue)
+
+
+def resubmit_now(queue):
+    from transport.tasks import resubmit_queue
+
+    resubmit_queue.apply_async((queue.server.name, queue.pk), queue=queue.server.celery_queue)

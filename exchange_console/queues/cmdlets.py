@@ -85,9 +85,12 @@ def _each_queue(invocation, verb, action):
     return []
 
 
-@cmdlet("Retry-Queue", IDENTITY, SERVER, FILTER, *CHANGE_SWITCHES)
+@cmdlet("Retry-Queue", IDENTITY, SERVER, FILTER, Parameter("Resubmit", type_name="System.Boolean"),
+        *CHANGE_SWITCHES)
 def retry_queue(invocation):
-    return _each_queue(invocation, "Retrying", actions.retry_queue)
+    """`Retry-Queue HUB01\\3`; `-Resubmit $true` routes the queue's messages again first."""
+    return _each_queue(invocation, "Retrying", partial(actions.retry_queue,
+                                                       resubmit=truthy(invocation.get("Resubmit", False))))
 
 
 @cmdlet("Suspend-Queue", IDENTITY, SERVER, FILTER, *CHANGE_SWITCHES)

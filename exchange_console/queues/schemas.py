@@ -19,6 +19,7 @@ QUEUE = ObjectSchema(
         read_only("NextRetryTime", "next_retry_time", p.DateTime()),
         read_only("LastRetryTime", "last_retry_time", p.DateTime()),
         read_only("LastError", "last_error"),
+        Param("Resubmit", "resubmit", p.Bool(), shown=False),
     ],
     default_columns=("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"),
 )

@@ -260,6 +260,18 @@ def connection_failed(server_name, snapshot, queue, batch, error):
     kick_if_waiting(server_name, queue)
 
 
+def resubmit(server_name, queue_id):
+    """Retry-Queue -Resubmit: the waiting recipients go to the next hop the running configuration routes them
+    to now; the queue then delivers what stays in it."""
+    from exchange_console.queues.models import DeliveryQueue
+
+    queue = DeliveryQueue.objects.filter(id=queue_id).select_related("server").first()
+    if queue is None or queue.status == QueueStatus.SUSPENDED:
+        return
+    reroute(server_name, runtime.send_snapshot(server_name), queue)
+    kick_now(server_name, queue)
+
+
 def reroute(server_name, snapshot, queue):
     """Route the queue's waiting recipients again; those whose route now differs (failover, recovery, a
     changed configuration) move to the queue of their new next hop."""
