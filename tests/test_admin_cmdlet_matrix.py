@@ -34,8 +34,20 @@ READS = {
     "Measure-Object": "Get-AcceptedDomain | Measure-Object", "Select-Object": "Get-AcceptedDomain | Select-Object Name",
     "Sort-Object": "Get-AcceptedDomain | Sort-Object Name", "Where-Object": "Get-AcceptedDomain | Where-Object Default",
     "Write-Host": "Write-Host hello", "Write-Output": "Write-Output hello", "Out-Null": "Get-AcceptedDomain | Out-Null",
+    "Get-User": "Get-User", "Get-Recipient": "Get-Recipient", "Get-Date": "Get-Date",
+    "ForEach-Object": "Get-AcceptedDomain | ForEach-Object { $_.Name }",
+    "Group-Object": "Get-AcceptedDomain | Group-Object DomainType", "Out-String": "Get-AcceptedDomain | Out-String",
+    "ConvertTo-Html": "Get-AcceptedDomain | ConvertTo-Html",
+    # PowerShell's file cmdlets write in the shell's folder (EMS_FILE_ROOT), not the organization's configuration.
+    "Export-Csv": "Get-AcceptedDomain | Export-Csv C:\\matrix\\domains.csv",
+    "Import-Csv": "Get-AcceptedDomain | Export-Csv C:\\matrix\\domains.csv; Import-Csv C:\\matrix\\domains.csv",
+    "Out-File": "Get-AcceptedDomain | Out-File C:\\matrix\\domains.txt",
+    "Set-Content": "Set-Content C:\\matrix\\notes.txt -Value first",
+    "Add-Content": "Add-Content C:\\matrix\\notes.txt -Value more",
+    "Get-Content": "Set-Content C:\\matrix\\notes.txt -Value first; Get-Content C:\\matrix\\notes.txt",
 }
-NOT_RUN = {"Get-Credential"}   # prompts on a terminal; its runs are in test_shell_ems_command.py
+NOT_RUN = {"Get-Credential", "Read-Host"}   # prompt on a terminal; their runs are in test_shell_ems_command.py and
+# test_shell_utility_cmdlets.py
 AUDIT_READERS = {"org", "viewer"}
 
 # Cmdlets that change something: (command line, role groups allowed).

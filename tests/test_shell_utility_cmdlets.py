@@ -5,6 +5,7 @@ formatting, Out-String, ConvertTo-Html, Write-Host, Read-Host and the aliases Po
 import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
+from exchange_console.organization import setup
 from tests.test_shell_ems_command import PROMPT, Terminal, ems, shell_env  # noqa: F401  ems process environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,3 +119,20 @@ def test_it_asks_read_host_s_question_on_a_terminal(shell_env):  # noqa: F811
     terminal.type("exit\r")
     assert terminal.exit_code() == 0
     assert list(SendConnector.objects.values_list("name", flat=True)) == ["To Internet"]
+
+
+def test_it_lists_the_mailboxes_as_users_and_recipients(shell_env):  # noqa: F811
+    setup.ensure_mailbox("Ann Beck", "ann@contoso.com", "Passw0rd!")
+    setup.ensure_mailbox("Carl Diaz", "carl@contoso.com", "Passw0rd!")
+    result = ems(shell_env, stdin="Get-User | ft -AutoSize\n"
+                                  "Get-Recipient carl@contoso.com | fl Name,Alias,PrimarySmtpAddress,EmailAddresses\n"
+                                  "Get-Recipient ann* | Select -ExpandProperty PrimarySmtpAddress\n"
+                                  "Get-User 'Ann Beck' | Select -ExpandProperty WindowsEmailAddress\n"
+                                  "Get-Recipient nobody@contoso.com\n")
+    assert lines(result) == ["Name      RecipientType", "----      -------------", "Ann Beck  UserMailbox",
+                             "Carl Diaz UserMailbox", "Name               : Carl Diaz", "Alias              : carl",
+                             "PrimarySmtpAddress : carl@contoso.com", "EmailAddresses     : {SMTP:carl@contoso.com}",
+                             "ann@contoso.com", "ann@contoso.com"]
+    assert result.returncode == 1
+    assert result.stderr.startswith("Get-Recipient : The operation couldn't be performed because object "
+                                    "'nobody@contoso.com' couldn't be found on 'this organization'.")

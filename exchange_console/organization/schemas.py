@@ -11,7 +11,7 @@ from exchange_console.lib import domains
 from exchange_console.organization.models import (
     AcceptedDomain, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
 )
-from exchange_console.schema import ObjectSchema, Param, rule
+from exchange_console.schema import ObjectSchema, Param, read_only, rule
 from exchange_console.services import current_caller
 
 MAX_INT = 2147483647
@@ -309,3 +309,25 @@ MAILBOX = ObjectSchema(
     affected_servers=all_servers,
     default_columns=("Name", "PrimarySmtpAddress"),
 )
+
+
+def _mailbox_view(noun, params):
+    """Get-User and Get-Recipient: the mailboxes as the directory's users and recipients (read only; a mailbox
+    changes through Set-Mailbox). Every mailbox here is a user mailbox, as Exchange names the type."""
+    return ObjectSchema(noun=noun, model=Mailbox, params=common_params() + [
+        read_only("Name", "name"), read_only("DisplayName", "name"),
+        read_only("RecipientType", "recipient_type", getter=lambda mailbox: "UserMailbox"),
+        read_only("RecipientTypeDetails", "recipient_type_details", getter=lambda mailbox: "UserMailbox"),
+        *params], default_columns=("Name", "RecipientType"))
+
+
+USER = _mailbox_view("User", [
+    read_only("WindowsEmailAddress", "primary_smtp_address"),
+    read_only("UserPrincipalName", "primary_smtp_address"),
+])
+RECIPIENT = _mailbox_view("Recipient", [
+    read_only("Alias", "alias", getter=lambda mailbox: mailbox.primary_smtp_address.partition("@")[0]),
+    read_only("PrimarySmtpAddress", "primary_smtp_address"),
+    read_only("EmailAddresses", "email_addresses", p.MultiValued(),
+              getter=lambda mailbox: [f"SMTP:{mailbox.primary_smtp_address}"]),
+])

@@ -19,7 +19,7 @@ from exchange_console.connectors.models import ForeignConnector, ReceiveConnecto
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
 from exchange_console.organization.models import TransportServer
 from exchange_console.organization.schemas import (
-    ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER, Password,
+    ACCEPTED_DOMAIN, MAILBOX, RECIPIENT, REMOTE_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER, USER, Password,
 )
 from exchange_console.params import parse_param
 from exchange_console.schema import ObjectSchema
@@ -317,3 +317,6 @@ register_configuration_cmdlets(ConfigNoun(ACCEPTED_DOMAIN, "accepted domain"))
 register_configuration_cmdlets(ConfigNoun(REMOTE_DOMAIN, "remote domain"))
 register_configuration_cmdlets(ConfigNoun(TRANSPORT_CONFIG, "transport configuration", verbs=("Get", "Set")))
 register_configuration_cmdlets(ConfigNoun(MAILBOX, "mailbox", identity_fields=("primary_smtp_address",)))
+register_configuration_cmdlets(ConfigNoun(USER, "user", verbs=("Get",), identity_fields=("primary_smtp_address",)))
+register_configuration_cmdlets(ConfigNoun(RECIPIENT, "recipient", verbs=("Get",),
+                                          identity_fields=("primary_smtp_address",)))
