@@ -4,7 +4,7 @@ import pytest
 
 from exchange_console.shell import nodes as n
 from exchange_console.shell.engine import Session
-from exchange_console.shell.errors import ParseError
+from exchange_console.shell.errors import ParseError, ShellError
 from exchange_console.shell.host import BufferHost
 from exchange_console.shell.parser import parse
 from exchange_console.shell.values import Hashtable
@@ -168,3 +168,61 @@ def test_it_points_at_the_offending_token_of_a_parse_error():
         "At line:2 char:8",
         "+ $x = 1  <<<< 2",
     ]
+
+
+@pytest.mark.parametrize("text, message, incomplete", [
+    ("if ($x) 'yes'", "Missing statement block after if ( condition ).", False),
+    ("if ($x) { 1 } else", "Missing statement block after 'else' keyword.", True),
+    ("foreach ($x of $list) { }", "Missing 'in' after variable in foreach loop.", False),
+    ("foreach ($x in $list)", "Missing statement body in foreach loop.", True),
+    ("while ($true) {", "Missing closing '}' in statement block.", True),
+    ("do { } 'x'", "Missing while or until in do loop.", False),
+    ("switch ($x) { 'a' }", "Missing statement block in switch statement clause.", False),
+    ("function Get-It", "Missing function body in function declaration.", True),
+    ("$note = @\" text\n\"@", "No characters are allowed after a here-string header but before the end of the line.",
+     False),
+    ("$note = @'\ntext", "The string is missing the terminator: '@.", True),
+    ("$count +=", "Missing expression after '+='.", True),
+    ("1 -in 1,2", "Unexpected token '-in' in expression or statement.", False),
+])
+def test_it_reports_the_parse_errors_of_statements_as_powershell_2_does(text, message, incomplete):
+    with pytest.raises(ParseError) as raised:
+        parse(text)
+    assert raised.value.message == message
+    assert raised.value.incomplete is incomplete
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("'{0,-6}|{1,4}|{2:N1}|{3:D3}|{4:0.00}|{5:P0}|{{x}}' -f 'ab', 7, 1234.56, 5, 2.5, 0.25",
+     "ab    |   7|1,234.6|005|2.50|25 %|{x}"),
+    ("'HUB01.contoso.com' -replace '^(?<host>[^.]+)\\..*$', '${host} / $1 / $$'", "HUB01 / HUB01 / $"),
+    ("('a;b;c' -split ';', 2) -join '+'", "a+b;c"),
+    ("-join ('a', 'b')", "ab"),
+    ("(-split '  one two  ').Count", 2),
+    ("'x' + 1 + 2", "x12"),
+    ("1 + '2'", 3),
+    ("-7 % 3", -1),
+    ("(1,2) + 3 -join ','", "1,2,3"),
+    ("(5..3) -join ''", "543"),
+    ("$true -xor $true", False),
+])
+def test_it_evaluates_string_and_arithmetic_operators(expression, expected):
+    assert value(expression) == expected
+
+
+def test_it_refuses_arithmetic_on_text_that_is_not_a_number():
+    with pytest.raises(ShellError) as raised:
+        values("5 + 'five'")
+    assert raised.value.message == ('Cannot convert value "five" to type "System.Int32". Error: "Input string was not '
+                                    'in a correct format."')
+
+
+def test_it_keeps_a_functions_variables_in_its_own_scope():
+    assert values("$name = 'outer'; function Set-Name { $name = 'inner'; $script:seen = $name }; Set-Name; "
+                  "$name; $seen") == ["outer", "inner"]
+
+
+def test_it_refuses_to_overwrite_an_automatic_variable():
+    with pytest.raises(ShellError) as raised:
+        values("$true = 1")
+    assert raised.value.message == "Cannot overwrite variable true because it is read-only or constant."

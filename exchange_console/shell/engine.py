@@ -18,7 +18,7 @@ from exchange_console.shell.errors import (
 )
 from exchange_console.shell.formatting import format_output
 from exchange_console.shell.host import Host
-from exchange_console.shell.operators import compare, join, operate, split_whitespace
+from exchange_console.shell.operators import compare, join, matches, operate, split_whitespace
 from exchange_console.shell.parser import parse
 from exchange_console.shell.registry import CMDLETS, Cmdlet, Invocation, Parameter
 from exchange_console.shell.values import (
@@ -236,7 +236,8 @@ class Session:
             self._current_item = saved
 
     def _statement_FunctionDefinition(self, node):
-        parameters = tuple(Parameter(declared.name, switch=declared.switch, type_name="System.Object",
+        parameters = tuple(Parameter(declared.name, switch=declared.switch, mandatory=declared.mandatory,
+                                     type_name=members.known_type(declared.type_name or "") or "System.Object",
                                      position=None if declared.switch else position)
                            for position, declared in enumerate(node.parameters))
         self.functions[node.name.lower()] = Function(node.name, self._run_function, parameters, definition=node)
@@ -248,7 +249,7 @@ class Session:
         try:
             for declared in definition.parameters:
                 if declared.name in invocation.arguments:
-                    value = invocation.arguments[declared.name]
+                    value = converted(declared, invocation.arguments[declared.name])
                 else:
                     value = self.evaluate(declared.default) if declared.default else (False if declared.switch
                                                                                       else None)
@@ -292,7 +293,7 @@ class Session:
             return located(target.end, set_member, owner, target.name, value)
         index = self.evaluate(target.index)
         if isinstance(owner, Hashtable):
-            owner[next((own for own in owner if own.lower() == str(index).lower()), index)] = value
+            set_member(owner, to_string(index), value)
         elif isinstance(owner, list) and isinstance(index, int) and -len(owner) <= index < len(owner):
             owner[index] = value
         else:
@@ -559,6 +560,8 @@ class Session:
 
     def _evaluate_Index(self, node):
         target, index = self.evaluate(node.target), self.evaluate(node.index)
+        if isinstance(target, Hashtable):
+            return target.lookup(to_string(index))
         items = target if isinstance(target, (list, tuple, str)) else unroll(target)
         try:
             return items[int(index)]
@@ -597,6 +600,11 @@ class Session:
             return truthy(left) or truthy(self.evaluate(node.right))
         if node.operator == "xor":
             return truthy(left) != truthy(self.evaluate(node.right))
+        if node.operator == "match" and not isinstance(left, (list, tuple)):  # a single text sets $matches
+            groups = located(node.end, matches, left, self.evaluate(node.right), node.case_sensitive)
+            if groups is not None:
+                self.scopes[-1]["matches"] = groups
+            return groups is not None
         return located(node.end, operate, node.operator, left, self.evaluate(node.right), node.case_sensitive)
 
     def _evaluate_Not(self, node):
@@ -661,6 +669,17 @@ def set_member(owner, name, value):
         owner.assign(name, value)
     else:
         raise ShellError(f"Property '{name}' cannot be found on this object; make sure it exists and is settable.")
+
+
+def converted(declared, value):
+    """A function's argument converted to its parameter's type ([int]$Days), as PowerShell binds it."""
+    if declared.switch or not members.known_type(declared.type_name or ""):
+        return value
+    try:
+        return members.cast(declared.type_name, value)
+    except ShellError as error:
+        raise ParameterBindingError(f"Cannot process argument transformation on parameter '{declared.name}'. "
+                                    f"{error.message}") from None
 
 
 def timestamp():

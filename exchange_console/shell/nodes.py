@@ -72,8 +72,13 @@ class Switch(Node):
 @dataclass
 class ParameterDeclaration(Node):
     name: str
-    switch: bool
+    type_name: str | None  # `[int]`, `[switch]`
+    mandatory: bool  # [Parameter(Mandatory=$true)]
     default: Node | None
+
+    @property
+    def switch(self):
+        return (self.type_name or "").lower() in ("switch", "system.management.automation.switchparameter")
 
 
 @dataclass

@@ -94,11 +94,19 @@ def _like(left, right, case_sensitive):
 
 
 def _match(left, right, case_sensitive):
-    pattern = to_string(right)
-    try:
-        return re.search(pattern, to_string(left), 0 if case_sensitive else re.IGNORECASE) is not None
-    except re.error as error:
-        raise ShellError(f"The regular expression pattern {pattern} is not valid: {error}.") from None
+    return matches(left, right, case_sensitive) is not None
+
+
+def matches(left, right, case_sensitive=False):
+    """What -match sets $matches to: the groups by number and by name; None when the text doesn't match.
+    The numbers are kept as text, so that `$matches[1]` and `$matches.1` find them alike."""
+    found = _regex(to_string(right), case_sensitive).search(to_string(left))
+    if found is None:
+        return None
+    groups = Hashtable({"0": found.group(0)})
+    groups.update((str(number), text) for number, text in enumerate(found.groups(), start=1) if text is not None)
+    groups.update((name, text) for name, text in found.groupdict().items() if text is not None)
+    return groups
 
 
 def _ordered(test):
@@ -255,9 +263,14 @@ def replace(text, right, case_sensitive=False):
     return substituted if isinstance(text, (list, tuple)) else substituted[0]
 
 
+_DOTNET_GROUP = re.compile(r"\(\?<(?![=!])|\\k<(\w+)>")
+
+
 def _regex(pattern, case_sensitive):
+    """A .NET regular expression: (?<name>...) and \\k<name> are written (?P<name>...) and (?P=name) here."""
+    python = _DOTNET_GROUP.sub(lambda found: f"(?P={found.group(1)})" if found.group(1) else "(?P<", pattern)
     try:
-        return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+        return re.compile(python, 0 if case_sensitive else re.IGNORECASE)
     except re.error as error:
         raise ShellError(f"The regular expression pattern {pattern} is not valid: {error}.") from None
 

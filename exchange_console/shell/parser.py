@@ -33,6 +33,7 @@ COMPARISON = frozenset({"eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "
 CASE_FORMS = COMPARISON - {"join"}
 LOGICAL = frozenset({"and", "or", "xor"})
 ASSIGNMENTS = ("+=", "-=", "*=", "/=", "%=", "=")
+SCOPE_NAMES = ("global", "script", "local", "private")  # $script:count
 # The keywords that start a statement of their own.
 KEYWORDS = frozenset({"if", "foreach", "for", "while", "do", "switch", "function", "break", "continue",
                       "return", "exit"})
@@ -275,24 +276,24 @@ class Parser:
         self.expect(")")
         return value
 
-    def block(self):
-        """`{ statements }` as the body of a statement."""
+    def block(self, missing):
+        """`{ statements }` as the body of a statement; missing is PowerShell's error without one."""
         self.skip_space(newlines=True)
         if self.peek() != "{":
-            raise self.error("Missing statement block.", incomplete=self.at_end())
+            raise self.error(missing, incomplete=self.at_end())
         self.pos += 1
         return self.statement_list("}")
 
     def if_statement(self, start):
-        clauses = [(self.condition(), self.block())]
+        clauses = [(self.condition(), self.block("Missing statement block after if ( condition )."))]
         otherwise = None
         while True:
             mark = self.pos
             self.skip_space(newlines=True)
             if self.keyword("elseif"):
-                clauses.append((self.condition(), self.block()))
+                clauses.append((self.condition(), self.block("Missing statement block after elseif ( condition ).")))
             elif self.keyword("else"):
-                otherwise = self.block()
+                otherwise = self.block("Missing statement block after 'else' keyword.")
                 break
             else:
                 self.pos = mark
@@ -312,7 +313,8 @@ class Parser:
             collection = self.pipeline()
         self.skip_space(newlines=True)
         self.expect(")")
-        return n.ForEach(start, self.pos, variable.name, collection, self.block())
+        return n.ForEach(start, self.pos, variable.name, collection, self.block("Missing statement body in foreach "
+                                                                                "loop."))
 
     def for_statement(self, start):
         self.skip_space()
@@ -324,14 +326,15 @@ class Parser:
             self.skip_space(newlines=True)
             self.expect(closer)
         initial, test, step = parts
-        return n.Loop(start, self.pos, self.block(), test, initial=initial, step=step)
+        return n.Loop(start, self.pos, self.block("Missing statement body in for loop."), test, initial=initial,
+                      step=step)
 
     def while_statement(self, start):
         test = self.condition()
-        return n.Loop(start, self.pos, self.block(), test)
+        return n.Loop(start, self.pos, self.block("Missing statement body in while loop."), test)
 
     def do_statement(self, start):
-        body = self.block()
+        body = self.block("Missing statement body in do loop.")
         self.skip_space(newlines=True)
         until = self.keyword("while", "until")
         if not until:
@@ -364,9 +367,10 @@ class Parser:
                 elif self.at_end():
                     raise self.error("Missing closing '}' in switch statement.", incomplete=True)
                 elif self.keyword("default"):
-                    otherwise = self.block()
+                    otherwise = self.block("Missing statement block in switch statement clause.")
                 else:
-                    clauses.append((self.command_primary(), self.block()))
+                    clauses.append((self.command_primary(), self.block("Missing statement block in switch "
+                                                                       "statement clause.")))
 
     def function_statement(self, start):
         self.skip_space()
@@ -386,7 +390,8 @@ class Parser:
         return n.FunctionDefinition(start, self.pos, name, parameters, body, body_start)
 
     def parameter_list(self, closer):
-        """`($Identity, [switch]$Force, [int]$Days = 7)`: names, whether each is a switch, default values."""
+        """`($Identity, [switch]$Force, [int]$Days = 7)`: names, types, default values, and Mandatory=$true
+        from a [Parameter(...)] attribute."""
         self.expect("(")
         parameters = []
         with self.nested():
@@ -395,10 +400,13 @@ class Parser:
                 if self.peek() == closer:
                     self.pos += 1
                     return parameters
-                switch = False
+                type_name, mandatory = None, False
                 while self.peek() == "[":  # type constraints and attributes such as [Parameter(Mandatory=$true)]
-                    switch = switch or self.type_name().lower() in ("switch", "system.management.automation."
-                                                                              "switchparameter")
+                    written = self.type_name()
+                    if "(" in written:
+                        mandatory = mandatory or bool(re.search(r"mandatory\s*=\s*\$true", written, re.IGNORECASE))
+                    else:
+                        type_name = written
                     self.skip_space(newlines=True)
                 variable = self.variable()
                 self.skip_space(newlines=True)
@@ -409,7 +417,8 @@ class Parser:
                     with self.commas_making_arrays(False):
                         default = self.expression()
                     self.skip_space(newlines=True)
-                parameters.append(n.ParameterDeclaration(variable.pos, self.pos, variable.name, switch, default))
+                parameters.append(n.ParameterDeclaration(variable.pos, self.pos, variable.name, type_name, mandatory,
+                                                         default))
                 if self.peek() == ",":
                     self.pos += 1
                 elif self.peek() != closer:
@@ -760,7 +769,8 @@ class Parser:
             name, self.pos = self.text[self.pos + 1:close], close + 1
         else:
             name_start = self.pos
-            while self.peek().isalnum() or self.next_is("_?"):
+            while self.peek().isalnum() or self.next_is("_?") or (
+                    self.peek() == ":" and self.chars[name_start:self.pos].lower() in SCOPE_NAMES):
                 self.pos += 1
             name = self.chars[name_start:self.pos]
         if not name:
