@@ -214,7 +214,9 @@ def finish(server_name, snapshot, message, envelope, content, error, retry_inter
 
 
 def remove_entry(server_name, message):
-    """A queue entry that is done leaves its queue, and the store when no other queue holds the message."""
+    """A queue entry that is done leaves its queue, and the store when no other queue holds the message. The
+    rows go first: a crash between the two leaves a stored message that is categorized and sent again, never
+    queue rows whose message is gone."""
     if not queues.remove_entry(message):
         runtime.store(server_name).remove(message.store_id)
 
