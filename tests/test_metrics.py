@@ -120,3 +120,21 @@ def test_it_shows_the_listeners_the_running_configuration_and_the_queues(worker,
     assert value("exchange_transport_queue_messages", server=server.name, status="Retry") == 1
     for status_name in ("Active", "Ready", "Suspended", "PendingRemove", "PendingSuspend"):
         assert value("exchange_transport_queue_messages", server=server.name, status=status_name) == 0
+
+
+def test_it_runs_on_without_metrics_when_their_port_is_taken(committed_db):
+    other = install_receive_server(unique_server_name("MU"), "mu.contoso.com")
+    new_receive_connector(other, "Internet", f"{HOST}:46027", PermissionGroups="AnonymousUsers")
+    with socket.socket() as taken, pytest.MonkeyPatch.context() as environment:
+        taken.bind((HOST, METRICS + 1))
+        taken.listen()
+        environment.setenv("TRANSPORT_METRICS_PORT", str(METRICS + 1))
+        environment.setenv("TRANSPORT_METRICS_ADDRESS", HOST)
+        worker = TransportWorker(other.name).start(wait_for=[f"{HOST}:46027"])
+        try:
+            assert worker.status()["bindings"] == {f"{HOST}:46027": "Listening"}
+            refused = f"Metrics can't listen on {HOST}:{METRICS + 1}: Address already in use"
+            assert wait_for(lambda: refused in worker.output.read_text(), timeout=10)
+        finally:
+            worker.stop()
+            remove_server_data(other.name)

@@ -106,9 +106,9 @@ class MetricsEndpoint:
     """The worker's HTTP endpoint (any path answers, /metrics included)."""
 
     def __init__(self, listeners, address, port):
+        self.server, _ = start_http_server(port, address, registry=REGISTRY)
         self.collector = ServerCollector(listeners)
         REGISTRY.register(self.collector)
-        self.server, _ = start_http_server(port, address, registry=REGISTRY)
         log.info("Metrics of transport server %s on http://%s:%d/metrics", listeners.server_name, address, port,
                  extra={"server": listeners.server_name})
 

@@ -33,7 +33,7 @@ class ReceiveListeners:
         self._reload_lock = threading.Lock()   # also orders the status writes: the last one is the truth
         self._running = None   # (snapshot, {binding: status}) the receive process last reported
         self._recorded = None  # what was last recorded, which each heartbeat records again, newer
-        self.broker = "Connected"
+        self.broker = "not checked yet"   # until the first heartbeat, at once
         self.process = ReceiveProcess(
             # A receive process started again may have accepted messages it had not handed on yet.
             on_restart=lambda: recover_queued_messages(self.reload()), on_exit=self._not_listening,
@@ -155,6 +155,18 @@ def recover_queued_messages(snapshot):
         log.info("Handed %d queued message(s) to the categorizer again", len(message_ids))
 
 
+def start_metrics(listeners):
+    """The metrics endpoint, or None if its port can't open: mail goes on flowing without it (Prometheus
+    shows the target down)."""
+    address, port = settings.TRANSPORT_METRICS_ADDRESS, settings.TRANSPORT_METRICS_PORT
+    try:
+        return MetricsEndpoint(listeners, address, port)
+    except OSError as error:
+        log.error("Metrics can't listen on %s:%d: %s", address, port, error.strerror or error,
+                  extra={"server": listeners.server_name})
+        return None
+
+
 class TransportServerStep(bootsteps.StartStopStep):
     """Starts the receive process of the server when the worker starts; stops it when the worker stops."""
 
@@ -171,8 +183,7 @@ class TransportServerStep(bootsteps.StartStopStep):
         recover_queued_messages(_listeners.reload())
         self.heartbeat = Heartbeat(worker.app, _listeners)
         if settings.TRANSPORT_METRICS_PORT:
-            self.metrics = MetricsEndpoint(_listeners, settings.TRANSPORT_METRICS_ADDRESS,
-                                           settings.TRANSPORT_METRICS_PORT)
+            self.metrics = start_metrics(_listeners)
 
     def stop(self, worker):
         global _listeners
