@@ -1,4 +1,5 @@
 """Per-minute samples of a server's queues and traffic, and the last 24 hours of them for the Queue Viewer's charts."""
+from collections import defaultdict
 from datetime import timedelta
 
 from django.utils import timezone
@@ -41,23 +42,23 @@ def statistics(servers, now=None):
     now = now or timezone.now()
     rows = QueueSample.objects.filter(server__in=servers, when__gte=now - WINDOW).values_list(
         "server_id", "when", *METRICS)
-    counts = {(server_id, when): values for server_id, when, *values in rows}
-    minutes = sorted({when for _, when in counts})
+    counts = defaultdict(dict)  # server id -> {minute in Unix seconds: counts}; an aware datetime hashes slowly
+    for server_id, when, *values in rows:
+        counts[server_id][int(when.timestamp())] = values
+    minutes = sorted(set().union(*counts.values()))
     chart = {"start": int((now - WINDOW).timestamp()), "end": int(now.timestamp()),
-             "timeZone": timezone.get_current_timezone_name(),
-             "times": [int(minute.timestamp()) for minute in minutes],
+             "timeZone": timezone.get_current_timezone_name(), "times": minutes,
              "servers": [server.name for server in servers],
-             "metrics": [{"label": label, "series": [_series(counts, server, minutes, index) for server in servers]}
+             "metrics": [{"label": label, "series": [_series(counts[server.pk], minutes, index) for server in servers]}
                          for index, label in enumerate(METRICS.values())]}
-    return {"chart": chart, "latest": [_latest(counts, server, minutes) for server in servers]}
+    return {"chart": chart, "latest": [_latest(server, counts[server.pk]) for server in servers]}
 
 
-def _series(counts, server, minutes, index):
+def _series(counts, minutes, index):
     """None for a minute the server has no sample of (its worker or beat was down): a gap, not a made-up line."""
-    return [counts[server.pk, minute][index] if (server.pk, minute) in counts else None for minute in minutes]
+    return [counts[minute][index] if minute in counts else None for minute in minutes]
 
 
-def _latest(counts, server, minutes):
+def _latest(server, counts):
     """The server's most recent sample, as the figures under the charts state it."""
-    last = next((counts[server.pk, minute] for minute in reversed(minutes) if (server.pk, minute) in counts), None)
-    return {"server": server.name, **(dict(zip(METRICS, last)) if last else {})}
+    return {"server": server.name, **(dict(zip(METRICS, counts[max(counts)])) if counts else {})}
