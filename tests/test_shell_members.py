@@ -102,3 +102,15 @@ def test_it_uses_members_inside_a_pipeline_that_changes_connectors(shell_env, tm
     assert (result.returncode, result.stderr) == (0, "")
     assert dict(ReceiveConnector.objects.values_list("name", "comment")) == {
         "Default HUB01": "Reviewed 2026-02-03", "Client HUB01": ""}
+
+
+def test_it_converts_sizes_and_formats_numbers_as_size_reports_do(shell_env):  # noqa: F811
+    result = ems(shell_env, stdin=(
+        "Get-ReceiveConnector | Sort Name | Select Name, @{n='Max (MB)'; e={ $_.MaxMessageSize.Value.ToMB() }},\n"
+        "    @{n='Header (KB)'; e={ $_.MaxHeaderSize.ToKB() }}, @{n='Rate'; e={ $_.MessageRateLimit.IsUnlimited }} |\n"
+        "    ft -AutoSize\n"
+        "(1234.5678).ToString('N2'); (0.256).ToString('P1'); (7).ToString('D3')\n"))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert lines(result) == ["Name          Max (MB) Header (KB) Rate", "----          -------- ----------- ----",
+                             "Client HUB01  10       64          True", "Default HUB01 10       64          True",
+                             "1,234.57", "25.6 %", "007"]

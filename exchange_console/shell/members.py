@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from exchange_console.shell import files
 from exchange_console.shell.errors import ShellError
-from exchange_console.shell.values import ShellObject, to_string, truthy
+from exchange_console.shell.values import ByteQuantifiedSize, ShellObject, Unlimited, to_string, truthy
 
 # Well-known SIDs (MS-DTYP 2.4.2.4) and the names Translate gives them on an English Windows.
 WELL_KNOWN_SIDS = {"S-1-0-0": "NULL SID", "S-1-1-0": "Everyone", "S-1-5-7": "NT AUTHORITY\\ANONYMOUS LOGON",
@@ -202,13 +202,11 @@ STATIC = {
 # --- instance members ----------------------------------------------------------------------------------------------
 
 def call_method(target, name, arguments):
-    """`$x.Name(arguments)` for the whitelisted members of strings, dates, time spans and SIDs."""
-    if name.lower() == "tostring" and not isinstance(target, datetime):
-        if arguments:
-            raise _call_failed("ToString", len(arguments), "Only dates take a format in this shell.")
-        return to_string(target)
+    """`$x.Name(arguments)` for the whitelisted members of strings, numbers, sizes, dates and SIDs."""
     methods = next((methods for kind, methods in METHODS if isinstance(target, kind)), {})
     method = methods.get(name.lower())
+    if method is None and name.lower() == "tostring" and not arguments:
+        return to_string(target)
     if method is None:
         raise refused(dotnet_name(target), name)
     try:
@@ -281,6 +279,21 @@ STRING_METHODS = {
 }
 
 
+def format_number(number, pattern=None):
+    """Int32/Double.ToString(format) for .NET's standard numeric formats N, F, P and D (en-US)."""
+    if not pattern:
+        return to_string(number)
+    code, digits = pattern[:1].upper(), pattern[1:]
+    if code not in "NFPD" or not digits.isdigit() and digits:
+        raise ValueError("Format specifier was invalid.")
+    places = int(digits) if digits else (0 if code == "D" else 2)
+    if code == "D":
+        return f"{int(number):0{places}d}"
+    if code == "P":
+        return f"{number * 100:,.{places}f} %"
+    return f"{number:,.{places}f}" if code == "N" else f"{number:.{places}f}"
+
+
 def format_date(moment, pattern=None):
     """DateTime.ToString(format) with .NET's custom and standard (en-US) format strings."""
     pattern = STANDARD_DATE_FORMATS.get(pattern or "G", pattern or "G")
@@ -337,6 +350,13 @@ TIMESPAN_PROPERTIES = {
     "days": lambda span: span.days, "hours": lambda span: span.seconds // 3600,
     "minutes": lambda span: span.seconds // 60 % 60, "seconds": lambda span: span.seconds % 60,
 }
-METHODS = [(str, STRING_METHODS), (datetime, DATE_METHODS),
+# Exchange's ByteQuantifiedSize: `$_.MaxMessageSize.Value.ToMB()` in size reports (whole units, rounded down).
+SIZE_METHODS = {f"to{unit}": (lambda power: lambda size: int(size) // 1024 ** power)(power)
+                for power, unit in enumerate(("bytes", "kb", "mb", "gb", "tb"))}
+SIZE_METHODS["tostring"] = lambda size: to_string(size)
+SIZE_PROPERTIES = {"value": lambda size: size, "isunlimited": lambda size: False}
+METHODS = [(str, STRING_METHODS), (ByteQuantifiedSize, SIZE_METHODS), (bool, {}),
+           ((int, float), {"tostring": format_number}), (datetime, DATE_METHODS),
            (SecurityIdentifier, {"translate": lambda sid, target: sid.translate(target)})]
-PROPERTIES = [(datetime, DATE_PROPERTIES), (timedelta, TIMESPAN_PROPERTIES)]
+PROPERTIES = [(datetime, DATE_PROPERTIES), (timedelta, TIMESPAN_PROPERTIES), (ByteQuantifiedSize, SIZE_PROPERTIES),
+              (Unlimited, {"isunlimited": lambda value: True, "value": lambda value: None})]
