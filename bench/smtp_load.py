@@ -64,6 +64,7 @@ class Sink:
         self._process.terminate()
         self._process.wait(10)
         self._reader.join(10)
+        self._process.stdout.close()
 
     def _read_counters(self):
         # smtp-sink rewrites one line ("sess=3 quit=2 mesg=41\r") after every session and message.

@@ -2,6 +2,8 @@
 import io
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +110,29 @@ def test_it_links_only_to_files_and_headings_the_repository_has():
     assert broken == []
     readme = (ROOT / "README.md").read_text()
     assert "(docs/exchange-behaviour.md)" in readme and "(docs/operating.md)" in readme
+
+
+def unused_ports(count):
+    probes = [socket.socket() for _ in range(count)]
+    for probe in probes:
+        probe.bind(("127.0.0.1", 0))
+    ports = [probe.getsockname()[1] for probe in probes]
+    for probe in probes:
+        probe.close()
+    return ports
+
+
+@pytest.mark.skipif(not shutil.which("postfix") or os.geteuid() != 0,
+                    reason="the Postfix anchor needs Debian's postfix package and root")
+def test_it_relays_the_benchmarks_load_through_their_own_postfix_anchor(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    from postfix_anchor import PostfixAnchor
+    from smtp_load import Sink, send
+
+    relay_port, sink_port = unused_ports(2)
+    with Sink(sink_port) as sink, PostfixAnchor(relay_port, smart_host_port=sink_port):
+        send(relay_port, messages=5, sessions=2)
+        assert sink.wait_for(5, timeout=60) == 5
 
 
 def test_migrations_are_current(db):
