@@ -1,5 +1,7 @@
 """Folders stay where they belong: a foreign connector's drop directory under RootDropDirectoryPath however it is
 set, and a server's drop and log folders under its data folder unless Organization Management moves them."""
+import re
+
 import pytest
 from django.conf import settings
 
@@ -7,14 +9,13 @@ from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGro
 from exchange_console.connectors.models import ForeignConnector
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR
 from exchange_console.organization.models import TransportServer
-from exchange_console.queues.models import DeliveryQueue, DeliveryType, QueuedMessage
+from exchange_console.queues.models import DeliveryQueue, DeliveryType, QueuedMessage, QueueStatus
 from exchange_console.services import acting_as, new_object, set_object
 from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ShellError
 from exchange_console.shell.host import BufferHost
 from tests.console_helpers import dialog_data, errors
 from tests.test_send_delivery import org, store_ids, submit, tasks  # noqa: F401 (fixtures)
-from transport.delivery.drop import DropDirectoryOutsideRoot
 from transport.delivery.engine import deliver_queue
 
 OUTSIDE_ROOT = "Name: '../../x' must be a folder under the server's RootDropDirectoryPath (no '..' or drive)"
@@ -72,13 +73,17 @@ def test_it_refuses_a_drop_directory_outside_the_root(olga, drop_directory):
 def test_it_writes_no_drop_file_outside_the_root_whatever_the_database_holds(org, tasks, tmp_path, row):  # noqa: F811
     new_object(FOREIGN_CONNECTOR, {"Name": "Fax", "AddressSpaces": "fax.contoso.com"})
     ForeignConnector.objects.update(**row)           # a row saved before the schema refused it
-    with pytest.raises(DropDirectoryOutsideRoot, match=r"is outside RootDropDirectoryPath .*HUB01/TransportRoles/Drop"):
-        submit(tasks, ["+15551234@fax.contoso.com"])
+    submit(tasks, ["+15551234@fax.contoso.com"])
+    queue = DeliveryQueue.objects.get(delivery_type=DeliveryType.NON_SMTP_GATEWAY)
+    assert queue.status == QueueStatus.RETRY     # the queue says why it waits, as Get-Queue shows it
+    assert re.match(r"451 The drop directory .* is outside RootDropDirectoryPath .*HUB01/TransportRoles/Drop",
+                    queue.last_error)
     assert not (tmp_path / "outside").exists()
     assert [path for path in tmp_path.rglob("*.eml")] == []
     assert QueuedMessage.objects.count() == 1 and len(store_ids()) == 1   # the message waits in its queue
 
-    ForeignConnector.objects.update(drop_directory="Fax")       # corrected: the message goes out
+    ForeignConnector.objects.update(drop_directory="Fax")       # corrected, then Retry-Queue: the message goes out
+    DeliveryQueue.objects.update(next_retry_time=None)
     deliver_queue("HUB01", DeliveryQueue.objects.get(delivery_type=DeliveryType.NON_SMTP_GATEWAY).id)
     root = settings.EXCHANGE_DATA_DIR / "HUB01" / "TransportRoles" / "Drop"
     assert [path.parent for path in tmp_path.rglob("*.eml")] == [root / "Fax"]

@@ -13,7 +13,9 @@ from transport.delivery import queues, runtime
 from transport.delivery.dns import (
     PermanentRoutingError, TransientRoutingError, mx_hosts, resolver_for, smart_host_hosts,
 )
-from transport.delivery.drop import DropDirectoryQuotaExceeded, drop_directory, write_drop_file
+from transport.delivery.drop import (
+    DropDirectoryOutsideRoot, DropDirectoryQuotaExceeded, drop_directory, write_drop_file,
+)
 from transport.delivery.reports import send_report
 from transport.delivery.smtp import ConnectFailure, SessionFailure, SmtpSession, tls_policy
 from transport.dsn import DELAYED, FAILED, RecipientReport
@@ -351,7 +353,12 @@ def kick_now(server_name, queue):
 # --- Foreign connectors -----------------------------------------------------------------------------------------
 
 def deliver_drop_files(server_name, snapshot, queue, connector):
-    folder = drop_directory(snapshot.server.drop_root, connector)
+    try:
+        folder = drop_directory(snapshot.server.drop_root, connector)
+    except DropDirectoryOutsideRoot as error:   # a folder set around the write path: the queue waits, and says why
+        queues.connection_failed(queue, snapshot.server, f"451 {error}")
+        kick_if_waiting(server_name, queue)
+        return
     tracking = runtime.tracking_log(server_name)
     while batch := queues.claim(queue, 100):
         for message in batch:
