@@ -11,6 +11,7 @@ from exchange_console.shell import files, members
 from exchange_console.shell.errors import ShellError
 from exchange_console.shell.formatting import format_output
 from exchange_console.shell.registry import Parameter, cmdlet
+from exchange_console.shell.utility import whole_number
 from exchange_console.shell.values import ConfigRecord, PSObject, ShellObject, to_string, unroll
 
 NEWLINE = "\r\n"
@@ -44,8 +45,12 @@ def encoded(text, encoding, bom=True):
     return (BOMS.get(codec, b"") if bom else b"") + text.encode(codec, errors="replace")
 
 
-def decoded(data):
-    """A file's text by its byte order mark; without one UTF-8, or the ANSI code page when it isn't UTF-8."""
+def decoded(data, encoding=None):
+    """A file's text in the -Encoding given, else by its byte order mark; without one UTF-8, or the ANSI code
+    page when it isn't UTF-8."""
+    if encoding:
+        codec = ENCODINGS[encoding]
+        return data.removeprefix(BOMS.get(codec, b"")).decode(codec, errors="replace")
     for codec, bom in BOMS.items():
         if data.startswith(bom) and not (codec == "utf-16-le" and data.startswith(codecs.BOM_UTF32_LE)):
             return data[len(bom):].decode(codec, errors="replace")
@@ -72,14 +77,15 @@ def _write(invocation, path_parameter, text_or_bytes, append=False):
 def get_content(invocation):
     """Lines of text; with -Encoding Byte the bytes (one byte[] with -ReadCount 0, as scripts load certificates)."""
     output = []
+    encoding = encoding_of(invocation, "unknown") if "Encoding" in invocation else None
     for path in invocation.each("Path"):
         data = files.read_bytes(to_string(path))
-        if encoding_of(invocation, "default") == "byte":
+        if encoding == "byte":
             output.extend([list(data)] if invocation.get("ReadCount") == 0 else list(data))
         else:
-            output.extend(decoded(data).splitlines())
+            output.extend(decoded(data, encoding).splitlines())
     if "TotalCount" in invocation:
-        output = output[:max(int(invocation.get("TotalCount")), 0)]
+        output = output[:whole_number(invocation, "TotalCount")]
     return output
 
 
@@ -153,7 +159,7 @@ def export_csv(invocation):
 
 
 @cmdlet("Import-Csv", Parameter("Path", position=0, mandatory=True, pipeline=True), Parameter("Delimiter"),
-        Parameter("Header", type_name="System.String[]"), ENCODING, aliases=("ipcsv",))
+        Parameter("Header", type_name="System.String[]"), aliases=("ipcsv",))
 def import_csv(invocation):
     """One object per row, its properties named by the header row (or -Header), every value a string."""
     rows = []
@@ -192,7 +198,7 @@ def convert_to_html(invocation):
     return [*HTML_HEAD, *head, "</head><body>", *body, *pre, *table, *post, "</body></html>"]
 
 
-@cmdlet("Out-String", Parameter("Stream", switch=True), Parameter("Width", type_name="System.Int32"), INPUT)
+@cmdlet("Out-String", Parameter("Stream", switch=True), INPUT)
 def out_string(invocation):
     """The text the console would show: one string, or one per line with -Stream."""
     lines = format_output(invocation.each("InputObject"))

@@ -333,8 +333,11 @@ def read_host(invocation):
 def get_date(invocation):
     """Now, in the console's time zone (TIME_ZONE), or -Date; as text with -Format (a .NET format string)."""
     moment = members.cast("datetime", invocation.get("Date")) if "Date" in invocation else timezone.localtime()
-    parts = {part.lower(): int(invocation.get(part)) for part in ("Year", "Month", "Day") if part in invocation}
-    moment = moment.replace(**parts) if parts else moment
+    parts = {part.lower(): whole_number(invocation, part) for part in ("Year", "Month", "Day") if part in invocation}
+    try:
+        moment = moment.replace(**parts)
+    except ValueError as error:
+        raise ShellError(f"Cannot process the date: {error}.") from None
     if "Format" in invocation:
         return [members.format_date(moment, to_string(invocation.get("Format")))]
     return [moment]
