@@ -139,6 +139,30 @@ def test_it_goes_on_after_an_error_as_erroraction_says_and_keeps_it_in_error(env
     assert len(errors) == 6
 
 
+def test_it_catches_a_stopped_cmdlets_error_by_its_type_and_runs_finally(env, tmp_path):
+    result = run_script(env, tmp_path, "New-SendConnector Outbound -AddressSpaces * | Out-Null\n"
+                                       "foreach ($name in 'Outbound', 'Nowhere') {\n"
+                                       "    try {\n"
+                                       "        $connector = Get-SendConnector $name -ErrorAction Stop\n"
+                                       "        \"found $($connector.Name)\"\n"
+                                       "    }\n"
+                                       "    catch [Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException] {\n"
+                                       "        \"no connector named $name\"\n"
+                                       "    }\n"
+                                       "    finally { \"checked $name\" }\n"
+                                       "}\n"
+                                       "try { Get-SendConnector -Bogus } catch [ManagementObjectNotFoundException] "
+                                       "{ 'not this one' } catch { \"binding: $_\" }\n"
+                                       "try { throw 'Relay check failed' } finally { 'cleaned up' }\n"
+                                       "'never'\n")
+    assert result.returncode == 1
+    assert lines(result) == ["found Outbound", "checked Outbound", "no connector named Nowhere", "checked Nowhere",
+                             "binding: A parameter cannot be found that matches parameter name 'Bogus'.",
+                             "cleaned up"]
+    assert result.stderr.splitlines()[0] == "Relay check failed"
+    assert result.stderr.splitlines()[1] == f"At {tmp_path / 'script.ps1'}:13 char:12"
+
+
 def test_it_takes_the_error_action_preference_from_the_variable(env):
     result = ems(env, "-c", "$ErrorActionPreference = 'SilentlyContinue'; Get-SendConnector Nowhere; "
                             "'after'; $ErrorActionPreference = 'Stop'; Get-SendConnector Nowhere; 'never'")

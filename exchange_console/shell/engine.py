@@ -114,6 +114,7 @@ class Session:
                 return
             except ShellError as error:
                 self.record(error)
+                yield error.output
                 raise
 
     # --- statements and pipelines --------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class Session:
         for node in nodes:
             try:
                 output.extend(self.statement(node))
-            except ControlFlow as flow:
+            except (ControlFlow, ShellError) as flow:
                 flow.output[:0] = output
                 raise
         return output
@@ -140,6 +141,40 @@ class Session:
 
     def _statement_Return(self, node):
         raise ControlFlow("return", collapse(self.pipeline(node.value)) if node.value else None)
+
+    def _statement_Throw(self, node):
+        value = collapse(self.pipeline(node.value)) if node.value else None
+        if isinstance(value, ErrorRecord):  # `throw $_` in a catch block throws the error again
+            raise value.error
+        raise ShellError(to_string(value) if value is not None else "ScriptHalted", node.end)
+
+    def _statement_Try(self, node):
+        try:
+            output = self._try_catch(node)
+        except (ControlFlow, ShellError) as flow:
+            if node.final is not None:
+                flow.output.extend(self.statements(node.final))
+            raise
+        return output + (self.statements(node.final) if node.final is not None else [])
+
+    def _try_catch(self, node):
+        """The try block; a terminating error goes to the first catch whose types (or no types) match it, with
+        $_ set to the error."""
+        try:
+            return self.statements(node.body)
+        except ShellError as error:
+            self.record(error)
+            record = ErrorRecord(error)
+            body = next((body for types, body in node.catches
+                         if not types or any(record.caught_by(written) for written in types)), None)
+            if body is None:
+                raise
+            output, error.output = error.output, []
+            try:
+                return output + self.with_item(record, body)
+            except (ControlFlow, ShellError) as flow:
+                flow.output[:0] = output
+                raise
 
     def _statement_Break(self, node):
         raise ControlFlow(node.kind)

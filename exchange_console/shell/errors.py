@@ -8,9 +8,14 @@ from exchange_console.shell.values import PSObject
 class ShellError(Exception):
     """A terminating error. `end` is the offset just after the offending token (PowerShell marks it `<<<<`)."""
 
+    # The .NET exception types a `catch [Type]` names to catch it.
+    exception_types = ("System.Management.Automation.RuntimeException", "System.SystemException",
+                       "System.Exception")
+
     def __init__(self, message, end=None, command=None):
         super().__init__(message)
         self.message, self.end, self.command = message, end, command
+        self.output = []  # what the statements before it output, on its way up to a catch or the script's end
 
     def located(self, end, command):
         """Fill in the place and command if the code that raised didn't know them."""
@@ -43,6 +48,8 @@ class ParseError(ShellError):
 
 
 class CommandNotFoundError(ShellError):
+    exception_types = ("System.Management.Automation.CommandNotFoundException",
+                       "System.Management.Automation.RuntimeException", "System.Exception")
     def __init__(self, name, end):
         super().__init__(
             f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
@@ -51,16 +58,21 @@ class CommandNotFoundError(ShellError):
 
 
 class ParameterBindingError(ShellError):
-    pass
+    exception_types = ("System.Management.Automation.ParameterBindingException",
+                       "System.Management.Automation.RuntimeException", "System.Exception")
 
 
 class ObjectNotFoundError(ShellError):
+    exception_types = ("Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                       "Microsoft.Exchange.Data.LocalizedException", "System.Exception")
     def __init__(self, identity, location):
         super().__init__(f"The operation couldn't be performed because object '{identity}' couldn't be found on "
                          f"'{location}'.")
 
 
 class AmbiguousIdentityError(ShellError):
+    exception_types = ("Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException",
+                       "Microsoft.Exchange.Data.LocalizedException", "System.Exception")
     def __init__(self, identity):
         super().__init__(f"The operation couldn't be performed because '{identity}' matches multiple entries.")
 
@@ -81,6 +93,12 @@ class ErrorRecord(PSObject):
 
     def __str__(self):
         return self.error.message
+
+    def caught_by(self, written):
+        """Whether `catch [written]` catches this error (by full name or the last part of it, as written)."""
+        written = written.strip().lower()
+        return any(name.lower() == written or name.lower().endswith("." + written)
+                   for name in self.error.exception_types)
 
 
 class ExceptionRecord(PSObject):

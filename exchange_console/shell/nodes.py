@@ -33,6 +33,18 @@ class Return(Node):
 
 
 @dataclass
+class Throw(Node):
+    value: Node | None
+
+
+@dataclass
+class Try(Node):
+    body: list
+    catches: list  # [(type names, statements)]; no type names catches every error
+    final: list | None
+
+
+@dataclass
 class Break(Node):
     kind: str  # "break" or "continue"
 

@@ -6,18 +6,30 @@ inside `( )`, in a script block) `-eq` and friends are operators. So the parser 
 in the mode its position in the grammar calls for, rather than running a tokenizer first.
 
     script     = statement { (";" | newline) statement }
-    statement  = "$" name "=" pipeline | "exit" [expression] | pipeline
+    statement  = if | foreach | for | while | do | switch | function | try | "break" | "continue"
+                 | ("return" | "exit" | "throw") [pipeline]
+                 | target ("=" | "+=" | "-=" | "*=" | "/=" | "%=") pipeline
+                 | target ("++" | "--") | ("++" | "--") target | pipeline
+    target     = $variable { "." member | "[" expression "]" }
     pipeline   = (command | expression) { "|" command }
-    command    = name { "-" parameter [":" argument] | argument }
+    command    = name { "-" parameter [":" argument] | "@" name | argument }
     argument   = primary { "," primary }                              (command mode)
-    expression = comparison { ("-and" | "-or") comparison }
-    comparison = array { ("-eq" | "-ne" | "-gt" | "-like" | ...) array }
+    expression = comparison { ("-and" | "-or" | "-xor") comparison }
+    comparison = additive { ("-eq" | "-like" | "-join" | "-split" | "-replace" | ...) additive }
+    additive   = multiply { ("+" | "-") multiply }
+    multiply   = format { ("*" | "/" | "%") format }
+    format     = range { "-f" range }
+    range      = array [ ".." array ]
     array      = unary { "," unary }
-    unary      = ("-not" | "!") unary | "-" number | postfix
+    unary      = ("-not" | "!" | "-join" | "-split" | "-") unary | postfix
     postfix    = primary { "." member [ "(" arguments ")" ] | "[" expression "]" }
-    primary    = 'string' | "string" | number | $variable | ( script ) | $( script ) | @( script )
-                 | @{ key = pipeline { ; key = pipeline } } | { script }
+    primary    = 'string' | "string" | @' here-string '@ | @" here-string "@ | number | $variable | ( script )
+                 | $( script ) | @( script ) | @{ key = pipeline { ; key = pipeline } } | { script }
                  | "[" type "]" [ "::" member [ "(" arguments ")" ] | unary ]
+
+Text pasted from a web page or a word processor has en and em dashes for `-`, curly quotes and no-break
+spaces: the parser reads those as PowerShell does, as the characters they stand for, but keeps them as typed
+inside strings and bare words.
 """
 import re
 from contextlib import contextmanager, nullcontext
@@ -36,7 +48,7 @@ ASSIGNMENTS = ("+=", "-=", "*=", "/=", "%=", "=")
 SCOPE_NAMES = ("global", "script", "local", "private")  # $script:count
 # The keywords that start a statement of their own.
 KEYWORDS = frozenset({"if", "foreach", "for", "while", "do", "switch", "function", "break", "continue",
-                      "return", "exit"})
+                      "return", "exit", "try", "throw"})
 # What PowerShell's tokenizer takes for a dash, a quote or a space (as pasted from a web page or a document).
 PASTED = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2015": "-",
                         "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
@@ -252,6 +264,35 @@ class Parser:
 
     def return_statement(self, start):
         return n.Return(start, self.pos, self.optional_value(pipeline=True))
+
+    def throw_statement(self, start):
+        return n.Throw(start, self.pos, self.optional_value(pipeline=True))
+
+    def try_statement(self, start):
+        body = self.block("Missing statement block after try.")
+        catches, final = [], None
+        while True:
+            mark = self.pos
+            self.skip_space(newlines=True)
+            if self.keyword("catch"):
+                types = []
+                self.skip_space()
+                while self.peek() == "[":
+                    types.append(self.type_name())
+                    self.skip_space()
+                    if self.peek() == ",":
+                        self.pos += 1
+                        self.skip_space(newlines=True)
+                catches.append((types, self.block("Missing statement block in catch block.")))
+            elif self.keyword("finally"):
+                final = self.block("Missing statement block in finally block.")
+                break
+            else:
+                self.pos = mark
+                break
+        if not catches and final is None:
+            raise self.error("The Try statement is missing its Catch or Finally block.", incomplete=self.at_end())
+        return n.Try(start, self.pos, body, catches, final)
 
     def break_statement(self, start):
         return n.Break(start, self.pos, "break")
