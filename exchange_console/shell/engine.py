@@ -353,7 +353,7 @@ class Session:
             raise CommandNotFoundError(node.name, name_end)
         try:
             elements = self.splatted(node.elements)
-            common = CommonParameters()
+            common = self.preference_variables()
             if not isinstance(cmdlet, Function):  # simple functions take no common parameters in PowerShell
                 elements = self.common_parameters(cmdlet, elements, common)
             arguments = self.bind(cmdlet, dataclasses.replace(node, elements=elements), input_items, position)
@@ -384,9 +384,7 @@ class Session:
         self.failures += 1
         self.record(error)
         self._keep(common.error_variable, [ErrorRecord(error)])
-        preference = self.variable("ErrorActionPreference")
-        action = common.error_action or (self.action(preference, "ErrorActionPreference")
-                                         if preference is not None else None)
+        action = common.error_action
         if action in (None, "Stop", "Inquire"):
             if action:
                 error.message = (f'Command execution stopped because the preference variable "ErrorActionPreference" '
@@ -394,6 +392,20 @@ class Session:
             raise error
         if action == "Continue":
             self.host.error(error.render(self.source, self.origin))
+
+    def preference_variables(self):
+        """$ErrorActionPreference, $WarningPreference, $VerbosePreference and $DebugPreference: what a cmdlet
+        does without the common parameter. Unset, an error stops the script (EMS runs scripts that way)."""
+        common = CommonParameters()
+        for variable, field in (("ErrorActionPreference", "error_action"), ("WarningPreference", "warning_action")):
+            value = self.variable(variable)
+            if value is not None:
+                setattr(common, field, self.action(value, variable))
+        for variable in ("Verbose", "Debug"):
+            value = self.variable(f"{variable}Preference")
+            if value is not None:
+                setattr(common, variable.lower(), self.action(value, f"{variable}Preference") != "SilentlyContinue")
+        return common
 
     def record(self, error):
         if not getattr(error, "recorded", False):
