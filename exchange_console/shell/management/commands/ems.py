@@ -8,8 +8,10 @@
                                        changed and the admin audit log records it (origin EMS); without
                                        --user, the administrator named like the operating-system user
 
-Output goes to stdout, errors to stderr. With -c, -f or piped input the exit status is 0 when every command
-succeeded and 1 at the first error, which stops the rest; `exit N` ends with status N.
+Output goes to stdout; errors, warnings and -Verbose/-Debug lines to stderr. With -c, -f or piped input the
+exit status is 0 when the script ran to its end and 1 at the first error that stops it: any error, unless
+-ErrorAction or $ErrorActionPreference says Continue or SilentlyContinue (or a catch takes it); `exit N` ends
+with status N.
 """
 import getpass
 import sys
