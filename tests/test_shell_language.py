@@ -94,7 +94,7 @@ def test_it_reports_an_arithmetic_error_where_it_happened(env, tmp_path):
     result = run_script(env, tmp_path, "$total = 10\n$per = $total / 0\n'never'\n")
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.splitlines() == ["Attempted to divide by zero.", "At " + str(tmp_path / "script.ps1")
-                                          + ":2 char:18", "+ $per = $total / 0 <<<<"]
+                                          + ":2 char:16", "+ $per = $total / <<<<  0"]
 
 
 # --- splatting and common parameters ----------------------------------------------------------------------------

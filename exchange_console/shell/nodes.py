@@ -173,6 +173,7 @@ class ScriptBlockLiteral(Node):
 
 @dataclass
 class BinaryOperation(Node):
+    """`end` is the end of the operator: PowerShell points its errors there (`$total / <<<< 0`)."""
     operator: str  # eq, like, and ...; case_sensitive for the c- forms (-ceq)
     case_sensitive: bool
     left: Node

@@ -183,11 +183,17 @@ def _subtract(left, right):
 
 
 def _multiply(left, right):
-    if isinstance(left, str):
-        return left * int(number(right))
-    if isinstance(left, (list, tuple)):
-        return list(left) * int(number(right))
+    if isinstance(left, (str, list, tuple)):
+        times = int(number(right))
+        _check_size(len(left) * times)
+        return left * times if isinstance(left, str) else list(left) * times
     return _numeric(left, right, lambda a, b: a * b, "op_Multiply")
+
+
+def _check_size(count):
+    """A string, array or range this large would take the shell's memory, as it would take .NET's."""
+    if count > MAX_ITEMS:
+        raise ShellError("Exception of type 'System.OutOfMemoryException' was thrown.")
 
 
 def _divide(left, right):
@@ -225,9 +231,13 @@ def _timespan(value):
 
 def _range(left, right):
     start, end = int(number(left)), int(number(right))
+    _check_size(abs(end - start))
     step = 1 if end >= start else -1
     return list(range(start, end + step, step))
 
+
+MAX_ITEMS = 50_000_000
+MAX_ALIGNMENT = 1_000_000  # .NET refuses a wider alignment in a format item
 
 ARITHMETIC = {"+": _add, "-": _subtract, "*": _multiply, "/": _divide, "%": _remainder, "..": _range}
 
@@ -306,6 +316,8 @@ def format_string(pattern, arguments):
                              "and less than the size of the argument list..")
         text = _formatted(arguments[index], match.group(3))
         width = int(match.group(2) or 0)
+        if abs(width) >= MAX_ALIGNMENT:
+            raise ShellError("Error formatting a string: Input string was not in a correct format..")
         return text.ljust(-width) if width < 0 else text.rjust(width)
     return _FORMAT_ITEM.sub(item, to_string(pattern))
 

@@ -576,18 +576,20 @@ class Parser:
         start = self.pos
         left = self.comparison()
         while found := self.operator(LOGICAL):
+            operator_end = self.pos
             self.skip_space(newlines=True)
             right = self.comparison()
-            left = n.BinaryOperation(start, self.pos, found[0], False, left, right)
+            left = n.BinaryOperation(start, operator_end, found[0], False, left, right)
         return left
 
     def comparison(self):
         start = self.pos
         left = self.additive()
         while found := self.operator(COMPARISON):
+            operator_end = self.pos
             self.skip_space(newlines=True)
             right = self.additive()
-            left = n.BinaryOperation(start, self.pos, found[0], found[1], left, right)
+            left = n.BinaryOperation(start, operator_end, found[0], found[1], left, right)
         return left
 
     def additive(self):
@@ -609,16 +611,18 @@ class Parser:
                 self.pos = mark
                 return left
             self.pos += 1
+            operator_end = self.pos
             self.skip_space(newlines=True)
             right = operand()
-            left = n.BinaryOperation(start, self.pos, symbol, False, left, right)
+            left = n.BinaryOperation(start, operator_end, symbol, False, left, right)
 
     def format(self):
         start = self.pos
         left = self.range()
         while self.operator({"f"}):
+            operator_end = self.pos
             self.skip_space(newlines=True)
-            left = n.BinaryOperation(start, self.pos, "f", False, left, self.range())
+            left = n.BinaryOperation(start, operator_end, "f", False, left, self.range())
         return left
 
     def range(self):
@@ -630,8 +634,9 @@ class Parser:
             self.pos = mark
             return left
         self.pos += 2
+        operator_end = self.pos
         self.skip_space(newlines=True)
-        return n.BinaryOperation(start, self.pos, "..", False, left, self.array())
+        return n.BinaryOperation(start, operator_end, "..", False, left, self.array())
 
     def operator(self, names):
         """Consume `-name` (or its case-sensitive `-cname` / explicit `-iname` form) when one follows."""
