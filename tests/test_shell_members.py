@@ -42,9 +42,10 @@ def test_it_computes_dates_as_report_scripts_do(shell_env):  # noqa: F811
                                   "$start.AddDays(-1).ToString('yyyyMMdd')\n"
                                   "$start.AddMonths(1).ToString('dd/MM/yyyy HH:mm')\n"
                                   "(Get-Date -Date '2026-12-31').DayOfWeek\n"
-                                  "Get-Date -Date '2026-01-05 14:30' -Format 'yyyy-MM-dd hh:mm tt'\n")
+                                  "Get-Date -Date '2026-01-05 14:30' -Format 'yyyy-MM-dd hh:mm tt'\n"
+                                  "$start.AddHours(12) -gt '2026-03-01'; $start -eq '03/01/2026'\n")
     assert (result.returncode, result.stderr) == (0, "")
-    assert lines(result) == ["20260228", "01/04/2026 00:00", "Thursday", "2026-01-05 02:30 PM"]
+    assert lines(result) == ["20260228", "01/04/2026 00:00", "Thursday", "2026-01-05 02:30 PM", "True", "True"]
 
 
 def test_it_translates_the_anonymous_sid_for_an_add_adpermission_script(shell_env):  # noqa: F811

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from exchange_console.lib import sizes, timespans
 from exchange_console.shell.errors import ShellError
-from exchange_console.shell.members import format_date
+from exchange_console.shell.members import format_date, to_datetime
 from exchange_console.shell.parser import parse_number
 from exchange_console.shell.values import Hashtable, ShellObject, Unlimited, display_value, to_string, truthy
 
@@ -57,6 +57,8 @@ def _convert(right, left):
             return right if isinstance(right, (int, float)) else sizes.parse_size(str(right))
         if isinstance(left, timedelta):
             return timespans.parse_timespan(right)
+        if isinstance(left, datetime):  # `$_.DateReceived -lt '2026-01-31'`
+            return to_datetime(right)
     except ValueError:
         return None
     return right
