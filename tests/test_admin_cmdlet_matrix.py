@@ -32,7 +32,7 @@ READS = {
     "New-Object": "New-Object System.Management.Automation.PSCredential('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))",
     "Format-List": "Get-AcceptedDomain | Format-List", "Format-Table": "Get-AcceptedDomain | Format-Table",
     "Measure-Object": "Get-AcceptedDomain | Measure-Object", "Select-Object": "Get-AcceptedDomain | Select-Object Name",
-    "Sort-Object": "Get-AcceptedDomain | Sort-Object Name", "Where-Object": "Get-AcceptedDomain | Where-Object Default",
+    "Sort-Object": "Get-AcceptedDomain | Sort-Object Name", "Where-Object": "Get-AcceptedDomain | Where-Object { $_.Default }",
     "Write-Host": "Write-Host hello", "Write-Output": "Write-Output hello", "Out-Null": "Get-AcceptedDomain | Out-Null",
     "Get-User": "Get-User", "Get-Recipient": "Get-Recipient", "Get-Date": "Get-Date",
     "ForEach-Object": "Get-AcceptedDomain | ForEach-Object { $_.Name }",

@@ -136,3 +136,17 @@ def test_it_lists_the_mailboxes_as_users_and_recipients(shell_env):  # noqa: F81
     assert result.returncode == 1
     assert result.stderr.startswith("Get-Recipient : The operation couldn't be performed because object "
                                     "'nobody@contoso.com' couldn't be found on 'this organization'.")
+
+
+@pytest.mark.parametrize("filter_, error", [
+    ("Name -eq 'Client HUB01'", "Where-Object : A parameter cannot be found that matches parameter name 'eq'."),
+    ("Enabled", "Where-Object : Cannot bind parameter 'FilterScript'. Cannot convert the value of type "
+                "\"System.String\" to type \"System.Management.Automation.ScriptBlock\"."),
+])
+def test_it_refuses_where_object_s_simplified_form_that_powershell_2_lacks(shell_env, tmp_path, filter_, error):  # noqa: F811
+    script = tmp_path / "filter.ps1"
+    script.write_text(f"Get-ReceiveConnector | Where-Object {filter_} | Set-ReceiveConnector -Comment changed\n")
+    result = ems(shell_env, "-f", str(script))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == error
+    assert set(ReceiveConnector.objects.values_list("comment", flat=True)) == {""}

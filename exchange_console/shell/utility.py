@@ -7,7 +7,6 @@ from django.utils import timezone
 from exchange_console.shell import members
 from exchange_console.shell.errors import NonInteractiveError, ShellError
 from exchange_console.shell.formatting import FormattedText, format_list, format_table, select_properties
-from exchange_console.shell.operators import compare
 from exchange_console.shell.registry import CMDLETS, Parameter, cmdlet
 from exchange_console.shell.values import (
     ConfigRecord, Hashtable, PSCredential, PSObject, ScriptBlock, SecureString, ShellObject, Unlimited, collapse,
@@ -15,10 +14,6 @@ from exchange_console.shell.values import (
 )
 
 INPUT = Parameter("InputObject", pipeline=True, type_name="System.Management.Automation.PSObject")
-# Where-Object's operator switches in its simplified form (Where-Object Enabled -EQ $true).
-WHERE_OPERATORS = {"EQ": "eq", "NE": "ne", "GT": "gt", "GE": "ge", "LT": "lt", "LE": "le", "Like": "like",
-                   "NotLike": "notlike", "Match": "match", "NotMatch": "notmatch", "Contains": "contains",
-                   "NotContains": "notcontains"}
 CREDENTIAL_TYPES = {"system.management.automation.pscredential", "management.automation.pscredential",
                     "automation.pscredential", "pscredential"}
 CONSOLE_COLORS = {"black", "darkblue", "darkgreen", "darkcyan", "darkred", "darkmagenta", "darkyellow", "gray",
@@ -34,31 +29,13 @@ def property_of(obj, name):
 
 
 @cmdlet("Where-Object",
-        Parameter("FilterScript", position=0, type_name="System.Management.Automation.ScriptBlock"),
-        Parameter("Property"), Parameter("Value", position=1, type_name="System.Object"), INPUT,
-        *[Parameter(name, switch=True) for name in WHERE_OPERATORS],
-        aliases=("where", "?"))
+        Parameter("FilterScript", position=0, mandatory=True, type_name="System.Management.Automation.ScriptBlock",
+                  accepts=ScriptBlock), INPUT, aliases=("where", "?"))
 def where_object(invocation):
-    """`Where-Object { $_.Enabled -eq $true }` or the simplified `Where-Object Enabled -eq $true`. As in
-    PowerShell, a first positional argument that is a script block is the filter, otherwise the property."""
+    """`Where-Object { $_.Enabled -and $_.Name -like 'To*' }`. PowerShell 2.0 has only the script block form:
+    `Where-Object Enabled -eq $true` (3.0's simplified form) is refused with 2.0's binding error."""
     script = invocation.get("FilterScript")
-    if isinstance(script, ScriptBlock):
-        return [item for item in invocation.each("InputObject")
-                if truthy(invocation.session.call(script, item))]
-    prop = invocation.get("Property", script)
-    if prop is None:
-        raise ShellError("Give a script block ({ $_.Enabled -eq $true }) or a property name "
-                         "(Where-Object Enabled -eq $true).")
-    operators = [operator for switch, operator in WHERE_OPERATORS.items() if invocation.get(switch)]
-    if len(operators) > 1:
-        raise ShellError("Parameter set cannot be resolved using the specified named parameters.")
-    value = invocation.get("Value")
-    keep = []
-    for item in invocation.each("InputObject"):
-        actual = property_of(item, to_string(prop))
-        if truthy(compare(operators[0], actual, value) if operators else actual):
-            keep.append(item)
-    return keep
+    return [item for item in invocation.each("InputObject") if truthy(invocation.session.call(script, item))]
 
 
 @cmdlet("Select-Object", Parameter("Property", position=0, type_name="System.Object[]"),
