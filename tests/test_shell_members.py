@@ -98,7 +98,8 @@ def test_it_refuses_a_cast_that_fails_as_powershell_does(shell_env):  # noqa: F8
 def test_it_uses_members_inside_a_pipeline_that_changes_connectors(shell_env, tmp_path):  # noqa: F811
     script = tmp_path / "comments.ps1"
     script.write_text("Get-ReceiveConnector | Where-Object { $_.Name.ToLower().StartsWith('default') } |\n"
-                      "    Set-ReceiveConnector -Comment \"Reviewed $((Get-Date -Date '2026-02-03').ToString('yyyy-MM-dd'))\"\n")
+                      "    Set-ReceiveConnector -Comment \"Reviewed $((Get-Date -Date '2026-02-03').ToString("
+                      "'yyyy-MM-dd'))\"\n")
     result = ems(shell_env, "-f", str(script))
     assert (result.returncode, result.stderr) == (0, "")
     assert dict(ReceiveConnector.objects.values_list("name", "comment")) == {

@@ -181,7 +181,8 @@ def import_csv(invocation):
 def convert_to_html(invocation):
     """An XHTML page (or, with -Fragment, a table) of the objects' properties, one string per line; every value
     is HTML-escaped, as a report of mail addresses and headers must be."""
-    items = [item if isinstance(item, ShellObject) else PSObject({"*": item}) for item in invocation.each("InputObject")]
+    items = [item if isinstance(item, ShellObject) else PSObject({"*": item})
+             for item in invocation.each("InputObject")]
     wanted = [to_string(name) for name in unroll(invocation.get("Property"))]
     names = wanted or (items[0].property_names() if items else [])
     table = ["<table>", "<colgroup>", *["<col/>"] * len(names), "</colgroup>",
