@@ -54,7 +54,7 @@ def test_it_creates_accepted_domains_from_a_csv_file(env, root):
     result = ems(env, stdin="Import-Csv C:\\Import\\domains.csv | ForEach-Object {\n"
                             "    New-AcceptedDomain -Name $_.Name -DomainName $_.Domain\n"
                             "} | Out-Null\n"
-                            "(Import-Csv -Path 'c:\\import\\..\\Import\\domains.csv' | Select -Last 1).Domain\n"
+                            "(Import-Csv -Path 'c:\\IMPORT\\..\\import\\Domains.CSV' | Select -Last 1).Domain\n"
                             "Get-Content C:\\Import\\domains.csv | Select -First 1\n")
     assert (result.returncode, result.stderr) == (0, "")
     assert lines(result) == ["woodgrove.com", "Name,Domain"]

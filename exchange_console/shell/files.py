@@ -6,8 +6,9 @@ settings.EMS_FILE_ROOT:
     \\\\fileserver\\share\\x.txt  -> <root>/UNC/fileserver/share/x.txt
     x.txt, .\\x.txt, \\x.txt    -> <root>/C/x.txt             (the shell's location is C:\\, as its prompt says)
 
-`/` separates like `\\`. A path that climbs above its drive or share with `..`, or that leads out of the root
-through a symbolic link, is refused: a script reads and writes nothing outside the root.
+`/` separates like `\\`, and names match without regard to case, as on Windows. A path that climbs above its
+drive or share with `..`, or that leads out of the root through a symbolic link, is refused: a script reads
+and writes nothing outside the root.
 """
 import ntpath
 import os
@@ -21,6 +22,8 @@ from exchange_console.shell.errors import ShellError
 def local_path(written):
     """The local file a script's path means, or ShellError when it would leave the root."""
     text = written.replace("/", "\\").strip()
+    if "\0" in text:
+        raise ShellError("Illegal characters in path.")
     drive, rest = ntpath.splitdrive(text)
     if drive.startswith("\\\\"):
         base = ["UNC", *[part for part in drive.split("\\") if part]]
@@ -39,10 +42,19 @@ def local_path(written):
         else:
             parts.append(part)
     root = Path(settings.EMS_FILE_ROOT).resolve()
-    path = root.joinpath(*base, *parts)
+    path = root
+    for name in (*base, *parts):
+        path = path / _spelled(path, name)
     if not path.resolve().is_relative_to(root):  # a symbolic link under the root pointing out of it
         raise ShellError(f"The path '{written}' leads outside the shell's file root.")
     return path
+
+
+def _spelled(folder, name):
+    """The entry of folder that name means: itself, or one spelled in other case (C:\\REPORTS is C:\\Reports)."""
+    if (folder / name).exists() or not folder.is_dir():
+        return name
+    return next((entry.name for entry in folder.iterdir() if entry.name.lower() == name.lower()), name)
 
 
 def existing(written):
