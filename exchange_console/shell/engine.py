@@ -91,22 +91,36 @@ class Session:
         self.failures = 0
         self.source, self.origin = "", "line"  # the text running and where it came from (`At line:` or a file)
         self._current_item = None
+        # The output of `run` waits here to be formatted, so that objects of one kind make one table; it is
+        # written before anything else the host writes (Write-Host, a warning, a prompt), in the order it came.
+        self.pending, self.streaming = [], False
 
     def run(self, text, origin="line"):
         self.origin = origin
-        with call_depth_checked():
-            for output in self._run_statements(text):
-                for line in format_output(output):
-                    self.host.write(line)
+        self.host.before_write = self.write_pending
+        try:
+            with call_depth_checked():
+                for output in self._run_statements(text, streaming=True):
+                    self.pending.extend(output)
+                    self.write_pending()
+        finally:
+            self.write_pending()
+            self.host.before_write = None
+
+    def write_pending(self):
+        output, self.pending = self.pending, []
+        for line in format_output(output):
+            self.host.write(line)
 
     def execute(self, text):
         with call_depth_checked():
             return [obj for output in self._run_statements(text) for obj in output]
 
-    def _run_statements(self, text):
+    def _run_statements(self, text, streaming=False):
         statements = parse(text)
         self.source = text
         for statement in statements:
+            self.streaming = streaming
             try:
                 yield self.statement(statement)
             except ControlFlow as flow:  # break, continue or return outside a loop or function ends the script
@@ -126,14 +140,26 @@ class Session:
         return output
 
     def statements(self, nodes):
+        """The statements' output; when it goes straight to the host (the body of a loop the script runs),
+        each statement's output is handed on as it comes."""
         output = []
         for node in nodes:
             try:
-                output.extend(self.statement(node))
+                produced = self.statement(node)
             except (ControlFlow, ShellError) as flow:
                 flow.output[:0] = output
                 raise
+            (self.pending if self.streaming else output).extend(produced)
         return output
+
+    @contextmanager
+    def collecting(self):
+        """Output that becomes a value or goes down a pipeline, not to the host."""
+        saved, self.streaming = self.streaming, False
+        try:
+            yield
+        finally:
+            self.streaming = saved
 
     def _statement_Exit(self, node):
         code = self.evaluate(node.code) if node.code else 0
@@ -180,7 +206,8 @@ class Session:
         raise ControlFlow(node.kind)
 
     def _statement_Assignment(self, node):
-        value = collapse(self.statement(node.value))
+        with self.collecting():
+            value = collapse(self.statement(node.value))
         if node.operator:
             value = located(node.end, operate, node.operator, self.evaluate(node.target), value)
         self.assign(node.target, value)
@@ -339,11 +366,12 @@ class Session:
 
     def pipeline(self, node):
         items = None
-        for position, element in enumerate(node.elements, start=1):
-            if isinstance(element, n.Command):
-                items = self.invoke(element, items, position)
-            else:
-                items = unroll(self.evaluate(element))
+        with self.collecting():
+            for position, element in enumerate(node.elements, start=1):
+                if isinstance(element, n.Command):
+                    items = self.invoke(element, items, position)
+                else:
+                    items = unroll(self.evaluate(element))
         return items
 
     def invoke(self, node, input_items, position=1):
@@ -484,11 +512,7 @@ class Session:
 
     def call(self, block, item):
         """Run a script block with $_ set to item (Where-Object, calculated properties)."""
-        saved, self._current_item = self._current_item, item
-        try:
-            return self.statements(block.node.statements)
-        finally:
-            self._current_item = saved
+        return self.with_item(item, block.node.statements)
 
     # --- parameter binding -----------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ class Host:
         self._read_line, self._read_secret = read_line, read_secret
         # What the running cmdlet's -WarningAction, -Verbose, -Debug and -WarningVariable ask for.
         self.warning_action, self.show_verbose, self.show_debug, self.kept_warnings = "Continue", False, False, None
+        self.before_write = None  # the session writes the output it holds before the host writes anything else
 
     @contextmanager
     def preferences(self, warning_action, verbose, debug, warnings):
@@ -35,8 +36,13 @@ class Host:
             self.warning_action, self.show_verbose, self.show_debug, self.kept_warnings = saved
 
     def write(self, text=""):
+        self._write_pending()
         self.out.write(text + "\n")
         self.out.flush()
+
+    def _write_pending(self):
+        if self.before_write:
+            self.before_write()
 
     def warn(self, text):
         if self.kept_warnings is not None:
@@ -61,6 +67,7 @@ class Host:
         self._write_err(text)
 
     def _write_err(self, text):
+        self._write_pending()
         self.out.flush()
         self.err.write(text + "\n")
         self.err.flush()
@@ -76,6 +83,7 @@ class Host:
         return self._ask(self._read_secret, prompt)
 
     def _ask(self, read, prompt):
+        self._write_pending()
         self.out.flush()
         try:
             return read(prompt)
