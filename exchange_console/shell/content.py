@@ -147,8 +147,7 @@ def export_csv(invocation):
     buffer = io.StringIO()
     if not invocation.get("NoTypeInformation"):
         buffer.write(f"#TYPE {_type_name(items[0])}{NEWLINE}")
-    writer = csv.writer(buffer, delimiter=to_string(invocation.get("Delimiter", ",")), quoting=csv.QUOTE_ALL,
-                        lineterminator=NEWLINE)
+    writer = csv.writer(buffer, delimiter=delimiter(invocation), quoting=csv.QUOTE_ALL, lineterminator=NEWLINE)
     writer.writerow(names)
     writer.writerows(_cells(item, names) for item in items)
     path = to_string(invocation.get("Path"))
@@ -166,11 +165,23 @@ def import_csv(invocation):
     for path in invocation.each("Path"):
         text = decoded(files.read_bytes(to_string(path)))
         lines = [line for line in text.splitlines() if not line.startswith("#TYPE")]
-        reader = csv.reader(lines, delimiter=to_string(invocation.get("Delimiter", ",")))
-        header = [to_string(name) for name in unroll(invocation.get("Header"))] or next(reader, [])
-        rows.extend(PSObject({name: (row[i] if i < len(row) else None) for i, name in enumerate(header)})
-                    for row in reader if row)
+        reader = csv.reader(lines, delimiter=delimiter(invocation))
+        try:
+            header = [to_string(name) for name in unroll(invocation.get("Header"))] or next(reader, [])
+            rows.extend(PSObject({name: (row[i] if i < len(row) else None) for i, name in enumerate(header)})
+                        for row in reader if row)
+        except csv.Error as error:
+            raise ShellError(f"The file '{to_string(path)}' isn't CSV: {error}.") from None
     return rows
+
+
+def delimiter(invocation):
+    """-Delimiter: one character, ',' unless given (a System.Char in PowerShell)."""
+    text = to_string(invocation.get("Delimiter", ","))
+    if len(text) != 1 or text in '"\r\n':
+        raise ShellError(f'Cannot bind parameter \'Delimiter\'. Cannot convert value "{text}" to type "System.Char". '
+                         f'Error: "String must be exactly one character long."')
+    return text
 
 
 # --- text ----------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ refused with one clear message: the shell runs no arbitrary .NET code."""
 import math
 import re
 from datetime import date, datetime, timedelta, timezone as utc_zone
+from functools import partial
 
 from django.utils import timezone
 
@@ -115,15 +116,16 @@ def cast(written, value):
 
 
 def to_int(value):
-    if isinstance(value, str):
-        value = float(value.strip()) if value.strip() else 0
-    if value is None:
-        return 0
-    return int(round(value))  # .NET rounds half to even, as Python does
+    return int(round(to_float(value)))  # .NET rounds half to even, as Python does
 
 
 def to_float(value):
-    return 0.0 if value is None else float(value.strip() if isinstance(value, str) else value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0.0
+    try:
+        return float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, TypeError):
+        raise ValueError("Input string was not in a correct format.") from None
 
 
 def to_datetime(value):
@@ -170,7 +172,7 @@ def static_member(written, name, arguments):
     found = STATIC.get((full_name, name.lower(), arguments is None))
     if found is None:
         raise refused(full_name, name)
-    return found(*(arguments or ()))
+    return invoked(found, name, arguments or [])
 
 
 def _round(number, digits=0):
@@ -209,12 +211,17 @@ def call_method(target, name, arguments):
         return to_string(target)
     if method is None:
         raise refused(dotnet_name(target), name)
+    return invoked(partial(method, target), name, arguments)
+
+
+def invoked(method, name, arguments):
+    """The method's result, or PowerShell's error for arguments it can't take."""
     try:
-        return method(target, *arguments)
+        return method(*arguments)
     except TypeError:
         raise ShellError(f'Cannot find an overload for "{name}" and the argument count: "{len(arguments)}".') \
             from None
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, OverflowError) as error:
         raise _call_failed(name, len(arguments), str(error)) from None
 
 
