@@ -116,3 +116,19 @@ def test_it_converts_sizes_and_formats_numbers_as_size_reports_do(shell_env):  #
     assert lines(result) == ["Name          Max (MB) Header (KB) Rate", "----          -------- ----------- ----",
                              "Client HUB01  10       64          True", "Default HUB01 10       64          True",
                              "1,234.57", "25.6 %", "007"]
+
+
+@pytest.mark.parametrize("script, message", [
+    ("[string]::Join()", 'Cannot find an overload for "Join" and the argument count: "0".'),
+    ("[math]::Round('many')", 'Exception calling "Round" with "1" argument(s): "Input string was not in a correct '
+                              'format."'),
+    ("'contoso'.Substring('x')", 'Exception calling "Substring" with "1" argument(s): "Input string was not in a '
+                                 'correct format."'),
+    ("(New-Object System.Security.Principal.SecurityIdentifier('S-1-5-99')).Translate("
+     "[System.Security.Principal.NTAccount])",
+     'Exception calling "Translate" with "1" argument(s): "Some or all identity references could not be translated."'),
+])
+def test_it_refuses_arguments_a_member_cannot_take(shell_env, script, message):  # noqa: F811
+    result = ems(shell_env, "-c", script)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == message
