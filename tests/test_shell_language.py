@@ -202,6 +202,16 @@ def test_it_writes_verbose_lines_and_keeps_output_in_outvariable(env):
     assert verbose[1].endswith(" GMT] Get-AcceptedDomain : Ending processing &")
 
 
+def test_it_writes_debug_lines_with_the_bound_parameters(env):
+    result = ems(env, "-c", "$null = Get-AcceptedDomain contoso.com -Debug; $DebugPreference = 'Continue'; "
+                            "$null = Get-AcceptedDomain -Identity contoso.com -Debug:$false; "
+                            "$null = Get-AcceptedDomain -Identity contoso.com")
+    assert result.returncode == 0
+    debug = result.stderr.splitlines()
+    assert len(debug) == 2 and all(line.startswith("DEBUG: [") for line in debug)
+    assert all(line.endswith(" GMT] Get-AcceptedDomain : Parameters: -Identity 'contoso.com'") for line in debug)
+
+
 def test_it_refuses_an_error_action_powershell_2_does_not_have(env):
     result = ems(env, "-c", "Get-AcceptedDomain -ErrorAction Ignore")
     assert result.returncode == 1
