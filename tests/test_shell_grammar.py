@@ -226,3 +226,7 @@ def test_it_refuses_to_overwrite_an_automatic_variable():
     with pytest.raises(ShellError) as raised:
         values("$true = 1")
     assert raised.value.message == "Cannot overwrite variable true because it is read-only or constant."
+
+
+def test_it_converts_what_a_typed_assignment_assigns():
+    assert values("[int]$days = '30'; $days * 2; [string]$text = 5; $text + 1") == [60, "51"]

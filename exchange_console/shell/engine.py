@@ -210,6 +210,8 @@ class Session:
             value = collapse(self.statement(node.value))
         if node.operator:
             value = located(node.end, operate, node.operator, self.evaluate(node.target), value)
+        if node.type_name:
+            value = located(node.target.end, members.cast, node.type_name, value)
         self.assign(node.target, value)
         return []
 

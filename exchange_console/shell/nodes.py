@@ -14,6 +14,7 @@ class Assignment(Node):
     target: Node  # a Variable, or a Member or Index of one
     operator: str  # "" for `=`, "+" for `+=`, "-" for `-=` ...
     value: Node
+    type_name: str | None = None  # `[int]$days = "30"` converts the value
 
 
 @dataclass

@@ -227,13 +227,20 @@ class Parser:
             assignment = self.assignment(start)
             if assignment:
                 return assignment
+        if self.peek() == "[":  # `[int]$days = 30` converts what it assigns
+            written = self.type_name()
+            self.skip_space()
+            assignment = self.assignment(start, written) if self.peek() == "$" else None
+            if isinstance(assignment, n.Assignment) and assignment.operator == "":
+                return assignment
+            self.pos = start
         if self.peek(0) == self.peek(1) and self.peek() in "+-" and self.peek(2) == "$":
             delta = 1 if self.peek() == "+" else -1
             self.pos += 2
             return n.Increment(start, self.pos, self.assignable(), delta)
         return self.pipeline()
 
-    def assignment(self, start):
+    def assignment(self, start, type_name=None):
         """`$x = ...`, `$rc.RemoteIPRanges += ...`, `$i++`; None (and back at start) if this isn't one."""
         target = self.assignable()
         self.skip_space()
@@ -251,7 +258,7 @@ class Parser:
             raise self.error(f"Missing expression after '{operator}'.", incomplete=True)
         value = self.statement() if self.word_at() in KEYWORDS - {"exit", "return", "break", "continue"} \
             else self.pipeline()
-        return n.Assignment(start, self.pos, target, operator[:-1], value)
+        return n.Assignment(start, self.pos, target, operator[:-1], value, type_name)
 
     def assignable(self):
         """A variable, or a property or element of one: what can stand left of `=`."""
