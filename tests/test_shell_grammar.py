@@ -230,3 +230,9 @@ def test_it_refuses_to_overwrite_an_automatic_variable():
 
 def test_it_converts_what_a_typed_assignment_assigns():
     assert values("[int]$days = '30'; $days * 2; [string]$text = 5; $text + 1") == [60, "51"]
+
+
+def test_it_pipes_objects_into_a_functions_process_block_and_input():
+    assert values("function Get-Double { begin { 'start' } process { $_ * 2 } end { 'done' } }; 1, 2 | Get-Double; "
+                  "function Get-Total { $total = 0; foreach ($item in $input) { $total += $item }; $total }; "
+                  "1..4 | Get-Total") == ["start", 2, 4, "done", 10]

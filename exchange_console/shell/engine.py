@@ -31,6 +31,8 @@ COMMON_PARAMETERS = {"verbose": "vb", "debug": "db", "erroraction": "ea", "warni
                      "errorvariable": "ev", "warningvariable": "wv", "outvariable": "ov", "outbuffer": "ob"}
 ACTIONS = {"silentlycontinue": "SilentlyContinue", "stop": "Stop", "continue": "Continue", "inquire": "Inquire"}
 SCOPES = ("global:", "script:", "local:", "private:")
+# What a function is piped: $input, and $_ in its process block. No name a script can type binds it.
+PIPED = Parameter("$input", pipeline=True, type_name="System.Object")
 DOTNET_TYPES = [(bool, "System.Boolean"), (int, "System.Int32"), (float, "System.Double"), (str, "System.String"),
                 (list, "System.Object[]"), (Hashtable, "System.Collections.Hashtable"),
                 (ScriptBlock, "System.Management.Automation.ScriptBlock"),
@@ -304,7 +306,8 @@ class Session:
                                      type_name=members.known_type(declared.type_name or "") or "System.Object",
                                      position=None if declared.switch else position)
                            for position, declared in enumerate(node.parameters))
-        self.functions[node.name.lower()] = Function(node.name, self._run_function, parameters, definition=node)
+        self.functions[node.name.lower()] = Function(node.name, self._run_function, parameters + (PIPED,),
+                                                     definition=node)
         return []
 
     def _run_function(self, invocation):
@@ -318,8 +321,12 @@ class Session:
                     value = self.evaluate(declared.default) if declared.default else (False if declared.switch
                                                                                       else None)
                 scope[declared.name.lower()] = value
-            scope["args"] = invocation.arguments.get("$args", [])
-            return self.statements(definition.body)
+            scope["args"], scope["input"] = invocation.arguments.get("$args", []), list(invocation.input or [])
+            output = self.statements(definition.begin or [])
+            if definition.process is not None:
+                for item in invocation.input if invocation.input is not None else [None]:
+                    output.extend(self.with_item(item, definition.process))
+            return output + self.statements(definition.body)
         except ControlFlow as flow:
             if flow.kind != "return":
                 raise

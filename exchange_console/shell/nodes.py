@@ -98,8 +98,9 @@ class ParameterDeclaration(Node):
 class FunctionDefinition(Node):
     name: str
     parameters: list  # ParameterDeclaration
-    body: list
-    body_pos: int  # where the body's `{` is, for the function's text
+    body: list  # the statements of a plain body, or of its end { } block
+    begin: list | None = None
+    process: list | None = None  # run once per pipeline input object, with $_ set to it
 
 
 @dataclass

@@ -428,14 +428,38 @@ class Parser:
         self.skip_space(newlines=True)
         if self.peek() != "{":
             raise self.error("Missing function body in function declaration.", incomplete=self.at_end())
-        body_start = self.pos
         self.pos += 1
         self.skip_space(newlines=True)
         if self.keyword("param"):
             self.skip_space()
             parameters = self.parameter_list(")")
-        body = self.statement_list("}")
-        return n.FunctionDefinition(start, self.pos, name, parameters, body, body_start)
+        blocks = self.named_blocks()
+        if blocks is None:
+            return n.FunctionDefinition(start, self.pos, name, parameters, self.statement_list("}"))
+        return n.FunctionDefinition(start, self.pos, name, parameters, blocks.get("end", []), blocks.get("begin"),
+                                    blocks.get("process"))
+
+    def named_blocks(self):
+        """A function body of `begin { } process { } end { }` up to its closing brace; None (and nothing
+        consumed) for a body of plain statements."""
+        mark, blocks = self.pos, {}
+        while True:
+            self.skip_space(newlines=True)
+            if blocks and self.peek() == "}":
+                self.pos += 1
+                return blocks
+            word = self.word_at()
+            after = self.pos + len(word)
+            while after < len(self.chars) and self.chars[after] in SPACE + NEWLINE:
+                after += 1
+            if word not in ("begin", "process", "end") or word in blocks or self.peek(after - self.pos) != "{":
+                if blocks:
+                    raise self.error("Unexpected token in a function body of begin, process and end blocks.",
+                                     incomplete=self.at_end())
+                self.pos = mark
+                return None
+            self.pos = after + 1
+            blocks[word] = self.statement_list("}")
 
     def parameter_list(self, closer):
         """`($Identity, [switch]$Force, [int]$Days = 7)`: names, types, default values, and Mandatory=$true
