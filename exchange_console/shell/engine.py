@@ -26,9 +26,12 @@ from exchange_console.shell.values import (
 )
 
 AUTOMATIC = {"true": True, "false": False, "null": None}
-# PowerShell 2.0's common parameters and their aliases; ActionPreference had no Ignore before 3.0.
-COMMON_PARAMETERS = {"verbose": "vb", "debug": "db", "erroraction": "ea", "warningaction": "wa",
-                     "errorvariable": "ev", "warningvariable": "wv", "outvariable": "ov", "outbuffer": "ob"}
+# PowerShell 2.0's common parameters: their aliases and the CommonParameters field each sets (OutBuffer has no
+# effect here). ActionPreference had no Ignore before 3.0.
+COMMON_PARAMETERS = {"Verbose": ("vb", "verbose"), "Debug": ("db", "debug"),
+                     "ErrorAction": ("ea", "error_action"), "WarningAction": ("wa", "warning_action"),
+                     "ErrorVariable": ("ev", "error_variable"), "WarningVariable": ("wv", "warning_variable"),
+                     "OutVariable": ("ov", "out_variable"), "OutBuffer": ("ob", None)}
 ACTIONS = {"silentlycontinue": "SilentlyContinue", "stop": "Stop", "continue": "Continue", "inquire": "Inquire"}
 SCOPES = ("global:", "script:", "local:", "private:")
 # What a function is piped: $input, and $_ in its process block. No name a script can type binds it.
@@ -498,26 +501,21 @@ class Session:
                 remaining.append(element)
                 continue
             argument = element.argument
-            if argument is None and name not in ("verbose", "debug"):
+            if argument is None and name not in ("Verbose", "Debug"):
                 if index == len(elements) or isinstance(elements[index], n.CommandParameter):
+                    kind = "System.Management.Automation.ActionPreference" if name.endswith("Action") else \
+                        "System.Int32" if name == "OutBuffer" else "System.String"
                     raise ParameterBindingError(f"Missing an argument for parameter '{name}'. Specify a parameter "
-                                                f"of type 'System.String' and try again.", element.end)
+                                                f"of type '{kind}' and try again.", element.end)
                 argument, index = elements[index], index + 1
-            self._set_common(common, name, True if argument is None else self.evaluate(argument), element.end)
+            value = True if argument is None else self.evaluate(argument)
+            field = COMMON_PARAMETERS[name][1]
+            if name.endswith("Action"):
+                value = located(element.end, self.action, value, name)
+            if field:
+                setattr(common, field, truthy(value) if name in ("Verbose", "Debug") else
+                        value if name.endswith("Action") else to_string(value))
         return remaining
-
-    def _set_common(self, common, name, value, end):
-        if name in ("verbose", "debug"):
-            setattr(common, name, truthy(value))
-        elif name in ("erroraction", "warningaction"):
-            label = "ErrorAction" if name == "erroraction" else "WarningAction"
-            try:
-                action = self.action(value, label)
-            except ShellError as error:
-                raise error.located(end, None)
-            setattr(common, "error_action" if name == "erroraction" else "warning_action", action)
-        elif name != "outbuffer":
-            setattr(common, name.replace("variable", "_variable"), to_string(value))
 
     def call(self, block, item):
         """Run a script block with $_ set to item (Where-Object, calculated properties)."""
@@ -767,16 +765,16 @@ def timestamp():
 
 
 def common_parameter(cmdlet, typed):
-    """The common parameter (lower-case) a typed name means, or None when it names one of the cmdlet's own."""
+    """The common parameter a typed name means, or None when it names one of the cmdlet's own."""
     typed = typed.lower()
-    for name, alias in COMMON_PARAMETERS.items():
-        if typed in (name, alias):
+    for name, (alias, _) in COMMON_PARAMETERS.items():
+        if typed in (name.lower(), alias):
             return name
     try:
         cmdlet.parameter(typed)
         return None
     except ParameterBindingError:
-        matches = [name for name in COMMON_PARAMETERS if name.startswith(typed)]
+        matches = [name for name in COMMON_PARAMETERS if name.lower().startswith(typed)]
         return matches[0] if len(matches) == 1 else None
 
 
