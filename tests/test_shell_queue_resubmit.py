@@ -82,8 +82,10 @@ def test_it_routes_a_retry_queue_s_mail_again_to_the_connector_added_since(worke
                                 "SourceTransportServers": [server.name]})
     with Sink(OLD_SMART_HOST, 31026) as old_host, Sink(NEW_SMART_HOST, 31027) as new_host:
         result = ems(f"$queue = Get-Queue -Server {server.name} | ? {{ $_.NextHopConnector -eq '{old}' }}\n"
+                     "$queue.Identity\n"
                      "$queue | Retry-Queue -Resubmit $true\n")
-        assert (result.returncode, result.stderr) == (0, "")
+        queue = DeliveryQueue.objects.get(next_hop_connector=old)
+        assert (result.returncode, result.stderr, result.stdout.split()) == (0, "", [queue.identity])
         assert wait_for(lambda: len(new_host.received) == 1)
         assert wait_for(lambda: not QueuedMessage.objects.filter(queue__server=server).exists())
         assert old_host.received == []
