@@ -1,4 +1,6 @@
 """Install-time steps (what Exchange setup does), each idempotent and each through the one write path."""
+from django.db import transaction
+
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization.models import (
@@ -28,6 +30,7 @@ def ensure_accepted_domain(domain_name):
         new_object(ACCEPTED_DOMAIN, {"Name": domain_name, "DomainName": domain_name})
 
 
+@transaction.atomic
 def install_transport_server(name, fqdn, site_name, smtp_port=25, submission_port=587, role="HubTransport"):
     """A server and, on a Hub, the two receive connectors Exchange setup creates (docs/exchange-behaviour.md)."""
     server = TransportServer.objects.filter(name=name).first()

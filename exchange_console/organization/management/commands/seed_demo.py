@@ -2,6 +2,7 @@
 import secrets as random_secrets
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -22,10 +23,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, server, fqdn, smtp_port, submission_port, **options):
-        setup.install_organization("First Organization", "Default-First-Site-Name")
-        setup.ensure_accepted_domain(DEMO_DOMAIN)
-        setup.install_transport_server(server, fqdn, "Default-First-Site-Name",
-                                       smtp_port=smtp_port, submission_port=submission_port)
+        # What an administrator installs (install_organization, install_server), then the demo's own.
+        call_command("install_organization", accepted_domain=DEMO_DOMAIN, verbosity=0)
+        call_command("install_server", server, role="Hub", fqdn=fqdn, smtp_port=smtp_port,
+                     submission_port=submission_port, verbosity=0)
         setup.ensure_mailbox("Administrator", f"administrator@{DEMO_DOMAIN}", self._password("mailbox"))
         password = self._password("admin")
         user, created = get_user_model().objects.get_or_create(
