@@ -236,3 +236,7 @@ def test_it_pipes_objects_into_a_functions_process_block_and_input():
     assert values("function Get-Double { begin { 'start' } process { $_ * 2 } end { 'done' } }; 1, 2 | Get-Double; "
                   "function Get-Total { $total = 0; foreach ($item in $input) { $total += $item }; $total }; "
                   "1..4 | Get-Total") == ["start", 2, 4, "done", 10]
+
+
+def test_it_reads_a_statement_that_starts_with_a_subexpression_or_a_cast_of_one():
+    assert values("$(1 + 1); [int]$('3') + 1; ([byte[]]$(Write-Output 65 66)).Count") == [2, 4, 2]

@@ -223,14 +223,14 @@ class Parser:
         if word in KEYWORDS:
             self.pos += len(word)
             return getattr(self, f"{word}_statement")(start)
-        if self.peek() == "$":
+        if self.peek() == "$" and self.peek(1) != "(":
             assignment = self.assignment(start)
             if assignment:
                 return assignment
         if self.peek() == "[":  # `[int]$days = 30` converts what it assigns
             written = self.type_name()
             self.skip_space()
-            assignment = self.assignment(start, written) if self.peek() == "$" else None
+            assignment = self.assignment(start, written) if self.peek() == "$" and self.peek(1) != "(" else None
             if isinstance(assignment, n.Assignment) and assignment.operator == "":
                 return assignment
             self.pos = start
