@@ -239,4 +239,4 @@ def test_it_pipes_objects_into_a_functions_process_block_and_input():
 
 
 def test_it_reads_a_statement_that_starts_with_a_subexpression_or_a_cast_of_one():
-    assert values("$(1 + 1); [int]$('3') + 1; ([byte[]]$(Write-Output 65 66)).Count") == [2, 4, 2]
+    assert values("$(1 + 1); [int]$('3') + 1; ([byte[]]$(Write-Output 65, 66)).Count") == [2, 4, 2]
