@@ -247,7 +247,7 @@ ARITHMETIC = {"+": _add, "-": _subtract, "*": _multiply, "/": _divide, "%": _rem
 # --- string operators ----------------------------------------------------------------------------------------------
 
 def join(items, separator=""):
-    return to_string(separator).join(display_value(item) for item in _items_of(items) if item is not None)
+    return to_string(separator).join(display_value(item) for item in _items_of(items))
 
 
 def split(text, right, case_sensitive=False):
