@@ -76,7 +76,7 @@ def test_it_routes_a_retry_queue_s_mail_again_to_the_connector_added_since(worke
     old = f"Old {server.name}"
     send("Resubmitted")
     assert wait_for(lambda: in_retry(old))   # the old smart host doesn't answer
-    # The worker's routing sees it within a second (SNAPSHOT_MAX_AGE), sooner than the ems process starts.
+    # Resubmitting routes by the configuration as it is then, however recently it changed.
     new_object(SEND_CONNECTOR, {"Name": f"Partner {server.name}", "AddressSpaces": "partner.example",
                                 "SmartHosts": f"[{NEW_SMART_HOST}]", "DNSRoutingEnabled": False, "Port": 31027,
                                 "SourceTransportServers": [server.name]})

@@ -272,7 +272,7 @@ def resubmit(server_name, queue_id):
     queue = DeliveryQueue.objects.filter(id=queue_id).select_related("server").first()
     if queue is None or queue.status == QueueStatus.SUSPENDED:
         return
-    reroute(server_name, runtime.send_snapshot(server_name), queue)
+    reroute(server_name, runtime.send_snapshot(server_name, fresh=True), queue)
     kick_now(server_name, queue)
 
 

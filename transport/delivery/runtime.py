@@ -20,17 +20,17 @@ _snapshots, _stores, _tracking, _protocol_logs = {}, {}, {}, {}
 _checked_data_dirs = set()
 
 
-def send_snapshot(server_name):
+def send_snapshot(server_name, fresh=False):
     """The server's SendSnapshot, rebuilt when older than SNAPSHOT_MAX_AGE by one thread while the others
-    go on with the previous one."""
+    go on with the previous one; fresh: rebuilt now (Retry-Queue -Resubmit routes by the configuration as it
+    is when the administrator asks, and the deliveries that follow use the same)."""
     key = server_name.lower()
     with _lock:
         built, snapshot = _snapshots.get(key, (0.0, None))
-    if snapshot is not None and time.monotonic() - built <= SNAPSHOT_MAX_AGE:
-        return snapshot
-    if snapshot is not None and not _rebuilding.acquire(blocking=False):
-        return snapshot
-    if snapshot is None:
+    if snapshot is not None and not fresh:
+        if time.monotonic() - built <= SNAPSHOT_MAX_AGE or not _rebuilding.acquire(blocking=False):
+            return snapshot
+    else:
         _rebuilding.acquire()
     try:
         snapshot = build_send_snapshot(server_name)
