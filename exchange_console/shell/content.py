@@ -100,12 +100,14 @@ def _set_content(invocation, append):
     return []
 
 
-@cmdlet("Set-Content", PATH, Parameter("Value", position=1, mandatory=True, pipeline=True), ENCODING)
+@cmdlet("Set-Content", PATH, Parameter("Value", position=1, mandatory=True, pipeline=True), ENCODING,
+        aliases=("sc",))
 def set_content(invocation):
     return _set_content(invocation, append=False)
 
 
-@cmdlet("Add-Content", PATH, Parameter("Value", position=1, mandatory=True, pipeline=True), ENCODING)
+@cmdlet("Add-Content", PATH, Parameter("Value", position=1, mandatory=True, pipeline=True), ENCODING,
+        aliases=("ac",))
 def add_content(invocation):
     return _set_content(invocation, append=True)
 
@@ -138,7 +140,7 @@ def _cells(item, names):
 
 
 @cmdlet("Export-Csv", PATH, Parameter("NoTypeInformation", switch=True), ENCODING,
-        Parameter("Delimiter"), Parameter("NoClobber", switch=True), INPUT)
+        Parameter("Delimiter"), Parameter("NoClobber", switch=True), INPUT, aliases=("epcsv",))
 def export_csv(invocation):
     items = invocation.each("InputObject")
     if not items:
