@@ -21,8 +21,9 @@ CONSOLE_HOST = "console.contoso.com"
 # What an administrator puts in .env for docker compose.
 COMPOSE_VARIABLES = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": CONSOLE_HOST,
                      "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
-                     "EXCHANGE_ENCRYPTION_KEY": Fernet.generate_key().decode()}
-_VARIABLE = re.compile(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}")
+                     "EXCHANGE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                     "EXCHANGE_ACCEPTED_DOMAIN": "contoso.com", "EXCHANGE_SERVER_FQDN": "hub01.contoso.com"}
+_VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:[-?])([^}]*))?\}")
 
 
 def compose():
@@ -42,9 +43,12 @@ def image_command():
 
 
 def interpolate(value, variables):
-    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?error} (an unset or empty NAME is an error)."""
+    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?error} (an unset or empty NAME is an error), and $$ for
+    a $ left to the container's shell."""
     def substitute(match):
         name, operator, argument = match.groups()
+        if name is None:
+            return "$"
         if variables.get(name):
             return variables[name]
         if operator == ":?":
@@ -53,10 +57,11 @@ def interpolate(value, variables):
     return _VARIABLE.sub(substitute, value)
 
 
-def production_environment(data_dir, **overrides):
-    """The environment compose gives the image's services, with this machine's folders, database and broker."""
-    environment = {name: interpolate(str(value), COMPOSE_VARIABLES)
-                   for name, value in compose()["x-app"]["environment"].items()}
+def production_environment(data_dir, service=None, **overrides):
+    """The environment compose gives the image's services (or that one service), with this machine's folders,
+    database and broker."""
+    declared = compose()["services"][service] if service else compose()["x-app"]
+    environment = {name: interpolate(str(value), COMPOSE_VARIABLES) for name, value in declared["environment"].items()}
     environment.update(
         DJANGO_SETTINGS_MODULE="exchange_console.settings",  # the image's ENV
         EXCHANGE_DATA_DIR=str(data_dir), STATIC_ROOT=str(data_dir / "staticfiles"),
@@ -69,6 +74,11 @@ def production_environment(data_dir, **overrides):
 def run(command, environment, timeout=180):
     """Run one of the image's commands from the checkout, as the image does from /app."""
     return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def service_command(service):
+    """A service's command as compose passes it to the container."""
+    return [interpolate(part, COMPOSE_VARIABLES) for part in compose()["services"][service]["command"]]
 
 
 def free_port():

@@ -1,12 +1,13 @@
 """docker-compose.yml without Docker: what it declares (checked on the parsed file) and its commands and
 healthchecks run on this machine with its environment."""
+import secrets
 import subprocess
 import time
 
 import pytest
 
 from tests.deploy_helpers import (
-    ROOT, closed_port, compose, interpolate, production_environment, run, serving_console,
+    ROOT, closed_port, compose, interpolate, production_environment, run, service_command, serving_console,
 )
 
 APP_SERVICES = ["setup", "web", "beat", "transport-hub01"]
@@ -27,7 +28,9 @@ def test_it_checks_the_health_of_every_service_that_keeps_running(services):
 
 def test_it_migrates_and_sets_up_once_before_the_console_beat_and_workers_start(services):
     assert services["setup"]["restart"] == "no"
-    assert "python manage.py migrate --noinput" in services["setup"]["command"][-1]
+    assert services["setup"]["command"][-1].startswith("python manage.py migrate --noinput && "
+                                                       "python manage.py install_organization ")
+    assert " && python manage.py install_server HUB01 --role Hub " in services["setup"]["command"][-1]
     for name in ["web", "beat", "transport-hub01"]:
         assert services[name]["depends_on"] == {"postgres": {"condition": "service_healthy"},
                                                 "redis": {"condition": "service_healthy"},
@@ -67,6 +70,58 @@ def test_it_takes_secrets_from_the_environment_and_refuses_to_start_without_them
             interpolate(value, {})
     assert interpolate(environment["DATABASE_URL"], {"POSTGRES_PASSWORD": "pw"}) == \
         "postgres://exchange:pw@postgres:5432/exchange"
+
+
+def test_it_takes_the_organization_from_the_environment_and_refuses_to_set_up_without_domain_and_fqdn(services):
+    environment = services["setup"]["environment"]
+
+    for name, what in [("EXCHANGE_ACCEPTED_DOMAIN", "your e-mail domain"),
+                       ("EXCHANGE_SERVER_FQDN", "HUB01's host name")]:
+        with pytest.raises(ValueError, match=f"^{name}: set {name} to {what}$"):
+            interpolate(environment[name], {})
+    assert interpolate(environment["EXCHANGE_ORGANIZATION_NAME"], {}) == "First Organization"
+    assert interpolate(environment["EXCHANGE_SITE"], {}) == "Default-First-Site-Name"
+
+
+def test_it_installs_the_organization_and_hub01_and_changes_nothing_when_set_up_again(tmp_path):
+    environment = production_environment(tmp_path, "setup", EXCHANGE_ORGANIZATION_NAME="Contoso Ltd",
+                                         EXCHANGE_SERVER_FQDN="mail.contoso.com")
+
+    first = run(service_command("setup"), environment)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.endswith(
+        "Installed the organization Contoso Ltd: site Default-First-Site-Name, accepted domain contoso.com "
+        "(authoritative, default).\n"
+        "Installed the Hub Transport server HUB01 (mail.contoso.com) in the site Default-First-Site-Name, with the "
+        "receive connectors Default HUB01 on 0.0.0.0:25, Client HUB01 on 0.0.0.0:587 and a self-signed certificate "
+        "for SMTP.\n")
+    again = run(service_command("setup"), environment)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.endswith("The organization Contoso Ltd is already installed; nothing changed.\n"
+                                 "The Hub Transport server HUB01 is already installed; nothing changed.\n")
+    _create_the_first_administrator(environment)
+    assert _shell(environment, "Get-AcceptedDomain | ft DomainName,DomainType,Default").split() == [
+        "DomainName", "DomainType", "Default", "----------", "----------", "-------",
+        "contoso.com", "Authoritative", "True"]
+    assert _shell(environment, "Get-ReceiveConnector -Server HUB01 | ft Identity,Bindings").split() == [
+        "Identity", "Bindings", "--------", "--------",
+        "HUB01\\Client", "HUB01", "{0.0.0.0:587}", "HUB01\\Default", "HUB01", "{0.0.0.0:25}"]
+
+
+def _create_the_first_administrator(environment):
+    """As docs/deploying.md says (createsuperuser), without its prompts."""
+    created = run(["python", "manage.py", "createsuperuser", "--noinput"], {
+        **environment, "DJANGO_SUPERUSER_USERNAME": "administrator",
+        "DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe(16), "DJANGO_SUPERUSER_EMAIL": "administrator@contoso.com"})
+    assert created.returncode == 0, created.stderr
+
+
+def _shell(environment, command):
+    """What that administrator sees in the shell."""
+    shell = run(["python", "manage.py", "ems", "--user", "administrator", "-c", command], environment)
+    assert shell.returncode == 0, shell.stderr
+    return shell.stdout
 
 
 def test_it_reports_the_console_healthy_only_while_it_is_ready(services, tmp_path):

@@ -3,6 +3,7 @@ environment (DEBUG off), static files collected as the image build does and serv
 TLS-terminating proxy; and the probes Docker calls."""
 import gzip
 import re
+import secrets
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
@@ -10,7 +11,8 @@ import brotli
 import pytest
 
 from tests.deploy_helpers import (
-    CONSOLE_HOST, ROOT, closed_port, compose, get, production_environment, run, serving_console, through_proxy,
+    CONSOLE_HOST, ROOT, closed_port, get, production_environment, run, service_command, serving_console,
+    through_proxy,
 )
 
 HASHED_CSS = re.compile(r'href="(/static/css/console\.[0-9a-f]{12}\.css)"')
@@ -18,14 +20,19 @@ HASHED_CSS = re.compile(r'href="(/static/css/console\.[0-9a-f]{12}\.css)"')
 
 @pytest.fixture(scope="module")
 def installation(tmp_path_factory):
-    """A data folder with the static files collected and the setup service's command run (migrations, HUB01)."""
+    """A data folder with the static files collected, the setup service's command run (migrations, the
+    organization, HUB01) and the first administrator created as docs/deploying.md says."""
     data_dir = tmp_path_factory.mktemp("installation")
     environment = production_environment(data_dir)
     collected = run(["python", "manage.py", "collectstatic", "--noinput"], environment)
     assert collected.returncode == 0, collected.stderr
-    setup = run(compose()["services"]["setup"]["command"], environment)
+    setup = run(service_command("setup"), production_environment(data_dir, "setup"))
     assert setup.returncode == 0, setup.stderr
-    password = re.search(r"Console administrator: administrator / (\S+)", setup.stdout).group(1)
+    password = secrets.token_urlsafe(16)
+    administrator = run(["python", "manage.py", "createsuperuser", "--noinput"], {
+        **environment, "DJANGO_SUPERUSER_USERNAME": "administrator", "DJANGO_SUPERUSER_PASSWORD": password,
+        "DJANGO_SUPERUSER_EMAIL": "administrator@contoso.com"})
+    assert administrator.returncode == 0, administrator.stderr
     return data_dir, password
 
 
