@@ -240,3 +240,8 @@ def test_it_pipes_objects_into_a_functions_process_block_and_input():
 
 def test_it_reads_a_statement_that_starts_with_a_subexpression_or_a_cast_of_one():
     assert values("$(1 + 1); [int]$('3') + 1; ([byte[]]$(Write-Output 65, 66)).Count") == [2, 4, 2]
+
+
+def test_it_sets_matches_for_match_and_for_a_regex_switch_clause():
+    assert values("if ('HUB01.contoso.com' -match '^(?<host>[^.]+)\\.') { $matches.host }; "
+                  "switch -regex ('EDGE2') { '^EDGE(\\d)' { \"edge $($matches[1])\" } }") == ["HUB01", "edge 2"]

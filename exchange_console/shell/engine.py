@@ -291,8 +291,11 @@ class Session:
         if isinstance(pattern, n.ScriptBlockLiteral):
             return truthy(collapse(self.with_item(item, pattern.statements)))
         wanted, sensitive = self.evaluate(pattern), "casesensitive" in options
-        if "regex" in options:
-            return compare("match", to_string(item), wanted, sensitive)
+        if "regex" in options:  # a clause that matches sees its groups in $matches
+            groups = matches(to_string(item), wanted, sensitive)
+            if groups is not None:
+                self.scopes[-1]["matches"] = groups
+            return groups is not None
         if "wildcard" in options:
             return compare("like", to_string(item), wanted, sensitive)
         return compare("eq", item, wanted, sensitive)
