@@ -101,3 +101,21 @@ def test_it_refuses_a_path_that_leads_outside_the_root(env, root, tmp_path, path
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == f"Set-Content : The path '{path}' leads outside the shell's file root."
     assert not list(tmp_path.rglob("outside.txt")) and not list(tmp_path.rglob("x.txt"))
+
+
+def test_it_runs_a_report_script_that_exports_then_reads_back_its_figures(env, root, tmp_path):
+    script = tmp_path / "sizes.ps1"
+    script.write_text(
+        "$rows = foreach ($rc in Get-ReceiveConnector) {\n"
+        "    New-Object PSObject -Property @{ Name = $rc.Name; MaxMB = $rc.MaxMessageSize.Value.ToMB() }\n"
+        "}\n"
+        "$file = \"C:\\Reports\\sizes-$((Get-Date -Date '2026-04-30').ToString('yyyyMMdd')).csv\"\n"
+        "$rows | Sort-Object Name | Export-Csv -Path $file -NoTypeInformation\n"
+        "\"Total: $((Import-Csv $file | Measure-Object -Property MaxMB -Sum).Sum) MB\"\n"
+        "$servers = Get-Content C:\\servers.txt -ErrorAction SilentlyContinue\n"
+        "if (-not $?) { Write-Host 'No server list' -ForegroundColor Yellow }\n")
+    result = ems(env, "-f", str(script))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert lines(result) == ["Total: 20 MB", "No server list"]
+    assert (root / "C" / "Reports" / "sizes-20260430.csv").read_text() == (
+        '"Name","MaxMB"\n"Client HUB01","10"\n"Default HUB01","10"\n')

@@ -195,14 +195,24 @@ def measure_object(invocation):
     values = [property_of(item, to_string(name)) if name else item for item in invocation.each("InputObject")]
     statistics = {"Average": lambda xs: sum(xs) / len(xs), "Sum": sum, "Maximum": max, "Minimum": min}
     wanted = [statistic for statistic in statistics if invocation.get(statistic)]
-    numbers = [value for value in values if value is not None]
-    if wanted and not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in numbers):
-        raise ShellError(f"Input object \"{display_value(numbers[0])}\" is not numeric.")
+    numbers = [_numeric(value) for value in values if value is not None] if wanted else []
     result = {"Count": len(values)}
     for statistic, compute in statistics.items():
         result[statistic] = _number(compute(numbers)) if statistic in wanted and numbers else None
     result["Property"] = to_string(name) if name else None
     return [PSObject(result)]
+
+
+def _numeric(value):
+    """A value to add up: a number, or text that reads as one (Import-Csv's values are text)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ShellError(f"Input object \"{display_value(value)}\" is not numeric.")
 
 
 def _number(value):
