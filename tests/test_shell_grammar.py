@@ -245,3 +245,8 @@ def test_it_reads_a_statement_that_starts_with_a_subexpression_or_a_cast_of_one(
 def test_it_sets_matches_for_match_and_for_a_regex_switch_clause():
     assert values("if ('HUB01.contoso.com' -match '^(?<host>[^.]+)\\.') { $matches.host }; "
                   "switch -regex ('EDGE2') { '^EDGE(\\d)' { \"edge $($matches[1])\" } }") == ["HUB01", "edge 2"]
+
+
+def test_it_assigns_a_chain_of_variables_and_a_loops_output():
+    assert values("$first = $second = 'HUB01'; $first; $second; $doubled = foreach ($n in 1..3) { $n * 2 }; "
+                  "$doubled -join ','") == ["HUB01", "HUB01", "2,4,6"]

@@ -213,6 +213,8 @@ class Session:
     def _statement_Assignment(self, node):
         with self.collecting():
             value = collapse(self.statement(node.value))
+        if isinstance(node.value, (n.Assignment, n.Increment)):
+            value = self.evaluate(node.value.target)
         if node.operator:
             value = located(node.end, operate, node.operator, self.evaluate(node.target), value)
         if node.type_name:

@@ -46,6 +46,7 @@ CASE_FORMS = COMPARISON - {"join"}
 LOGICAL = frozenset({"and", "or", "xor"})
 ASSIGNMENTS = ("+=", "-=", "*=", "/=", "%=", "=")
 SCOPE_NAMES = ("global", "script", "local", "private")  # $script:count
+VALUE_STATEMENTS = frozenset({"if", "foreach", "for", "while", "do", "switch", "try"})
 # The keywords that start a statement of their own.
 KEYWORDS = frozenset({"if", "foreach", "for", "while", "do", "switch", "function", "break", "continue",
                       "return", "exit", "try", "throw"})
@@ -256,8 +257,8 @@ class Parser:
         self.skip_space(newlines=True)
         if self.at_end():
             raise self.error(f"Missing expression after '{operator}'.", incomplete=True)
-        value = self.statement() if self.word_at() in KEYWORDS - {"exit", "return", "break", "continue"} \
-            else self.pipeline()
+        # `$x = foreach (...) {...}` takes the statement's output; `$a = $b = 1` assigns both
+        value = self.statement() if self.peek() == "$" or self.word_at() in VALUE_STATEMENTS else self.pipeline()
         return n.Assignment(start, self.pos, target, operator[:-1], value, type_name)
 
     def assignable(self):
