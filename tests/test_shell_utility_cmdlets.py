@@ -151,3 +151,11 @@ def test_it_refuses_where_object_s_simplified_form(shell_env, tmp_path, filter_,
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == error
     assert set(ReceiveConnector.objects.values_list("comment", flat=True)) == {""}
+
+
+def test_it_formats_calculated_properties_in_tables_and_lists(shell_env):  # noqa: F811
+    result = ems(shell_env, stdin="Get-AcceptedDomain | ft Name, @{n='Type';e={$_.DomainType}} -AutoSize\n"
+                                  "Get-AcceptedDomain | fl Name, @{Label='Upper'; Expression={$_.Name.ToUpper()}}\n")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert lines(result) == ["Name        Type", "----        ----", "contoso.com Authoritative",
+                             "Name  : contoso.com", "Upper : CONTOSO.COM"]

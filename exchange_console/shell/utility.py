@@ -166,25 +166,31 @@ def sort_key(value):
 
 @cmdlet("Format-List", Parameter("Property", position=0, type_name="System.Object[]"), INPUT, aliases=("fl",))
 def format_list_cmdlet(invocation):
-    patterns = [to_string(name) for name in unroll(invocation.get("Property"))]
-    return [FormattedText(format_list(_formattable(invocation), patterns or None))]
+    objects, patterns = _formattable(invocation)
+    return [FormattedText(format_list(objects, patterns or None))]
 
 
 @cmdlet("Format-Table", Parameter("Property", position=0, type_name="System.Object[]"),
         Parameter("AutoSize", switch=True), Parameter("Wrap", switch=True), INPUT, aliases=("ft",))
 def format_table_cmdlet(invocation):
-    objects = _formattable(invocation)
+    objects, patterns = _formattable(invocation)
     if not objects:
         return []
-    patterns = [to_string(name) for name in unroll(invocation.get("Property"))]
     columns = select_properties(objects[0], patterns) if patterns else (
         objects[0].default_columns() or objects[0].property_names())
     return [FormattedText(format_table(objects, columns))]
 
 
 def _formattable(invocation):
-    return [item if isinstance(item, ShellObject) else PSObject({"Value": item})
-            for item in invocation.each("InputObject")]
+    """The objects to format and the properties asked for; calculated properties (@{n=...; e={...}}) make new
+    objects first, as Select-Object does."""
+    specs = unroll(invocation.get("Property"))
+    items = invocation.each("InputObject")
+    if any(isinstance(spec, Hashtable) for spec in specs):
+        selected = [_selected(invocation, item, specs) for item in items]
+        return selected, selected[0].property_names() if selected else []
+    return ([item if isinstance(item, ShellObject) else PSObject({"Value": item}) for item in items],
+            [to_string(spec) for spec in specs])
 
 
 @cmdlet("Measure-Object", Parameter("Property", position=0), Parameter("Sum", switch=True),
