@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from exchange_console.toolbox import logs
 from tests.transport_helpers import (
@@ -154,6 +155,15 @@ def test_get_message_tracking_log_filters_like_exchange(server, traffic):
         "RECEIVE", ["b@contoso.com"], f"{server.name}\\Verbose")
     assert first.get("TotalBytes") > 0 and first.get("ClientIp") == "127.0.0.1"
     assert shell(f"{command} -Start '12/31/2099'") == []
+
+
+def test_get_message_tracking_log_takes_the_moments_get_date_gives(server, traffic):
+    command = f"Get-MessageTrackingLog -Server {server.name} -MessageSubject '{RUN} #1'"
+    everything = shell(f"{command} | Select-Object -ExpandProperty EventId")
+    with timezone.override("Pacific/Auckland"):   # a console far from UTC: the moment counts, not its text
+        recent = shell(f"{command} -Start (Get-Date).AddHours(-1) | Select-Object -ExpandProperty EventId")
+        future = shell(f"{command} -Start (Get-Date).AddMinutes(5)")
+    assert everything and recent == everything and future == []
 
 
 def test_get_message_tracking_log_table_shows_exchange_columns(server, traffic):

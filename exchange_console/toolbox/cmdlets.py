@@ -50,6 +50,8 @@ class TrackingEvent(ShellObject):
 
 
 def parse_date(parameter, value):
+    if isinstance(value, datetime):  # (Get-Date).AddHours(-1): already a moment, in the console's time zone
+        return value
     text = to_string(value).strip()
     for pattern in DATE_FORMATS:
         try:
