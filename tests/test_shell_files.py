@@ -119,3 +119,19 @@ def test_it_runs_a_report_script_that_exports_then_reads_back_its_figures(env, r
     assert lines(result) == ["Total: 20 MB", "No server list"]
     assert (root / "C" / "Reports" / "sizes-20260430.csv").read_text() == (
         '"Name","MaxMB"\n"Client HUB01","10"\n"Default HUB01","10"\n')
+
+
+def test_it_collects_report_rows_in_an_array_then_exports_them(env, root):
+    result = ems(env, stdin=(
+        "$report = @()\n"
+        "$counts = @{}\n"
+        "foreach ($rc in Get-ReceiveConnector | Sort-Object Name) {\n"
+        "    $report += New-Object PSObject -Property @{ Connector = $rc.Name; Port = $rc.Bindings }\n"
+        "    $counts[$rc.Server] = $report.Count\n"
+        "}\n"
+        "$report | Export-Csv C:\\Reports\\ports.csv -NoTypeInformation\n"
+        "$report.Count; $counts.Count; $counts.ContainsKey('hub01'); @().Count\n"))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert lines(result) == ["2", "1", "True", "0"]
+    assert (root / "C" / "Reports" / "ports.csv").read_text() == (
+        '"Connector","Port"\n"Client HUB01","0.0.0.0:2587"\n"Default HUB01","0.0.0.0:2025"\n')

@@ -212,7 +212,7 @@ class Session:
 
     def _statement_Assignment(self, node):
         with self.collecting():
-            value = collapse(self.statement(node.value))
+            value = self._assigned(node.value)
         if isinstance(node.value, (n.Assignment, n.Increment)):
             value = self.evaluate(node.value.target)
         if node.operator:
@@ -221,6 +221,13 @@ class Session:
             value = located(node.target.end, members.cast, node.type_name, value)
         self.assign(node.target, value)
         return []
+
+    def _assigned(self, node):
+        """An expression's value as it is ($report = @() is an empty array, @(5) an array of one); the output
+        of a pipeline with commands collapses to $null, its one object or an array."""
+        if isinstance(node, n.Pipeline) and len(node.elements) == 1 and not isinstance(node.elements[0], n.Command):
+            return self.evaluate(node.elements[0])
+        return collapse(self.statement(node))
 
     def _statement_Increment(self, node):
         self.assign(node.target, located(node.end, operate, "+", self.evaluate(node.target), node.delta))
@@ -736,9 +743,10 @@ def member(value, name):
         return value.lookup(name)
     if isinstance(value, str) and name.lower() == "length":
         return len(value)
-    if name.lower() == "count":  # any single object counts as one
+    found = members.property_of(value, name)
+    if found is None and name.lower() == "count":  # any single object counts as one
         return int(value is not None)
-    return members.property_of(value, name)
+    return found
 
 
 def set_member(owner, name, value):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from exchange_console.shell import files
 from exchange_console.shell.errors import ShellError
-from exchange_console.shell.values import ByteQuantifiedSize, ShellObject, Unlimited, to_string, truthy
+from exchange_console.shell.values import ByteQuantifiedSize, Hashtable, ShellObject, Unlimited, to_string, truthy
 
 # Well-known SIDs (MS-DTYP 2.4.2.4) and the names Translate gives them on an English Windows.
 WELL_KNOWN_SIDS = {"S-1-0-0": "NULL SID", "S-1-1-0": "Everyone", "S-1-5-7": "NT AUTHORITY\\ANONYMOUS LOGON",
@@ -363,7 +363,10 @@ SIZE_METHODS = {f"to{unit}": (lambda power: lambda size: int(size) // 1024 ** po
 SIZE_METHODS["tostring"] = lambda size: to_string(size)
 SIZE_PROPERTIES = {"value": lambda size: size, "isunlimited": lambda size: False}
 METHODS = [(str, STRING_METHODS), (ByteQuantifiedSize, SIZE_METHODS), (bool, {}),
+           (Hashtable, {"containskey": lambda table, key: table.has(to_string(key))}),
            ((int, float), {"tostring": format_number}), (datetime, DATE_METHODS),
            (SecurityIdentifier, {"translate": lambda sid, target: sid.translate(target)})]
-PROPERTIES = [(datetime, DATE_PROPERTIES), (timedelta, TIMESPAN_PROPERTIES), (ByteQuantifiedSize, SIZE_PROPERTIES),
+HASHTABLE_PROPERTIES = {"count": len, "keys": lambda table: list(table), "values": lambda table: list(table.values())}
+PROPERTIES = [(Hashtable, HASHTABLE_PROPERTIES), (datetime, DATE_PROPERTIES), (timedelta, TIMESPAN_PROPERTIES),
+              (ByteQuantifiedSize, SIZE_PROPERTIES),
               (Unlimited, {"isunlimited": lambda value: True, "value": lambda value: None})]
