@@ -183,7 +183,6 @@ def test_it_points_at_the_offending_token_of_a_parse_error():
      False),
     ("$note = @'\ntext", "The string is missing the terminator: '@.", True),
     ("$count +=", "Missing expression after '+='.", True),
-    ("1 -in 1,2", "Unexpected token '-in' in expression or statement.", False),
 ])
 def test_it_reports_the_parse_errors_of_statements_as_powershell_2_does(text, message, incomplete):
     with pytest.raises(ParseError) as raised:

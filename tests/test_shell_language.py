@@ -234,7 +234,8 @@ def test_it_reads_dashes_quotes_and_spaces_pasted_from_a_web_page(env, tmp_path)
     assert ems(env, "-c", pasted.splitlines()[0]).stdout.strip() == "Name : contoso.com"
 
 
-def test_it_refuses_the_in_operator_that_powershell_2_does_not_have(env):
-    result = ems(env, "-c", "if ('HUB01' -in 'HUB01','HUB02') { 'yes' }")
-    assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.splitlines()[0] == "Unexpected token '-in' in expression or statement."
+def test_it_takes_in_and_notin_on_collections(env):
+    result = ems(env, "-c", "if ('hub01' -in 'HUB01','HUB02') { 'yes' }; 'EDGE' -notin 'HUB01','HUB02'; "
+                            "'hub01' -cin 'HUB01'")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == ["yes", "True", "False"]

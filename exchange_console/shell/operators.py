@@ -1,5 +1,5 @@
 """PowerShell's operators. Comparison (-eq -ne -gt -ge -lt -le -like -notlike -match -notmatch -contains
--notcontains): case-insensitive unless the c- form is used, the right side converted to the left side's type,
+-notcontains -in -notin): case-insensitive unless the c- form is used, the right side converted to the left side's type,
 and an array on the left filtered rather than compared. Arithmetic (+ - * / %) on numbers, strings, arrays,
 hash tables and dates, as the left operand's type decides; the string operators -join, -split, -replace and
 -f; and the range 1..10."""
@@ -28,6 +28,8 @@ def compare(operator, left, right, case_sensitive=False):
     if operator in ("contains", "notcontains"):
         found = any(_equal(item, right, case_sensitive) for item in _items(left))
         return found if operator == "contains" else not found
+    if operator in ("in", "notin"):   # PowerShell 3.0's mirror of -contains, which admins' scripts use
+        return compare("contains" if operator == "in" else "notcontains", right, left, case_sensitive)
     if isinstance(left, (list, tuple)):
         return [item for item in left if compare(operator, item, right, case_sensitive)]
     return OPERATORS[operator](left, right, case_sensitive)

@@ -40,7 +40,7 @@ from exchange_console.shell.errors import ParseError
 _NUMBER = re.compile(r"(0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(kb|mb|gb|tb|pb)?", re.IGNORECASE)
 MULTIPLIERS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 COMPARISON = frozenset({"eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch",
-                        "contains", "notcontains", "replace", "split", "join"})
+                        "contains", "notcontains", "in", "notin", "replace", "split", "join"})
 # -join and -split have no case-sensitive forms; the others have -c and -i ones (-ceq, -ireplace).
 CASE_FORMS = COMPARISON - {"join"}
 LOGICAL = frozenset({"and", "or", "xor"})
