@@ -41,6 +41,11 @@ def ems(env, *args, stdin=None):
                           capture_output=True, text=True, timeout=120)
 
 
+def output_lines(result):
+    """The non-blank lines an ems process wrote to stdout."""
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
 def test_it_runs_a_command_line_and_exits_zero(shell_env):
     result = ems(shell_env, "-c", "Get-ReceiveConnector | Sort-Object Identity; Get-AcceptedDomain | fl Name")
     assert (result.returncode, result.stderr) == (0, "")

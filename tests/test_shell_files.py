@@ -6,7 +6,8 @@ import trustme
 
 from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.organization.models import AcceptedDomain
-from tests.test_shell_ems_command import ems, shell_env  # noqa: F401  the ems process's environment
+# shell_env: the ems process's environment
+from tests.test_shell_ems_command import ems, output_lines as lines, shell_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,10 +20,6 @@ def root(tmp_path):
 @pytest.fixture
 def env(shell_env, root):  # noqa: F811
     return {**shell_env, "EMS_FILE_ROOT": str(root)}
-
-
-def lines(result):
-    return [line for line in result.stdout.splitlines() if line.strip()]
 
 
 def test_it_exports_a_report_to_the_mapped_folder_as_powershell_writes_it(env, root, tmp_path):

@@ -5,7 +5,8 @@ scripts use it: statements, operators and functions; splatting and the common pa
 import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
-from tests.test_shell_ems_command import ems, shell_env  # noqa: F401  the ems process's environment
+# shell_env: the ems process's environment
+from tests.test_shell_ems_command import ems, output_lines as lines, shell_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -13,10 +14,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def env(shell_env):  # noqa: F811
     return shell_env
-
-
-def lines(result):
-    return [line for line in result.stdout.splitlines() if line.strip()]
 
 
 def run_script(env, tmp_path, text, name="script.ps1"):

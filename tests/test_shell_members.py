@@ -4,7 +4,8 @@ SID translation; and the refusal of every member outside that list."""
 import pytest
 
 from exchange_console.connectors.models import ReceiveConnector
-from tests.test_shell_ems_command import ems, shell_env  # noqa: F401  the ems process's environment
+# shell_env: the ems process's environment
+from tests.test_shell_ems_command import ems, output_lines as lines, shell_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -13,10 +14,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def files_env(shell_env, tmp_path):  # noqa: F811
     root = tmp_path / "files"
     return {**shell_env, "EMS_FILE_ROOT": str(root)}, root
-
-
-def lines(result):
-    return [line for line in result.stdout.splitlines() if line.strip()]
 
 
 def test_it_runs_string_methods_a_connector_script_uses(shell_env, tmp_path):  # noqa: F811

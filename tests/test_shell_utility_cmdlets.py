@@ -6,13 +6,10 @@ import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
 from exchange_console.organization import setup
-from tests.test_shell_ems_command import PROMPT, Terminal, ems, shell_env  # noqa: F401  ems process environment
+# shell_env: the ems process's environment
+from tests.test_shell_ems_command import PROMPT, Terminal, ems, output_lines as lines, shell_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def lines(result):
-    return [line for line in result.stdout.splitlines() if line.strip()]
 
 
 def test_it_groups_filters_sorts_and_selects_unique_objects(shell_env, tmp_path):  # noqa: F811

@@ -258,10 +258,15 @@ class Session:
 
     def loop(self, body, passes):
         """Run body once per pass, as far as a break; a continue ends only its pass."""
+        return self._passes(passes, lambda _: self.statements(body))
+
+    @staticmethod
+    def _passes(items, run):
+        """run(item) for each item and their output, as far as a break; a return takes the output with it."""
         output = []
-        for _ in passes:
+        for item in items:
             try:
-                output.extend(self.statements(body))
+                output.extend(run(item))
             except ControlFlow as flow:
                 if flow.kind == "return":
                     flow.output[:0] = output
@@ -273,18 +278,7 @@ class Session:
 
     def _statement_Switch(self, node):
         value = collapse(self.pipeline(node.value))
-        output = []
-        for item in value if isinstance(value, list) else [value]:
-            try:
-                output.extend(self._switch_item(node, item))
-            except ControlFlow as flow:
-                if flow.kind == "return":
-                    flow.output[:0] = output
-                    raise
-                output.extend(flow.output)
-                if flow.kind == "break":
-                    break
-        return output
+        return self._passes(value if isinstance(value, list) else [value], lambda item: self._switch_item(node, item))
 
     def _switch_item(self, node, item):
         output, matched = [], False
