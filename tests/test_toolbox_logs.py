@@ -163,7 +163,8 @@ def test_get_message_tracking_log_takes_the_moments_get_date_gives(server, traff
     with timezone.override("Pacific/Auckland"):   # a console far from UTC: the moment counts, not its text
         recent = shell(f"{command} -Start (Get-Date).AddHours(-1) | Select-Object -ExpandProperty EventId")
         future = shell(f"{command} -Start (Get-Date).AddMinutes(5)")
-    assert everything and recent == everything and future == []
+    # read later, `recent` may also hold an event logged meanwhile (the DSN after a FAIL)
+    assert everything and recent[:len(everything)] == everything and future == []
 
 
 def test_get_message_tracking_log_table_shows_exchange_columns(server, traffic):
