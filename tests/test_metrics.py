@@ -49,6 +49,8 @@ def worker(server):
         environment.setenv("TRANSPORT_METRICS_PORT", str(METRICS))
         environment.setenv("TRANSPORT_METRICS_ADDRESS", HOST)
         worker = TransportWorker(server.name).start(wait_for=[f"{HOST}:{INTERNET}", f"{HOST}:{PER_SOURCE}"])
+    # The endpoint opens once the worker has handed its queue on, a moment after the listeners.
+    assert wait_for(lambda: _accepts(HOST, METRICS))
     yield worker
     worker.stop()
 
@@ -57,6 +59,14 @@ def worker(server):
 def smart_host():
     with Sink(PEER, SMART_HOST_PORT, replies={UNKNOWN: "550 5.1.1 User unknown"}) as sink:
         yield sink
+
+
+def _accepts(host, port):
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def scrape():
