@@ -41,6 +41,13 @@ def ems(env, *args, stdin=None):
                           capture_output=True, text=True, timeout=120)
 
 
+def run_script(env, tmp_path, text, name="script.ps1"):
+    """`manage.py ems -f` on a script file holding `text`."""
+    script = tmp_path / name
+    script.write_text(text, encoding="utf-8")
+    return ems(env, "-f", str(script))
+
+
 def output_lines(result):
     """The non-blank lines an ems process wrote to stdout."""
     return [line for line in result.stdout.splitlines() if line.strip()]

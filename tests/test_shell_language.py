@@ -6,7 +6,7 @@ import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
 # shell_env: the ems process's environment
-from tests.test_shell_ems_command import ems, output_lines as lines, shell_env  # noqa: F401
+from tests.test_shell_ems_command import ems, output_lines as lines, run_script, shell_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def env(shell_env):  # noqa: F811
     return shell_env
-
-
-def run_script(env, tmp_path, text, name="script.ps1"):
-    script = tmp_path / name
-    script.write_text(text, encoding="utf-8")
-    return ems(env, "-f", str(script))
 
 
 # --- operators and statements ----------------------------------------------------------------------------------

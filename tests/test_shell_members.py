@@ -5,7 +5,7 @@ import pytest
 
 from exchange_console.connectors.models import ReceiveConnector
 # shell_env: the ems process's environment
-from tests.test_shell_ems_command import ems, output_lines as lines, shell_env  # noqa: F401
+from tests.test_shell_ems_command import ems, output_lines as lines, run_script, shell_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,8 +17,7 @@ def files_env(shell_env, tmp_path):  # noqa: F811
 
 
 def test_it_runs_string_methods_a_connector_script_uses(shell_env, tmp_path):  # noqa: F811
-    script = tmp_path / "names.ps1"
-    script.write_text(
+    result = run_script(shell_env, tmp_path, (
         "$name = '  Relay From Scanners  '.Trim()\n"
         "$name.ToUpper()\n"
         "$name.ToLower().Replace(' ', '-')\n"
@@ -27,8 +26,7 @@ def test_it_runs_string_methods_a_connector_script_uses(shell_env, tmp_path):  #
         "$name.Contains('Scan'); $name.StartsWith('relay')\n"
         "[string]::Join(';', ('10.0.0.5', '10.0.0.6'))\n"
         "[math]::Round(25.4567, 2)\n"
-        "[int]'42' -gt 9\n")
-    result = ems(shell_env, "-f", str(script))
+        "[int]'42' -gt 9\n"), "names.ps1")
     assert (result.returncode, result.stderr) == (0, "")
     assert lines(result) == ["RELAY FROM SCANNERS", "relay-from-scanners", "From", "Relay", "6", "19", "True",
                              "False", "10.0.0.5;10.0.0.6", "25.46", "True"]

@@ -7,21 +7,21 @@ import pytest
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
 from exchange_console.organization import setup
 # shell_env: the ems process's environment
-from tests.test_shell_ems_command import PROMPT, Terminal, ems, output_lines as lines, shell_env  # noqa: F401
+from tests.test_shell_ems_command import (  # noqa: F401
+    PROMPT, Terminal, ems, output_lines as lines, run_script, shell_env,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_it_groups_filters_sorts_and_selects_unique_objects(shell_env, tmp_path):  # noqa: F811
-    script = tmp_path / "inventory.ps1"
-    script.write_text(
+    result = run_script(shell_env, tmp_path, (
         "Get-ReceiveConnector | Group-Object Server | Format-Table Count,Name -AutoSize\n"
         "Get-ReceiveConnector | ? { $_.Enabled -and -not ($_.Name -like 'Client*') -or $_.Bindings -like '*:2587' } |\n"
         "    sort Name -Descending | select -ExpandProperty Name\n"
         "'b','a','B','c' | Sort-Object -Unique\n"
         "'x','y','x' | select -Unique\n"
-        "Get-ReceiveConnector | Select -Last 1 | where { $_ } | group Enabled -NoElement\n")
-    result = ems(shell_env, "-f", str(script))
+        "Get-ReceiveConnector | Select -Last 1 | where { $_ } | group Enabled -NoElement\n"), "inventory.ps1")
     assert (result.returncode, result.stderr) == (0, "")
     assert lines(result) == ["Count Name", "----- ----", "2     HUB01",
                              "Default HUB01", "Client HUB01", "a", "b", "c", "x", "y",
@@ -45,14 +45,12 @@ def test_it_reports_with_calculated_properties_and_measures(shell_env):  # noqa:
 
 
 def test_it_runs_foreach_object_begin_process_and_end(shell_env, tmp_path):  # noqa: F811
-    script = tmp_path / "tighten.ps1"
-    script.write_text(
+    result = run_script(shell_env, tmp_path, (
         "$report = Get-ReceiveConnector | Sort-Object Name | ForEach-Object -Begin { 'Receive connectors:' } `\n"
         "    -Process { \"  $($_.Name) on $($_.Server)\" } -End { '(end)' }\n"
         "$report\n"
         "Get-ReceiveConnector | % { Set-ReceiveConnector $_ -MaxRecipientsPerMessage 100 }\n"
-        "Get-ReceiveConnector | Select -First 1 | foreach { $_.Name.ToUpper() } | echo\n")
-    result = ems(shell_env, "-f", str(script))
+        "Get-ReceiveConnector | Select -First 1 | foreach { $_.Name.ToUpper() } | echo\n"), "tighten.ps1")
     assert (result.returncode, result.stderr) == (0, "")
     assert lines(result) == ["Receive connectors:", "  Client HUB01 on HUB01", "  Default HUB01 on HUB01", "(end)",
                              "CLIENT HUB01"]
