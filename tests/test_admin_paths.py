@@ -10,11 +10,10 @@ from exchange_console.connectors.models import ForeignConnector
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR
 from exchange_console.organization.models import TransportServer
 from exchange_console.queues.models import DeliveryQueue, DeliveryType, QueuedMessage, QueueStatus
-from exchange_console.services import acting_as, new_object, set_object
-from exchange_console.shell.engine import Session
+from exchange_console.services import new_object
 from exchange_console.shell.errors import ShellError
-from exchange_console.shell.host import BufferHost
 from tests.console_helpers import dialog_data, errors
+from tests.shell_helpers import ems
 from tests.test_send_delivery import org, store_ids, submit, tasks  # noqa: F401 (fixtures)
 from transport.delivery.engine import deliver_queue
 
@@ -30,16 +29,11 @@ def sam(django_user_model, hub):
     return user
 
 
-def ems(user, line):
-    with acting_as(user, "EMS"):
-        Session(BufferHost()).run(line)
-
-
 # --- DropDirectory ---------------------------------------------------------------------------------------------
 
 def test_it_refuses_a_new_foreign_connector_whose_name_would_be_a_drop_directory_outside_the_root(olga):
     with pytest.raises(ShellError) as refused:
-        ems(olga, "New-ForeignConnector -Name '../../x' -AddressSpaces 'FAX:*;1'")
+        ems("New-ForeignConnector -Name '../../x' -AddressSpaces 'FAX:*;1'", user=olga)
     assert OUTSIDE_ROOT in str(refused.value)
     assert "the drop directory defaults to the Name, so choose another Name or set DropDirectory" in str(refused.value)
     assert not ForeignConnector.objects.exists()
@@ -47,24 +41,24 @@ def test_it_refuses_a_new_foreign_connector_whose_name_would_be_a_drop_directory
 
 
 def test_it_accepts_such_a_name_with_a_drop_directory_of_its_own(olga):
-    ems(olga, "New-ForeignConnector -Name '../../x' -AddressSpaces 'FAX:*;1' -DropDirectory Fax")
+    ems("New-ForeignConnector -Name '../../x' -AddressSpaces 'FAX:*;1' -DropDirectory Fax", user=olga)
     assert ForeignConnector.objects.get().drop_directory == "Fax"
 
 
 def test_it_refuses_a_rename_when_the_name_is_the_drop_directory(olga):
-    ems(olga, "New-ForeignConnector Fax -AddressSpaces 'FAX:*;1'\n"
-              "Set-ForeignConnector Fax -DropDirectory $null")
+    ems("New-ForeignConnector Fax -AddressSpaces 'FAX:*;1'\n"
+        "Set-ForeignConnector Fax -DropDirectory $null", user=olga)
     with pytest.raises(ShellError, match=OUTSIDE_ROOT.replace("(", r"\(").replace(")", r"\)")):
-        ems(olga, "Set-ForeignConnector Fax -Name '../../x'")
+        ems("Set-ForeignConnector Fax -Name '../../x'", user=olga)
     assert ForeignConnector.objects.get().name == "Fax"
 
 
 @pytest.mark.parametrize("drop_directory", ["../../x", "/etc", "C:\\Windows"])
 def test_it_refuses_a_drop_directory_outside_the_root(olga, drop_directory):
-    ems(olga, "New-ForeignConnector Fax -AddressSpaces 'FAX:*;1'")
+    ems("New-ForeignConnector Fax -AddressSpaces 'FAX:*;1'", user=olga)
     with pytest.raises(ShellError, match=f"DropDirectory: '.*' must be a folder under the server's "
                                          f"RootDropDirectoryPath"):
-        ems(olga, f"Set-ForeignConnector Fax -DropDirectory '{drop_directory}'")
+        ems(f"Set-ForeignConnector Fax -DropDirectory '{drop_directory}'", user=olga)
     assert ForeignConnector.objects.get().drop_directory == "Fax"
 
 
@@ -97,7 +91,7 @@ SERVER_FOLDERS = ["RootDropDirectoryPath", "ReceiveProtocolLogPath", "SendProtoc
 @pytest.mark.parametrize("parameter", SERVER_FOLDERS)
 def test_server_management_cant_point_a_server_folder_outside_its_data_folder(sam, parameter):
     with pytest.raises(ShellError) as refused:
-        ems(sam, f"Set-TransportServer HUB01 -{parameter} /etc")
+        ems(f"Set-TransportServer HUB01 -{parameter} /etc", user=sam)
     data_folder = settings.EXCHANGE_DATA_DIR / "HUB01"
     assert (f"{parameter}: '/etc' is outside the server's data folder {data_folder}; only Organization Management "
             f"can put a server's folders elsewhere.") in str(refused.value)
@@ -108,15 +102,15 @@ def test_server_management_cant_point_a_server_folder_outside_its_data_folder(sa
 @pytest.mark.parametrize("parameter", SERVER_FOLDERS)
 def test_server_management_moves_a_server_folder_within_its_data_folder(sam, parameter):
     inside = settings.EXCHANGE_DATA_DIR / "HUB01" / "Moved"
-    ems(sam, f"Set-TransportServer HUB01 -{parameter} Elsewhere\n"
-             f"Set-TransportServer HUB01 -{parameter} '{inside}'")
+    ems(f"Set-TransportServer HUB01 -{parameter} Elsewhere\n"
+        f"Set-TransportServer HUB01 -{parameter} '{inside}'", user=sam)
     assert TransportServer.objects.get(name="HUB01").version == 3
 
 
 @pytest.mark.parametrize("parameter", SERVER_FOLDERS)
 def test_organization_management_may_put_a_server_folder_anywhere(olga, sam, parameter):
-    ems(olga, f"Set-TransportServer HUB01 -{parameter} /srv/exchange")
-    ems(sam, "Set-TransportServer HUB01 -MessageRetryInterval 00:02:00")     # keeps what olga set
+    ems(f"Set-TransportServer HUB01 -{parameter} /srv/exchange", user=olga)
+    ems("Set-TransportServer HUB01 -MessageRetryInterval 00:02:00", user=sam)     # keeps what olga set
     server = TransportServer.objects.get(name="HUB01")
     assert server.version == 3 and "/srv/exchange" in [getattr(server, field) for field in (
         "root_drop_directory_path", "receive_protocol_log_path", "send_protocol_log_path",

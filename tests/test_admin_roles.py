@@ -9,6 +9,7 @@ from exchange_console.connectors.schemas import RECEIVE_CONNECTOR, SEND_CONNECTO
 from exchange_console.organization.models import TransportServer
 from exchange_console.organization.schemas import MAILBOX, TRANSPORT_SERVER
 from exchange_console.services import ConfigurationError, acting_as, new_object, remove_object, set_object
+from tests.shell_helpers import shell
 
 
 def administrator(username, role_group=None, servers=()):
@@ -111,13 +112,6 @@ def test_secrets_never_reach_the_audit_log(personas):
     for secret in ("Sup3r-S3cret", "Other-S3cret", "Mailb0x-S3cret", "Refused-S3cret"):
         assert secret not in logged
     assert "ConvertTo-SecureString '********'" in logged
-
-
-def shell(text):
-    from exchange_console.shell.engine import Session
-    from exchange_console.shell.host import BufferHost
-
-    return Session(BufferHost()).execute(text)
 
 
 def test_search_admin_audit_log_finds_changes_by_cmdlet_caller_and_outcome(personas):

@@ -8,13 +8,7 @@ from exchange_console.organization.schemas import (
     ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER,
 )
 from exchange_console.services import ConfigurationError, new_object, remove_object, set_object
-
-
-def refused(schema, values, parameter, message, obj=None):
-    with pytest.raises(ConfigurationError) as caught:
-        set_object(schema, obj, values) if obj else new_object(schema, values)
-    assert parameter in caught.value.by_parameter(), caught.value.errors
-    assert message in str(caught.value)
+from tests.config_helpers import refused
 
 
 # --- accepted domains ---

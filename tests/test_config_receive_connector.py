@@ -6,6 +6,7 @@ from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization import setup
 from exchange_console.services import ConfigurationError, new_object, set_object
+from tests.config_helpers import refused
 
 BINDING = "0.0.0.0:2600"
 CONFLICT = ('The values that you specified for the Bindings and RemoteIPRanges parameters conflict with the '
@@ -14,15 +15,6 @@ CONFLICT = ('The values that you specified for the Bindings and RemoteIPRanges p
 
 def new(name="Relay", **values):
     return new_object(RECEIVE_CONNECTOR, {"Name": name, **values})
-
-
-def refused(values, parameter, message):
-    before = ReceiveConnector.objects.count()
-    with pytest.raises(ConfigurationError) as caught:
-        new(**values)
-    assert parameter in caught.value.by_parameter(), caught.value.errors
-    assert message in str(caught.value)
-    assert ReceiveConnector.objects.count() == before
 
 
 @pytest.mark.parametrize("usage, groups, mechanisms, bindings, ranges", [
@@ -56,7 +48,8 @@ def test_what_a_usage_requires_must_be_given(hub, usage, missing):
     values.pop(missing)
     if usage in ("Client", "Internal"):
         values.pop("Bindings", None)
-    refused(values, missing, f"{missing}: required for a receive connector of usage '{usage}'")
+    refused(RECEIVE_CONNECTOR, {"Name": "Relay", **values}, missing,
+            f"{missing}: required for a receive connector of usage '{usage}'")
 
 
 def test_explicit_parameters_win_over_the_preset(hub):
@@ -122,17 +115,20 @@ def test_edge_receive_connectors_limit_message_rate(organization):
     ({"EnhancedStatusCodesEnabled": "maybe"}, "EnhancedStatusCodesEnabled", "is not a Boolean"),
 ])
 def test_it_refuses_each_broken_rule_naming_the_parameter(hub, values, parameter, message):
-    refused({"Bindings": BINDING, "RemoteIPRanges": "10.0.0.0/8", **values}, parameter, message)
+    refused(RECEIVE_CONNECTOR, {"Name": "Relay", "Bindings": BINDING, "RemoteIPRanges": "10.0.0.0/8", **values},
+            parameter, message)
 
 
 def test_names_are_unique_per_server_only(second_hub):
     new(Bindings=BINDING, RemoteIPRanges="10.0.0.0/8", Server="HUB01")
     assert new(Bindings=BINDING, RemoteIPRanges="10.0.0.0/8", Server="HUB02").identity == "HUB02\\Relay"
-    refused({"Bindings": "0.0.0.0:2700", "RemoteIPRanges": "10.0.0.0/8", "Server": "HUB01"}, "Name", "already exists")
+    refused(RECEIVE_CONNECTOR, {"Name": "Relay", "Bindings": "0.0.0.0:2700", "RemoteIPRanges": "10.0.0.0/8",
+                                "Server": "HUB01"}, "Name", "already exists")
 
 
 def test_with_several_servers_the_server_must_be_named(second_hub):
-    refused({"Bindings": BINDING, "RemoteIPRanges": "10.0.0.0/8"}, "Server", "Server: a value is required")
+    refused(RECEIVE_CONNECTOR, {"Name": "Relay", "Bindings": BINDING, "RemoteIPRanges": "10.0.0.0/8"}, "Server",
+            "Server: a value is required")
 
 
 def test_reference_three_connector_example_shares_one_binding(hub):
@@ -148,7 +144,8 @@ def test_reference_three_connector_example_shares_one_binding(hub):
 ])
 def test_a_shared_binding_needs_nested_or_disjoint_ranges(hub, bindings, ranges, conflicts_with):
     new("Branch", Bindings=BINDING, RemoteIPRanges="192.168.1.0-192.168.1.255")
-    refused({"Bindings": bindings, "RemoteIPRanges": ranges}, "Bindings", CONFLICT.format(conflicts_with))
+    refused(RECEIVE_CONNECTOR, {"Name": "Relay", "Bindings": bindings, "RemoteIPRanges": ranges}, "Bindings",
+            CONFLICT.format(conflicts_with))
 
 
 @pytest.mark.parametrize("bindings, ranges", [

@@ -5,20 +5,13 @@ from exchange_console.connectors.models import SendConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR, SEND_CONNECTOR
 from exchange_console.organization import setup
 from exchange_console.services import ConfigurationError, new_object, set_object
+from tests.config_helpers import refused
 
 SMART_HOST = {"SmartHosts": "192.168.1.100", "DNSRoutingEnabled": False}
 
 
 def new(**values):
     return new_object(SEND_CONNECTOR, {"Name": "To Internet", **values})
-
-
-def refused(values, parameter, message):
-    with pytest.raises(ConfigurationError) as caught:
-        new(**values)
-    assert parameter in caught.value.by_parameter(), caught.value.errors
-    assert message in str(caught.value)
-    assert not SendConnector.objects.exists()
 
 
 def test_it_creates_with_exchange_defaults(hub):
@@ -90,7 +83,7 @@ def test_it_accepts_valid_combinations(hub, values):
     ({"Name": "x" * 65, "AddressSpaces": "*"}, "Name", "longer than 64 characters"),
 ])
 def test_it_refuses_each_broken_rule_naming_the_parameter(hub, values, parameter, message):
-    refused(values, parameter, message)
+    refused(SEND_CONNECTOR, {"Name": "To Internet", **values}, parameter, message)
 
 
 def test_it_requires_a_name(hub):
@@ -127,8 +120,8 @@ def test_usage_is_fixed_at_creation(hub):
 
 def test_edge_and_hub_sources_cannot_be_mixed(hub):
     setup.install_transport_server("EDGE01", "edge01.contoso.com", "Default-First-Site-Name", role="Edge")
-    refused({"AddressSpaces": "*", "SourceTransportServers": ["HUB01", "EDGE01"]}, "SourceTransportServers",
-            "can't be mixed")
+    values = {"Name": "To Internet", "AddressSpaces": "*", "SourceTransportServers": ["HUB01", "EDGE01"]}
+    refused(SEND_CONNECTOR, values, "SourceTransportServers", "can't be mixed")
 
 
 def test_edge_sources_may_use_all_accepted_domains_but_not_x400(hub):

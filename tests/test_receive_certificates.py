@@ -9,8 +9,7 @@ from django.conf import settings
 from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.certificates.services import enable_certificate, import_certificate
 from exchange_console.services import ConfigurationError
-from exchange_console.shell.engine import Session
-from exchange_console.shell.host import BufferHost
+from tests.shell_helpers import ems
 
 
 def test_it_gives_a_new_server_a_self_signed_certificate_enabled_for_smtp(hub):
@@ -52,12 +51,6 @@ def test_it_refuses_a_pem_without_its_matching_private_key(hub):
     with pytest.raises(ConfigurationError, match="The private key doesn't match the certificate."):
         import_certificate(hub, certificate + other_key)
     assert ExchangeCertificate.objects.filter(server=hub).count() == 1
-
-
-def ems(text):
-    host = BufferHost()
-    Session(host).run(text)
-    return host.output
 
 
 def test_it_lists_imports_and_enables_certificates_in_the_shell(hub):

@@ -13,10 +13,9 @@ from exchange_console.organization.models import TransportConfig
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER
 from exchange_console.queues.models import MessageStatus, QueuedMessage, QueueStatus
 from exchange_console.services import new_object, set_object
-from exchange_console.shell.engine import Session
-from exchange_console.shell.host import BufferHost
 from tests.dns_server import TestDNSServer
 from tests.send_peers import Sink
+from tests.shell_helpers import shell
 from tests.test_routing import SITES, foreign
 from tests.test_routing import send as send_connector
 from tests.transport_helpers import (
@@ -88,10 +87,6 @@ def deferred(server, recipient):
     """The DEFER lines of the tracking log for `recipient`."""
     return [line for path in (settings.EXCHANGE_DATA_DIR / server.name).rglob("MSGTRK*.log")
             for line in path.read_text().splitlines() if ",DEFER," in line and recipient in line]
-
-
-def shell(text):
-    return Session(BufferHost()).execute(text)
 
 
 @pytest.mark.parametrize("recipient, connector", [

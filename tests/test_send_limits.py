@@ -27,6 +27,7 @@ from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_SER
 from exchange_console.queues.models import QueuedMessage
 from exchange_console.services import new_object, set_object
 from tests.send_peers import Sink, SinkHandler
+from tests.shell_helpers import shell
 from tests.transport_helpers import (
     SITE, Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
     unique_server_name, wait_for,
@@ -191,13 +192,6 @@ def subjects(sink):
 
 def nothing_queued(server):
     return server_store(server.name).ids() == [] and not QueuedMessage.objects.filter(queue__server=server).exists()
-
-
-def shell(text):
-    from exchange_console.shell.engine import Session
-    from exchange_console.shell.host import BufferHost
-
-    return Session(BufferHost()).execute(text)
 
 
 # --- Tests ---------------------------------------------------------------------------------------------------------

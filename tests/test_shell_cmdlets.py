@@ -11,18 +11,9 @@ from exchange_console.organization.models import (
 from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ShellError
 from exchange_console.shell.host import BufferHost
+from tests.shell_helpers import ems, lines
 
 MB = 1024 * 1024
-
-
-def ems(text, answers=None):
-    host = BufferHost(answers)
-    Session(host).run(text)
-    return host.output
-
-
-def lines(text):
-    return [line for line in text.splitlines() if line.strip()]
 
 
 # --- Send connectors ---------------------------------------------------------------------------------------

@@ -31,9 +31,13 @@ def shell_env(hub, tmp_path):
     """The environment of an ems process that sees this test's committed data, run by an operating-system user
     who has an Organization Management account of the same name (the shell's default administrator)."""
     get_user_model().objects.create_superuser(getpass.getuser(), password="Corr3ct-Horse!")
+    return {**ems_environment(), "HOME": str(tmp_path)}
+
+
+def ems_environment():
+    """The environment of an ems process that sees the committed data of this test run's database and folders."""
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(),
-            "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "HOME": str(tmp_path)}
+            "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
 
 
 def ems(env, *args, stdin=None):

@@ -4,15 +4,8 @@ import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
 from exchange_console.organization.models import AcceptedDomain, Mailbox
-from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ShellError
-from exchange_console.shell.host import BufferHost
-
-
-def ems(text):
-    host = BufferHost()
-    Session(host).run(text)
-    return host.output
+from tests.shell_helpers import ems
 
 
 def error_of(text):

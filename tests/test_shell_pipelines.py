@@ -3,20 +3,9 @@ output as Exchange shows it (default table columns, Format-List values)."""
 import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
-from exchange_console.shell.engine import Session
-from exchange_console.shell.host import BufferHost
+from tests.shell_helpers import ems, lines
 
 MB = 1024 * 1024
-
-
-def ems(text):
-    host = BufferHost()
-    Session(host).run(text)
-    return host.output
-
-
-def lines(text):
-    return [line for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture

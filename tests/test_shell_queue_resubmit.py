@@ -2,12 +2,8 @@
 queue of a connector whose smart host was down goes to the connector added since, routed again, without
 another attempt at the old smart host; plain Retry-Queue goes back to the old next hop."""
 import getpass
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from exchange_console.accounts.models import AdminAuditEntry
@@ -17,8 +13,9 @@ from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_SER
 from exchange_console.queues.models import DeliveryQueue, QueuedMessage
 from exchange_console.services import new_object, set_object
 from tests.send_peers import Sink
+from tests.test_shell_ems_command import ems, ems_environment
 from tests.transport_helpers import (
-    ROOT, Client, TransportWorker, committed_db, database_url, install_receive_server, loopback_host,
+    Client, TransportWorker, committed_db, install_receive_server, loopback_host,
     new_receive_connector, remove_server_data, unique_server_name, wait_for,
 )
 
@@ -54,13 +51,6 @@ def worker(server):
     started.stop()
 
 
-def ems(command):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(),
-           "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
-    return subprocess.run([sys.executable, "manage.py", "ems"], input=command, cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
 def send(subject):
     with Client(HOST, 31025) as client:
         client.ehlo("client.example.com")
@@ -81,9 +71,10 @@ def test_it_routes_a_retry_queue_s_mail_again_to_the_connector_added_since(worke
                                 "SmartHosts": f"[{NEW_SMART_HOST}]", "DNSRoutingEnabled": False, "Port": 31027,
                                 "SourceTransportServers": [server.name]})
     with Sink(OLD_SMART_HOST, 31026) as old_host, Sink(NEW_SMART_HOST, 31027) as new_host:
-        result = ems(f"$queue = Get-Queue -Server {server.name} | ? {{ $_.NextHopConnector -eq '{old}' }}\n"
-                     "$queue.Identity\n"
-                     "$queue | Retry-Queue -Resubmit $true\n")
+        result = ems(ems_environment(),
+                     stdin=f"$queue = Get-Queue -Server {server.name} | ? {{ $_.NextHopConnector -eq '{old}' }}\n"
+                           "$queue.Identity\n"
+                           "$queue | Retry-Queue -Resubmit $true\n")
         queue = DeliveryQueue.objects.get(next_hop_connector=old)
         assert (result.returncode, result.stderr, result.stdout.split()) == (0, "", [queue.identity])
         assert wait_for(lambda: len(new_host.received) == 1)

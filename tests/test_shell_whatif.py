@@ -5,19 +5,9 @@ import pytest
 
 from exchange_console.connectors.models import ReceiveConnector, SendConnector
 from exchange_console.organization.models import AcceptedDomain, Mailbox
-from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ShellError
-from exchange_console.shell.host import CHOICES, BufferHost
-
-
-def ems(text, answers=None):
-    host = BufferHost(answers)
-    Session(host).run(text)
-    return host
-
-
-def lines(text):
-    return [line for line in text.splitlines() if line.strip()]
+from exchange_console.shell.host import CHOICES
+from tests.shell_helpers import ems, lines
 
 
 @pytest.fixture
@@ -41,7 +31,7 @@ def two_connectors(hub):
 def test_it_prints_what_if_and_changes_nothing(two_connectors, command, message):
     before = list(SendConnector.objects.values_list("name", "max_message_size", "version"))
     receive_before = list(ReceiveConnector.objects.values_list("name", "enabled", "version"))
-    assert lines(ems(command).output) == [message]
+    assert lines(ems(command)) == [message]
     assert list(SendConnector.objects.values_list("name", "max_message_size", "version")) == before
     assert list(ReceiveConnector.objects.values_list("name", "enabled", "version")) == receive_before
     assert AcceptedDomain.objects.count() == 1
@@ -54,7 +44,7 @@ def test_it_reports_a_refused_change_instead_of_what_if(two_connectors):
 
 
 def test_it_prints_what_if_for_each_piped_object(two_connectors):
-    assert lines(ems("Get-SendConnector | Remove-SendConnector -WhatIf").output) == [
+    assert lines(ems("Get-SendConnector | Remove-SendConnector -WhatIf")) == [
         'What if: Removing Send connector "To Fabrikam".', 'What if: Removing Send connector "To Internet".']
     assert SendConnector.objects.count() == 2
 
@@ -68,8 +58,8 @@ def test_it_refuses_to_remove_without_confirmation_when_it_cant_prompt(two_conne
 
 
 def test_it_asks_before_removing_on_a_terminal(two_connectors):
-    host = ems("Remove-SendConnector 'To Internet'", answers=["y"])
-    assert lines(host.output) == ["Confirm", "Are you sure you want to perform this action?",
+    output = ems("Remove-SendConnector 'To Internet'", answers=["y"])
+    assert lines(output) == ["Confirm", "Are you sure you want to perform this action?",
                                   'Removing Send connector "To Internet".', CHOICES]
     assert list(SendConnector.objects.values_list("name", flat=True)) == ["To Fabrikam"]
 
@@ -86,8 +76,8 @@ def test_it_takes_exchanges_confirmation_answers(two_connectors, answers, remain
 
 
 def test_it_asks_before_a_set_when_confirm_is_given(two_connectors):
-    host = ems("Set-SendConnector 'To Internet' -Enabled $false -Confirm", answers=["n"])
-    assert 'Setting Send connector "To Internet".' in host.output
+    output = ems("Set-SendConnector 'To Internet' -Enabled $false -Confirm", answers=["n"])
+    assert 'Setting Send connector "To Internet".' in output
     assert SendConnector.objects.get(name="To Internet").enabled is True
 
 
@@ -99,8 +89,8 @@ def test_it_stops_the_command_when_the_prompt_is_closed(two_connectors):
 
 
 def test_it_asks_for_missing_mandatory_parameters_on_a_terminal(hub):
-    host = ems("New-Mailbox -PrimarySmtpAddress chris@contoso.com", answers=["Chris Ashton", "Pa$$w0rd"])
-    assert lines(host.output)[:4] == ["cmdlet New-Mailbox at command pipeline position 1",
+    output = ems("New-Mailbox -PrimarySmtpAddress chris@contoso.com", answers=["Chris Ashton", "Pa$$w0rd"])
+    assert lines(output)[:4] == ["cmdlet New-Mailbox at command pipeline position 1",
                                       "Supply values for the following parameters:", "Name: ", "Password: "]
     mailbox = Mailbox.objects.get()
     assert mailbox.name == "Chris Ashton" and mailbox.check_password("Pa$$w0rd")

@@ -13,7 +13,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone as django_timezone
 
 from exchange_console.queues.models import DeliveryQueue, QueuedMessage
+from exchange_console.shell.host import BufferHost
 from exchange_console.toolbox import logs
+from tests.shell_helpers import shell
 from tests.transport_helpers import (
     TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
     remove_server_data, unique_server_name,
@@ -111,15 +113,6 @@ def admin_client(client, committed_db):
     return client
 
 
-def shell(text):
-    """(output objects, warnings) of one shell command."""
-    from exchange_console.shell.engine import Session
-    from exchange_console.shell.host import BufferHost
-
-    host = BufferHost()
-    return Session(host).execute(text), host.warnings
-
-
 def test_it_writes_every_event_of_a_hostile_session_as_one_row(server, hostile):
     for path, fields in ((logs.log_files(logs.protocol_directory(server, logs.RECEIVE), "RECV")[-1], protocol.FIELDS),
                          (logs.log_files(logs.tracking_directory(server), "MSGTRK")[-1], tracking.FIELDS)):
@@ -158,8 +151,9 @@ def test_message_tracking_shows_the_message_with_its_subject_escaped(server, hos
     html = page.content.decode()
     assert page.status_code == 200
     assert SUBJECT in html and f"&lt;hostile.{RUN}@example.net&gt;" in html and "malformed" not in html
-    (event,), warnings = shell(f"Get-MessageTrackingLog -Server {server.name} -MessageSubject '{RUN}' -EventId RECEIVE")
-    assert (event.get("EventId"), event.get("MessageSubject"), warnings) == ("RECEIVE", SUBJECT, "")
+    host = BufferHost()
+    (event,) = shell(f"Get-MessageTrackingLog -Server {server.name} -MessageSubject '{RUN}' -EventId RECEIVE", host)
+    assert (event.get("EventId"), event.get("MessageSubject"), host.warnings) == ("RECEIVE", SUBJECT, "")
 
 
 # --- logs with lines that aren't rows --------------------------------------------------------------------
@@ -238,9 +232,10 @@ def test_the_queue_viewers_message_page_skips_them_too(damaged, admin_client):
 
 
 def test_get_message_tracking_log_skips_them_with_a_warning(damaged):
-    events, warnings = shell(f"Get-MessageTrackingLog -Server {damaged['server'].name}")
+    host = BufferHost()
+    events = shell(f"Get-MessageTrackingLog -Server {damaged['server'].name}", host)
     assert [event.get("EventId") for event in events] == ["RECEIVE", "DELIVER"]
-    assert warnings == "WARNING: Skipped 5 malformed row(s) of the message tracking logs.\n"
+    assert host.warnings == "WARNING: Skipped 5 malformed row(s) of the message tracking logs.\n"
 
 
 def test_the_protocol_logs_pages_skip_lines_that_arent_rows_and_say_how_many(damaged, admin_client):

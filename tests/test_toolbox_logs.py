@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from exchange_console.toolbox import logs
+from tests.shell_helpers import shell
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
     unique_server_name,
@@ -136,13 +137,6 @@ def test_toolbox_pages_need_a_signed_in_administrator_and_get(url, client, admin
 
     assert DjangoClient().get(url).status_code == 302
     assert admin_client.post(url).status_code == 405
-
-
-def shell(text):
-    from exchange_console.shell.engine import Session
-    from exchange_console.shell.host import BufferHost
-
-    return Session(BufferHost()).execute(text)
 
 
 def test_get_message_tracking_log_filters_like_exchange(server, traffic):

@@ -18,6 +18,7 @@ from exchange_console.organization import setup
 from exchange_console.queues.models import DeliveryQueue, MessageStatus, QueuedMessage
 from exchange_console.services import acting_as, new_object
 from tests.send_peers import Sink
+from tests.shell_helpers import shell
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
     unique_server_name,
@@ -72,13 +73,6 @@ def wait_until(condition, what, timeout=30):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def shell(text):
-    from exchange_console.shell.engine import Session
-    from exchange_console.shell.host import BufferHost
-
-    return Session(BufferHost()).execute(text)
 
 
 @pytest.fixture
