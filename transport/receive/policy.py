@@ -2,8 +2,10 @@
 groups grant, and whether an envelope address may be accepted. Plain functions over the snapshot."""
 import ipaddress
 import re
+from types import MappingProxyType
 
-from exchange_console.lib.domains import is_domain, match_domain_pattern
+from exchange_console.lib.domains import is_domain, most_specific
+from transport.tls import certificate_matches
 
 # Exchange's permission names, in the order its protocol log lists them ("Set Session Permissions").
 SUBMIT = "SMTPSubmit"
@@ -22,26 +24,27 @@ PERMISSION_ORDER = (
     ACCEPT_ORGANIZATION_HEADERS,
 )
 
-_SERVER_RIGHTS = {SUBMIT, ACCEPT_ANY_RECIPIENT, ACCEPT_ANY_SENDER, ACCEPT_AUTHORITATIVE_DOMAIN_SENDER,
-                  BYPASS_MESSAGE_SIZE_LIMIT, BYPASS_ANTI_SPAM, ACCEPT_AUTHENTICATION_FLAG, ACCEPT_ROUTING_HEADERS}
-GROUP_RIGHTS = {
+_SERVER_RIGHTS = frozenset({
+    SUBMIT, ACCEPT_ANY_RECIPIENT, ACCEPT_ANY_SENDER, ACCEPT_AUTHORITATIVE_DOMAIN_SENDER, BYPASS_MESSAGE_SIZE_LIMIT,
+    BYPASS_ANTI_SPAM, ACCEPT_AUTHENTICATION_FLAG, ACCEPT_ROUTING_HEADERS})
+GROUP_RIGHTS = MappingProxyType({
     "AnonymousUsers": frozenset({SUBMIT, ACCEPT_ANY_SENDER, ACCEPT_AUTHORITATIVE_DOMAIN_SENDER,
                                  ACCEPT_ROUTING_HEADERS}),
     "ExchangeUsers": frozenset({SUBMIT, ACCEPT_ANY_RECIPIENT, BYPASS_ANTI_SPAM, ACCEPT_ROUTING_HEADERS}),
-    "ExchangeServers": frozenset(_SERVER_RIGHTS | {ACCEPT_ORGANIZATION_HEADERS, ACCEPT_FOREST_HEADERS}),
-    "ExchangeLegacyServers": frozenset(_SERVER_RIGHTS),
+    "ExchangeServers": _SERVER_RIGHTS | {ACCEPT_ORGANIZATION_HEADERS, ACCEPT_FOREST_HEADERS},
+    "ExchangeLegacyServers": _SERVER_RIGHTS,
     "Partners": frozenset({SUBMIT, ACCEPT_ROUTING_HEADERS}),
-}
+})
 
 # Who a session is, and the permission groups that grant it rights (as in Exchange, an authenticated
 # session is no longer anonymous: AnonymousUsers rights stop applying once it authenticates).
 ANONYMOUS, MAILBOX_USER, EXCHANGE_SERVER, PARTNER = "anonymous", "user", "server", "partner"
-_PRINCIPAL_GROUPS = {
+_PRINCIPAL_GROUPS = MappingProxyType({
     ANONYMOUS: ("AnonymousUsers",),
     MAILBOX_USER: ("ExchangeUsers",),
     EXCHANGE_SERVER: ("ExchangeServers", "ExchangeLegacyServers", "ExchangeUsers"),
     PARTNER: ("Partners",),
-}
+})
 
 
 def session_rights(connector, principal):
@@ -62,9 +65,9 @@ def select_connector(connectors, local_address, local_port, remote_address):
     client (the smallest matching range wins); None refuses the session."""
     local, remote = ipaddress.ip_address(local_address), ipaddress.ip_address(remote_address)
     best, best_size = None, None
-    for connector in connectors:
-        if not any(_binding_accepts(binding, local, local_port) for binding in connector.bindings):
-            continue
+    listening = (connector for connector in connectors if connector.enabled
+                 and any(_binding_accepts(binding, local, local_port) for binding in connector.bindings))
+    for connector in listening:
         for remote_range in connector.remote_ip_ranges:
             if remote in remote_range and (best_size is None or remote_range.size < best_size):
                 best, best_size = connector, remote_range.size
@@ -82,17 +85,36 @@ def _binding_accepts(binding, local, port):
 
 def accepted_domain_of(accepted_domains, domain):
     """(pattern, DomainType) of the accepted domain that most specifically matches, or None."""
-    best, best_rank = None, None
-    for pattern, domain_type in accepted_domains:
-        rank = match_domain_pattern(pattern, domain)
-        if rank is not None and (best_rank is None or rank > best_rank):
-            best, best_rank = (pattern, domain_type), rank
-    return best
+    return most_specific(accepted_domains, domain)
 
 
 def is_authoritative(accepted_domains, domain):
     found = accepted_domain_of(accepted_domains, domain)
     return found is not None and found[1] == "Authoritative"
+
+
+def recipient_accepted(rights, accepted_domains, address, tricks):
+    """Whether RCPT TO takes `address` (else 550 5.7.1 Unable to relay): a session with SMTPAcceptAnyRecipient
+    may relay anywhere; any other takes only recipients in an accepted domain, and no relay trick (%-hack,
+    source route, quoted local part) even there, since another server could read such a path as a relay."""
+    if ACCEPT_ANY_RECIPIENT in rights:
+        return True
+    return not tricks and accepted_domain_of(accepted_domains, domain_of(address)) is not None
+
+
+def sender_allowed(rights, accepted_domains, address, auth_user="", partner=False, partner_certificate=None):
+    """Whether MAIL FROM takes `address` (else 550 5.7.1 Client does not have permissions to send as this
+    sender). The null sender and an authenticated user's own address always; a sender in an authoritative
+    domain needs SMTPAcceptAuthoritativeDomainSender; a domain-secured partner may send only from the domains
+    its verified certificate names; anyone else needs SMTPAcceptAnySender."""
+    if not address or (auth_user and address.lower() == auth_user):
+        return True
+    domain = domain_of(address)
+    if is_authoritative(accepted_domains, domain):
+        return ACCEPT_AUTHORITATIVE_DOMAIN_SENDER in rights
+    if partner:
+        return certificate_matches(partner_certificate, domain)
+    return ACCEPT_ANY_SENDER in rights
 
 
 class AddressError(ValueError):
@@ -154,17 +176,3 @@ def _is_domain_or_literal(domain):
 
 def domain_of(address):
     return address.rpartition("@")[2].lower()
-
-
-def certificate_matches_domain(peer_certificate, domain):
-    """Whether a verified peer certificate (ssl getpeercert() dict) names `domain` (SAN DNS, wildcards)."""
-    if not peer_certificate:
-        return False
-    names = [value for kind, value in peer_certificate.get("subjectAltName", ()) if kind == "DNS"]
-    if not names:
-        names = [value for rdn in peer_certificate.get("subject", ()) for key, value in rdn if key == "commonName"]
-    domain = domain.lower()
-    for name in (name.lower() for name in names):
-        if name == domain or (name.startswith("*.") and domain.partition(".")[2] == name[2:]):
-            return True
-    return False

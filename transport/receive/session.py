@@ -9,13 +9,13 @@ every refusal follows the connector's settings.
 """
 import asyncio
 import binascii
-import functools
 import logging
 import re
 import time
 from base64 import b64decode, b64encode
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from types import MappingProxyType
 
 from django.contrib.auth.hashers import check_password
 
@@ -25,6 +25,7 @@ from transport.receive import policy
 from transport.headers import FOREST_HEADERS, ORGANIZATION_HEADERS, strip_header_fields
 from transport.receive.acceptance import TOO_BIG, MessageContent, header_facts, received_header
 from transport.receive.runtime import peer_fingerprint
+from transport.tls import certificate_matches
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,10 @@ AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
 
 # Sessions refused at connect or ended by a limit, as the metrics count them (by reply: a few dict lookups
 # when a session ends, nothing per command).
-_REFUSAL_REASONS = {REFUSED_NO_CONNECTOR: "NoConnector", TOO_MANY_CONNECTIONS: "MaxInboundConnection",
-                    TOO_MANY_FROM_SOURCE: "MaxInboundConnectionPerSource", RATE_EXCEEDED: "MessageRateLimit",
-                    TOO_MANY_ERRORS: "TooManyErrors"}
+_REFUSAL_REASONS = MappingProxyType({
+    REFUSED_NO_CONNECTOR: "NoConnector", TOO_MANY_CONNECTIONS: "MaxInboundConnection",
+    TOO_MANY_FROM_SOURCE: "MaxInboundConnectionPerSource", RATE_EXCEEDED: "MessageRateLimit",
+    TOO_MANY_ERRORS: "TooManyErrors"})
 _ENHANCED_CODE = re.compile(r"^(\d{3}[ -])\d\.\d{1,3}\.\d{1,3} ")
 _COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "STARTTLS", "AUTH", "HELP")
 # Arguments that end up in the Received header, the envelope and the logs: no control characters.
@@ -71,8 +73,8 @@ _CHECKED_COMMANDS, _CONTROL = ("HELO", "EHLO", "MAIL", "RCPT"), re.compile("[\x0
 _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
 _PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, ORGANIZATION_HEADERS),
                       (policy.ACCEPT_FOREST_HEADERS, FOREST_HEADERS))
-_AUTH_AS = {policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal", policy.EXCHANGE_SERVER: "Internal",
-            policy.PARTNER: "Partner"}
+_AUTH_AS = MappingProxyType({policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal",
+                             policy.EXCHANGE_SERVER: "Internal", policy.PARTNER: "Partner"})
 _TOO_LONG = object()   # what the reader gives for a line over LINE_LIMIT (skipped whole)
 
 
@@ -425,13 +427,17 @@ class ReceiveSession(asyncio.Protocol):
             extensions.append("DSN")
         if connector.enhanced_status_codes_enabled:
             extensions.append("ENHANCEDSTATUSCODES")
-        if "Tls" in connector.auth_mechanism and not self.tls_active:
+        if self._tls_offered():
             extensions.append("STARTTLS")
         if self._basic_auth_offered():
             extensions.append("AUTH PLAIN LOGIN")
         if connector.eight_bit_mime_enabled:
             extensions.append("8BITMIME")
         return extensions
+
+    def _tls_offered(self):
+        """Tls in AuthMechanism and a certificate enabled for SMTP (a server without one offers no STARTTLS)."""
+        return "Tls" in self.connector.auth_mechanism and not self.tls_active and self.runtime.tls_context is not None
 
     def _basic_auth_offered(self):
         mechanisms = self.connector.auth_mechanism
@@ -457,7 +463,7 @@ class ReceiveSession(asyncio.Protocol):
         self._end("221 2.0.0 Service closing transmission channel")
 
     async def smtp_STARTTLS(self, arg):
-        if "Tls" not in self.connector.auth_mechanism or self.tls_active:
+        if not self._tls_offered():
             return await self.protocol_error("500 5.3.3 Unrecognized command")
         if arg:
             return await self.protocol_error("501 5.5.4 Invalid arguments")
@@ -554,9 +560,10 @@ class ReceiveSession(asyncio.Protocol):
         options, refusal = self._mail_parameters(params)
         if refusal:
             return await self.refuse(refusal)
-        refusal = self._sender_refusal(address)
-        if refusal:
-            return await self.refuse(refusal)
+        if not policy.sender_allowed(self.rights, self.runtime.snapshot.accepted_domains, address, self.auth_user,
+                                     partner=self.principal == policy.PARTNER,
+                                     partner_certificate=self.partner_certificate):
+            return await self.refuse(SEND_AS_DENIED)
         if not self.service.record_message(self.connector, self.client_ip, self.auth_user):
             return self._end(RATE_EXCEEDED)
         self.mail_from, self.mail_options = address, options
@@ -588,24 +595,10 @@ class ReceiveSession(asyncio.Protocol):
         limits = [self.connector.max_message_size, self.runtime.snapshot.max_receive_size]
         return min(limit for limit in limits if limit is not None)
 
-    def _sender_refusal(self, address):
-        if not address:
-            return None
-        domain = policy.domain_of(address)
-        if self.auth_user and address.lower() == self.auth_user:
-            return None
-        if policy.is_authoritative(self.runtime.snapshot.accepted_domains, domain):
-            allowed = policy.ACCEPT_AUTHORITATIVE_DOMAIN_SENDER in self.rights
-        elif self.principal == policy.PARTNER:
-            allowed = policy.certificate_matches_domain(self.partner_certificate, domain)
-        else:
-            allowed = policy.ACCEPT_ANY_SENDER in self.rights
-        return None if allowed else SEND_AS_DENIED
-
     def _domain_secured(self, domain):
         """Mutual TLS: the client's verified certificate names the sender's domain; the session becomes a
         partner's."""
-        if not (self.tls_active and policy.certificate_matches_domain(self.partner_certificate, domain)):
+        if not (self.tls_active and certificate_matches(self.partner_certificate, domain)):
             return False
         if self.principal != policy.PARTNER:
             self.session_log.write(INFORMATION, domain, "Domain secure")
@@ -629,7 +622,7 @@ class ReceiveSession(asyncio.Protocol):
         options = [param for param in params if param.partition("=")[0].upper() in _DSN_RCPT_PARAMS]
         if len(options) != len(params) or (options and not self.connector.delivery_status_notification_enabled):
             return await self.refuse("555 5.5.4 Unsupported option")
-        if not self._may_send_to(address, tricks):
+        if not policy.recipient_accepted(self.rights, self.runtime.snapshot.accepted_domains, address, tricks):
             return await self.refuse(UNABLE_TO_RELAY)
         if len(self.rcpt_tos) >= self.connector.max_recipients_per_message:
             return await self.push(TOO_MANY_RECIPIENTS)
@@ -639,14 +632,6 @@ class ReceiveSession(asyncio.Protocol):
         self.rcpt_tos.append(address)
         self.rcpt_options.append(tuple(options))
         await self.push("250 2.1.5 Recipient OK")
-
-    def _may_send_to(self, address, tricks):
-        """Accepted domains take mail from anyone with Submit; anything else is relay."""
-        if policy.ACCEPT_ANY_RECIPIENT in self.rights:
-            return True
-        in_accepted_domain = policy.accepted_domain_of(self.runtime.snapshot.accepted_domains,
-                                                       policy.domain_of(address)) is not None
-        return in_accepted_domain and not tricks
 
     async def smtp_DATA(self, arg):
         if self.mail_from is None:
@@ -715,9 +700,8 @@ def _add_run(content, run, at_line_start):
     content.add(run.replace(b"\r\n.", b"\r\n"))
 
 
-@functools.lru_cache(maxsize=2)
 def _banner_time(second):
-    """The banner's date (RFC 5322, local time), formatted once a second rather than once a session."""
+    """The banner's date (RFC 5322, local time)."""
     return format_datetime(datetime.fromtimestamp(second, timezone.utc).astimezone())
 
 

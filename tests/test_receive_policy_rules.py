@@ -1,0 +1,259 @@
+"""The receive connector's decisions as tables, without sockets or a worker: the rights each permission group
+grants (the protocol log's "Set Session Permissions" line), which connector a client gets, the accepted domain
+an address falls in, how an envelope path is read, and whether RCPT TO and MAIL FROM are taken.
+tests/test_receive_policy.py checks the same rules through SMTP sessions."""
+from datetime import timedelta
+
+import pytest
+
+from exchange_console.lib.ipranges import parse_binding, parse_ip_range
+from transport.receive.policy import (
+    ANONYMOUS, EXCHANGE_SERVER, MAILBOX_USER, PARTNER, AddressError, accepted_domain_of, format_rights, parse_path,
+    recipient_accepted, select_connector, sender_allowed, session_rights,
+)
+from transport.receive.session import SEND_AS_DENIED, UNABLE_TO_RELAY
+from transport.snapshot import ReceiveConnectorConfig
+
+ALL_REMOTE = "0.0.0.0-255.255.255.255"
+
+
+def connector(name="Internet", groups=("AnonymousUsers",), bindings=("0.0.0.0:25",), ranges=(ALL_REMOTE,),
+              enabled=True):
+    """A receive connector with Exchange 2010's defaults."""
+    return ReceiveConnectorConfig(
+        identity=f"HUB01\\{name}", name=name, bindings=tuple(parse_binding(text) for text in bindings),
+        remote_ip_ranges=tuple(parse_ip_range(text) for text in ranges), fqdn="hub01.contoso.com", banner="",
+        permission_groups=frozenset(groups), auth_mechanism=frozenset({"Tls"}), enabled=enabled,
+        protocol_logging_level="None", max_message_size=10 * 1024 * 1024, max_header_size=64 * 1024,
+        max_recipients_per_message=200, max_hop_count=30, max_local_hop_count=8, max_inbound_connection=5000,
+        max_inbound_connection_per_source=20, max_inbound_connection_percentage_per_source=2,
+        connection_timeout=timedelta(minutes=10), connection_inactivity_timeout=timedelta(minutes=5),
+        message_rate_limit=None, message_rate_source="None", tarpit_interval=timedelta(seconds=5),
+        max_protocol_errors=5, max_logon_failures=3, size_enabled="Enabled", eight_bit_mime_enabled=True,
+        pipelining_enabled=True, delivery_status_notification_enabled=True, enhanced_status_codes_enabled=True,
+        require_ehlo_domain=False, require_tls=False, domain_secure_enabled=False)
+
+
+# --- permission groups -----------------------------------------------------------------------------------
+
+# "Set Session Permissions" as Exchange's protocol log writes it (REFERENCE.md quotes the anonymous line).
+ANONYMOUS_LINE = "SMTPSubmit SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender AcceptRoutingHeaders"
+USER_LINE = "SMTPSubmit SMTPAcceptAnyRecipient BypassAntiSpam AcceptRoutingHeaders"
+LEGACY_SERVER_LINE = ("SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender "
+                      "BypassAntiSpam BypassMessageSizeLimit SMTPAcceptAuthenticationFlag AcceptRoutingHeaders")
+SERVER_LINE = LEGACY_SERVER_LINE + " AcceptForestHeaders AcceptOrganizationHeaders"
+PARTNER_LINE = "SMTPSubmit AcceptRoutingHeaders"
+
+
+@pytest.mark.parametrize("groups, principal, expected", [
+    (("AnonymousUsers",), ANONYMOUS, ANONYMOUS_LINE),                        # the Internet connector
+    (("AnonymousUsers",), MAILBOX_USER, ""),                                 # authenticated: no longer anonymous
+    (("ExchangeUsers",), ANONYMOUS, ""),                                     # the Client connector before AUTH
+    (("ExchangeUsers",), MAILBOX_USER, USER_LINE),
+    (("AnonymousUsers", "ExchangeUsers"), ANONYMOUS, ANONYMOUS_LINE),
+    (("AnonymousUsers", "ExchangeUsers"), MAILBOX_USER, USER_LINE),
+    (("ExchangeServers", "ExchangeLegacyServers"), ANONYMOUS, ""),           # the Internal connector before TLS
+    (("ExchangeServers", "ExchangeLegacyServers"), EXCHANGE_SERVER, SERVER_LINE),
+    (("ExchangeServers",), EXCHANGE_SERVER, SERVER_LINE),                     # ExternalAuthoritative
+    (("ExchangeLegacyServers",), EXCHANGE_SERVER, LEGACY_SERVER_LINE),        # no organization or forest headers
+    (("ExchangeUsers",), EXCHANGE_SERVER, USER_LINE),                         # a server counts as an Exchange user
+    (("Partners",), ANONYMOUS, ""),                                           # before its domain is secured
+    (("Partners",), PARTNER, PARTNER_LINE),
+    (("AnonymousUsers", "Partners"), PARTNER, PARTNER_LINE),                  # a secured partner isn't anonymous
+    ((), ANONYMOUS, ""),                                                      # Custom with None: accepts nothing
+    (("Custom",), MAILBOX_USER, ""),
+])
+def test_each_permission_group_grants_exchanges_rights_to_its_principals(groups, principal, expected):
+    assert format_rights(session_rights(connector(groups=groups), principal)) == expected
+
+
+# --- connector selection ---------------------------------------------------------------------------------
+
+# docs/exchange-behaviour.md's three connectors on one binding.
+INTERNET = connector("Internet")
+BRANCH = connector("Branch", ranges=("10.1.0.0/16",))
+PRINTER = connector("Printer", ranges=("10.1.0.75",))
+BOUND_PRINTER = connector("Printer", bindings=("10.0.0.5:25",), ranges=("10.1.0.75",))
+BOUND_BRANCH = connector("Branch", bindings=("10.0.0.5:25",), ranges=("10.1.0.0/16",))
+
+
+@pytest.mark.parametrize("connectors, local, port, remote, expected", [
+    ([INTERNET, BRANCH, PRINTER], "10.0.0.5", 25, "10.1.0.75", "Printer"),   # the smallest range that holds it
+    ([PRINTER, BRANCH, INTERNET], "10.0.0.5", 25, "10.1.0.75", "Printer"),   # whatever the order
+    ([INTERNET, BRANCH, PRINTER], "10.0.0.5", 25, "10.1.9.9", "Branch"),
+    ([INTERNET, BRANCH, PRINTER], "10.0.0.5", 25, "192.0.2.7", "Internet"),
+    ([INTERNET, BRANCH, PRINTER], "10.0.0.5", 25, "::ffff:10.1.0.75", "Printer"),   # IPv4 client on a dual stack
+    ([INTERNET, BRANCH, connector("Printer", ranges=("10.1.0.75",), enabled=False)],
+     "10.0.0.5", 25, "10.1.0.75", "Branch"),                                 # a disabled connector takes nobody
+    ([BRANCH, PRINTER], "10.0.0.5", 25, "192.0.2.7", None),                  # no range holds the client: 421
+    ([INTERNET], "10.0.0.5", 587, "192.0.2.7", None),                        # nothing listens on the port
+    ([connector("Bound", bindings=("10.0.0.5:25",))], "10.0.0.5", 25, "192.0.2.7", "Bound"),
+    ([connector("Bound", bindings=("10.0.0.5:25",))], "10.0.0.6", 25, "192.0.2.7", None),   # another address
+    ([connector("Bound", bindings=("10.0.0.5:25",))], "::ffff:10.0.0.5", 25, "192.0.2.7", "Bound"),
+    ([BOUND_PRINTER, INTERNET], "10.0.0.5", 25, "10.1.0.75", "Printer"),
+    ([BOUND_PRINTER, INTERNET], "10.0.0.6", 25, "10.1.0.75", "Internet"),   # 0.0.0.0 listens on every address
+    ([BOUND_BRANCH, PRINTER], "10.0.0.5", 25, "10.1.0.75", "Printer"),       # the range decides, not the binding
+    ([connector("V6", bindings=("[::]:25",), ranges=("2001:db8::/32",))], "2001:db8::1", 25, "2001:db8::9", "V6"),
+])
+def test_a_client_gets_the_connector_whose_remote_ip_ranges_hold_it_most_specifically(
+        connectors, local, port, remote, expected):
+    chosen = select_connector(connectors, local, port, remote)
+    assert (chosen.name if chosen else None) == expected
+
+
+# --- accepted domains and envelope paths -----------------------------------------------------------------
+
+ACCEPTED_DOMAINS = (("contoso.com", "Authoritative"), ("*.contoso.com", "InternalRelay"),
+                    ("*.eu.contoso.com", "ExternalRelay"), ("sales.contoso.com", "ExternalRelay"),
+                    ("relay.example", "ExternalRelay"))
+
+
+@pytest.mark.parametrize("domain, expected", [
+    ("contoso.com", ("contoso.com", "Authoritative")),          # the exact name beats the wildcard over it
+    ("CONTOSO.COM", ("contoso.com", "Authoritative")),
+    ("mail.contoso.com", ("*.contoso.com", "InternalRelay")),
+    ("sales.contoso.com", ("sales.contoso.com", "ExternalRelay")),
+    ("a.sales.contoso.com", ("*.contoso.com", "InternalRelay")),  # a plain name covers no subdomain
+    ("paris.eu.contoso.com", ("*.eu.contoso.com", "ExternalRelay")),   # the longer wildcard
+    ("relay.example", ("relay.example", "ExternalRelay")),
+    ("fabrikam.com", None),
+    ("notcontoso.com", None),                                    # '*.contoso.com' is no plain suffix
+])
+def test_an_address_falls_in_its_most_specific_accepted_domain(domain, expected):
+    assert accepted_domain_of(ACCEPTED_DOMAINS, domain) == expected
+
+
+POSTMASTER = "postmaster@contoso.com"
+
+
+@pytest.mark.parametrize("text, options, expected", [
+    ("<b@contoso.com>", {}, ("b@contoso.com", [], False)),
+    ("<b@contoso.com> SIZE=100 BODY=8BITMIME", {}, ("b@contoso.com", ["SIZE=100", "BODY=8BITMIME"], False)),
+    ("b@contoso.com", {}, ("b@contoso.com", [], False)),             # without the angle brackets
+    ("<b@[10.0.0.5]>", {}, ("b@[10.0.0.5]", [], False)),             # an address literal
+    ("<b@[IPv6:2001:db8::1]>", {}, ("b@[IPv6:2001:db8::1]", [], False)),
+    ("<>", {"allow_null": True}, ("", [], False)),                  # the null sender of MAIL FROM
+    ("<postmaster>", {"postmaster": POSTMASTER}, (POSTMASTER, [], False)),   # RCPT TO: RFC 5321 4.5.1
+    ("<PostMaster>", {"postmaster": POSTMASTER}, (POSTMASTER, [], False)),
+    # the old relay tricks: taken apart as written, and marked
+    ("<x%example.net@contoso.com>", {}, ("x%example.net@contoso.com", [], True)),
+    ("<example.net!x@contoso.com>", {}, ("example.net!x@contoso.com", [], True)),
+    ("<@relay.example,@contoso.com:x@example.net>", {}, ("x@example.net", [], True)),
+    ("<@example.net:x@contoso.com>", {}, ("x@contoso.com", [], True)),
+    ('<"x@example.net"@contoso.com>', {}, ('"x@example.net"@contoso.com', [], True)),
+    ('<"john smith"@contoso.com>', {}, ('"john smith"@contoso.com', [], True)),
+])
+def test_an_envelope_path_is_read_with_its_relay_tricks_marked(text, options, expected):
+    assert parse_path(text, **options) == expected
+
+
+@pytest.mark.parametrize("text, options, reply", [
+    ("<>", {}, "501 5.1.3 Invalid address"),                         # no null recipient
+    ("<b@contoso.com", {}, "501 5.1.7 Invalid address"),
+    ("<b>", {}, "501 5.1.7 Invalid address"),
+    ("<postmaster>", {}, "501 5.1.7 Invalid address"),                 # MAIL FROM has no bare postmaster
+    ("<@contoso.com>", {}, "501 5.1.7 Invalid address"),              # a source route with no mailbox
+    ("<@relay.example:x>", {}, "501 5.1.7 Invalid address"),
+    ("<b c@contoso.com>", {}, "501 5.1.7 Invalid address"),
+    ("<b..c@contoso.com>", {}, "501 5.1.7 Invalid address"),
+    ("<b@-contoso-.com>", {}, "501 5.1.7 Invalid address"),
+    ("<b@[10.0.0.999]>", {}, "501 5.1.7 Invalid address"),
+])
+def test_a_path_the_server_cannot_read_is_refused_with_exchanges_reply(text, options, reply):
+    with pytest.raises(AddressError) as refused:
+        parse_path(text, **options)
+    assert refused.value.reply == reply
+
+
+# --- RCPT TO: relay --------------------------------------------------------------------------------------
+
+ACCEPTED = "250 2.1.5 Recipient OK"
+
+
+def rights(groups, principal):
+    return session_rights(connector(groups=groups), principal)
+
+
+def rcpt(granted, recipient):
+    """What RCPT TO:<recipient> gets, as far as relay goes, from a session with the `granted` rights."""
+    address, _, tricks = parse_path(f"<{recipient}>", postmaster=POSTMASTER)
+    return ACCEPTED if recipient_accepted(granted, ACCEPTED_DOMAINS, address, tricks) else UNABLE_TO_RELAY
+
+
+# The rights of a session on the Internet, Client, Internal and Partner connectors, by who the client is.
+SESSIONS = {"anonymous": rights(("AnonymousUsers",), ANONYMOUS),
+            "mailbox user": rights(("ExchangeUsers",), MAILBOX_USER),
+            "Exchange server": rights(("ExchangeServers",), EXCHANGE_SERVER),
+            "partner": rights(("Partners",), PARTNER)}
+
+
+@pytest.mark.parametrize("session, recipient, expected", [
+    ("anonymous", "b@contoso.com", ACCEPTED),                     # every accepted domain, whatever its type
+    ("anonymous", "b@mail.contoso.com", ACCEPTED),
+    ("anonymous", "b@Relay.Example", ACCEPTED),
+    ("anonymous", "postmaster", ACCEPTED),
+    ("anonymous", "x@example.net", UNABLE_TO_RELAY),
+    ("anonymous", "x@notcontoso.com", UNABLE_TO_RELAY),
+    ("anonymous", "x%example.net@contoso.com", UNABLE_TO_RELAY),  # tricks, even to an accepted domain
+    ("anonymous", "example.net!x@contoso.com", UNABLE_TO_RELAY),
+    ("anonymous", "@example.net:x@contoso.com", UNABLE_TO_RELAY),
+    ("anonymous", "@contoso.com:x@example.net", UNABLE_TO_RELAY),
+    ("anonymous", '"x@example.net"@contoso.com', UNABLE_TO_RELAY),
+    ("partner", "b@contoso.com", ACCEPTED),
+    ("partner", "x@example.net", UNABLE_TO_RELAY),
+    ("mailbox user", "x@example.net", ACCEPTED),                  # SMTPAcceptAnyRecipient relays
+    ("mailbox user", "x%example.net@contoso.com", ACCEPTED),
+    ("Exchange server", "x@example.net", ACCEPTED),
+])
+def test_only_sessions_with_accept_any_recipient_may_relay(session, recipient, expected):
+    assert rcpt(SESSIONS[session], recipient) == expected
+
+
+# --- MAIL FROM: who may send as whom ---------------------------------------------------------------------
+
+SENDER_OK = "250 2.1.0 Sender OK"
+FABRIKAM = {"subject": ((("commonName", "mail.fabrikam.com"),),),
+            "subjectAltName": (("DNS", "fabrikam.com"), ("DNS", "*.mail.fabrikam.com"))}
+
+
+def mail_from(granted, sender, auth_user="", partner=False, certificate=None):
+    """What MAIL FROM:<sender> gets, as far as sending as the sender goes."""
+    allowed = sender_allowed(granted, ACCEPTED_DOMAINS, sender, auth_user, partner=partner,
+                             partner_certificate=certificate)
+    return SENDER_OK if allowed else SEND_AS_DENIED
+
+
+@pytest.mark.parametrize("session, sender, auth_user, expected", [
+    ("anonymous", "", "", SENDER_OK),                                             # the null sender
+    ("anonymous", "a@example.com", "", SENDER_OK),
+    ("anonymous", "ceo@contoso.com", "", SENDER_OK),                              # SMTPAcceptAuthoritativeDomainSender
+    ("mailbox user", "alice@contoso.com", "alice@contoso.com", SENDER_OK),        # its own address
+    ("mailbox user", "Alice@Contoso.COM", "alice@contoso.com", SENDER_OK),
+    ("mailbox user", "bob@contoso.com", "alice@contoso.com", SEND_AS_DENIED),     # another authoritative sender
+    ("mailbox user", "a@example.com", "alice@contoso.com", SEND_AS_DENIED),       # no SMTPAcceptAnySender
+    ("mailbox user", "a@mail.contoso.com", "alice@contoso.com", SEND_AS_DENIED),  # InternalRelay isn't authoritative
+    ("mailbox user", "", "alice@contoso.com", SENDER_OK),
+    ("Exchange server", "ceo@contoso.com", "", SENDER_OK),
+    ("Exchange server", "a@example.com", "", SENDER_OK),
+])
+def test_a_sender_needs_the_right_to_send_as_its_domain(session, sender, auth_user, expected):
+    assert mail_from(SESSIONS[session], sender, auth_user) == expected
+
+
+@pytest.mark.parametrize("sender, certificate, expected", [
+    ("a@fabrikam.com", FABRIKAM, SENDER_OK),                          # a domain its certificate names
+    ("a@FABRIKAM.com", FABRIKAM, SENDER_OK),
+    ("a@x.mail.fabrikam.com", FABRIKAM, SENDER_OK),                   # a wildcard names one level below
+    ("a@mail.fabrikam.com", FABRIKAM, SEND_AS_DENIED),                # the SAN names, not the subject, count
+    ("a@tailspin.com", FABRIKAM, SEND_AS_DENIED),
+    ("a@fabrikam.com", None, SEND_AS_DENIED),
+    ("ceo@contoso.com", {"subjectAltName": (("DNS", "contoso.com"),)}, SEND_AS_DENIED),   # authoritative
+    ("", None, SENDER_OK),
+])
+def test_a_domain_secured_partner_sends_only_from_the_domains_its_certificate_names(sender, certificate, expected):
+    assert mail_from(SESSIONS["partner"], sender, partner=True, certificate=certificate) == expected
+
+
+def test_a_certificate_restricts_no_session_but_a_partners():
+    # SMTPAcceptAnySender decides for an anonymous session that presented a certificate for another domain.
+    assert mail_from(SESSIONS["anonymous"], "a@tailspin.com", certificate=FABRIKAM) == SENDER_OK
