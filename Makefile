@@ -33,7 +33,9 @@ run: seed
 	$(PY) manage.py runserver $(WEB_ADDRESS) --noreload & \
 	wait
 
+# The import contracts (pyproject.toml [tool.importlinter]) first, then the suite.
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Server time of the console's list pages with 1,000 send connectors and 100 servers.

@@ -142,11 +142,11 @@ def notify_servers(schema, obj):
 
 
 def _send_reload(servers):
-    from transport.tasks import reload_configuration
+    from transport import dispatch
 
     for server in servers:
         try:
-            reload_configuration.apply_async(args=[server.name], queue=server.celery_queue)
+            dispatch.reload_configuration(server.name)
         except Exception:  # the change is saved; a worker also reloads when it starts
             log.exception("Could not notify transport server %s of a configuration change", server.name)
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "exchange_console.shell",
     "exchange_console.toolbox",
     "transport",
+    "transport.queue",
     "exchange_console.queues",
     "exchange_console.console",
 ]
@@ -188,7 +189,25 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "polling_interval": 0.1,
     }
+# Results: only a server's answer to the console (transport.tasks.read_message: a message's content, read from
+# that server's disk) is kept, every other task's is ignored. It comes back the way the task went: Redis beside
+# a Redis broker, a folder beside the embedded broker's, memory beside memory://. Kept at most an hour; the
+# console forgets each one once read.
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _results = f"file://{EXCHANGE_DATA_DIR / 'results'}"   # unquoted: Celery takes the path as written
+elif CELERY_BROKER_URL.startswith("memory://"):
+    _results = "cache+memory://"
+else:
+    _results = CELERY_BROKER_URL
+CELERY_RESULT_BACKEND = env_url("CELERY_RESULT_BACKEND", _results,
+                                schemes={"redis", "rediss", "file", "cache+memory"})
+if CELERY_RESULT_BACKEND.startswith("file://"):   # Celery checks the folder when it starts, so it must exist
+    Path(CELERY_RESULT_BACKEND.removeprefix("file://").removeprefix("localhost")).mkdir(parents=True, exist_ok=True)
+CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
+# Seconds the console waits for a transport server to answer a read of its disk (the Queue Viewer's message
+# page, Export-Message) before it says the server didn't answer.
+CONSOLE_READ_TIMEOUT = env_int("CONSOLE_READ_TIMEOUT", 30, 1, 300)
 # Celery beat: every minute each transport server samples its queues and traffic for the Queue Viewer's chart.
 # The "management" queue is consumed by every transport worker, so any one of them takes the fan-out.
 CELERY_BEAT_SCHEDULE = {

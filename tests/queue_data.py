@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from exchange_console.queues.models import DeliveryQueue, MessageStatus, QueuedMessage, QueuedRecipient
+from transport.queue.models import DeliveryQueue, MessageStatus, QueuedMessage, QueuedRecipient
 
 
 def add_queued_messages(server, count, queues=4):

@@ -25,10 +25,13 @@ class Received:
 @dataclass
 class SinkHandler:
     """Accepts everything, except recipients listed in `replies` ({address: 'code text'}) and MAIL FROM
-    addresses listed there; offers PIPELINING when `pipelining`."""
+    addresses listed there; offers PIPELINING when `pipelining`. `on_data`: called when a message's content has
+    arrived, before the reply (what an administrator does while the message is in flight); a reply text it
+    returns answers the DATA instead of 250."""
     replies: dict = field(default_factory=dict)
     received: list = field(default_factory=list)
     pipelining: bool = False
+    on_data: object = None
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -53,6 +56,10 @@ class SinkHandler:
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content,
             session.host_name, ssl_object is not None, ssl_object.getpeercert() if ssl_object else {},
             session.auth_data.decode() if isinstance(session.auth_data, bytes) else ""))
+        if self.on_data is not None:
+            reply = await server.loop.run_in_executor(None, self.on_data)
+            if reply:
+                return reply
         return "250 2.6.0 Queued mail for delivery"
 
 
@@ -61,8 +68,8 @@ class Sink:
     certificates issued by it; credentials: (user, password) that AUTH must present."""
 
     def __init__(self, address, port, *, tls=None, client_ca=None, credentials=None, replies=None, ident=None,
-                 pipelining=False):
-        self.handler = SinkHandler(replies=dict(replies or {}), pipelining=pipelining)
+                 pipelining=False, on_data=None):
+        self.handler = SinkHandler(replies=dict(replies or {}), pipelining=pipelining, on_data=on_data)
         kwargs = {"ident": ident or "sink"}
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -95,23 +102,33 @@ class Sink:
 
 
 class TaskRecorder:
-    """Stands in for the broker between the transport's Celery tasks: records every task sent (with the
-    queue it was sent to) and runs them when the test says so, in order, in this process."""
+    """Stands in for the broker between the transport's Celery tasks: records every task sent through
+    transport.dispatch (with the queue it was sent to) and runs them when the test says so, in order, in this
+    process, on transport runtimes of its own (one per server, built when a task first needs it)."""
 
     def __init__(self, monkeypatch):
-        from transport import tasks
+        import transport.tasks  # noqa: F401 (registers the tasks it runs)
+        from exchange_console.celery import app
 
+        self.app = app
         self.sent, self.history = [], []
         self._lock = threading.Lock()
-        for task in (tasks.categorize_messages, tasks.deliver_queue, tasks.transfer_message):
-            monkeypatch.setattr(task, "apply_async", self._recorder(task))
+        self.runtimes = Runtimes()
+        monkeypatch.setattr(app, "send_task", self._record)
+        monkeypatch.setattr(app, "transport_runtimes", self.runtimes, raising=False)
 
-    def _recorder(self, task):
-        def apply_async(args=(), kwargs=None, queue=None, countdown=None, **options):
-            with self._lock:
-                self.sent.append((task, tuple(args), queue, countdown))
-                self.history.append((task, tuple(args), queue, countdown))
-        return apply_async
+    def _record(self, name, args=(), kwargs=None, queue=None, countdown=None, **options):
+        task = self.app.tasks[name]
+        with self._lock:
+            self.sent.append((task, tuple(args), queue, countdown))
+            self.history.append((task, tuple(args), queue, countdown))
+
+    def runtime(self, server_name="HUB01"):
+        return self.runtimes.get(server_name.lower())
+
+    def close(self):
+        for runtime in self.runtimes.values():
+            runtime.close()
 
     def queues_of(self, task_name):
         """The Celery queues that tasks named `task_name` were sent to, ever."""
@@ -125,5 +142,17 @@ class TaskRecorder:
                 self.sent = [item for item in self.sent if item not in due]
             if not due:
                 return
-            for task, args, _, _ in due:
+            # As on a worker: what was sent for now runs before what was scheduled for later.
+            for task, args, _, _ in sorted(due, key=lambda item: item[3] or 0):
                 task.run(*args)
+
+
+class Runtimes(dict):
+    """The transport runtimes the tasks run on, by lower-case server name, built on first use."""
+
+    def get(self, key, default=None):
+        if key not in self:
+            from transport.runtime import TransportRuntime
+
+            self[key] = TransportRuntime(key)
+        return self[key]

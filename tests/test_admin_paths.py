@@ -9,13 +9,12 @@ from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGro
 from exchange_console.connectors.models import ForeignConnector
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR
 from exchange_console.organization.models import TransportServer
-from exchange_console.queues.models import DeliveryQueue, DeliveryType, QueuedMessage, QueueStatus
+from transport.queue.models import DeliveryQueue, DeliveryType, QueuedMessage, QueueStatus
 from exchange_console.services import new_object
 from exchange_console.shell.errors import ShellError
 from tests.console_helpers import dialog_data, errors
 from tests.shell_helpers import ems
 from tests.test_send_delivery import org, store_ids, submit, tasks  # noqa: F401 (fixtures)
-from transport.delivery.engine import deliver_queue
 
 OUTSIDE_ROOT = "Name: '../../x' must be a folder under the server's RootDropDirectoryPath (no '..' or drive)"
 
@@ -78,7 +77,9 @@ def test_it_writes_no_drop_file_outside_the_root_whatever_the_database_holds(org
 
     ForeignConnector.objects.update(drop_directory="Fax")       # corrected, then Retry-Queue: the message goes out
     DeliveryQueue.objects.update(next_retry_time=None)
-    deliver_queue("HUB01", DeliveryQueue.objects.get(delivery_type=DeliveryType.NON_SMTP_GATEWAY).id)
+    runtime = tasks.runtime("HUB01")
+    runtime.reload()   # what the worker does when a change is pushed to it
+    runtime.queue_manager.deliver(DeliveryQueue.objects.get(delivery_type=DeliveryType.NON_SMTP_GATEWAY).id)
     root = settings.EXCHANGE_DATA_DIR / "HUB01" / "TransportRoles" / "Drop"
     assert [path.parent for path in tmp_path.rglob("*.eml")] == [root / "Fax"]
 

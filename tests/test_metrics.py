@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN
-from exchange_console.queues.models import QueuedMessage
+from transport.queue.models import QueuedMessage
 from exchange_console.services import new_object
 from tests.send_peers import Sink
 from tests.transport_helpers import (

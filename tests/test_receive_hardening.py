@@ -19,7 +19,8 @@ from tests.transport_helpers import (
     receive_process, remove_server_data, unique_server_name, wait_for,
 )
 from transport.delivery.mailbox import mailbox_folder
-from transport.queue.store import SPOOL_SUFFIX, server_store
+from tests.transport_helpers import server_store
+from transport.queue.store import SPOOL_SUFFIX
 from transport.receive.acceptance import MEMORY_CONTENT
 from transport.receive.session import BARE_LINE_ENDING, COMMAND_NOT_CRLF, INVALID_CHARACTERS, LINE_TOO_LONG
 

@@ -11,12 +11,13 @@ from django.conf import settings
 from exchange_console.certificates.models import ExchangeCertificate
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
-from exchange_console.certificates.services import TRUSTED_ROOTS_FOLDER, import_certificate
+from exchange_console.certificates.models import TRUSTED_ROOTS_FOLDER
+from exchange_console.certificates.services import import_certificate
 from exchange_console.organization import setup
 from exchange_console.organization.models import TransportConfig
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_CONFIG
 from exchange_console.services import new_object, set_object
-from transport.queue.store import server_store
+from tests.transport_helpers import server_store
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, reconfigure,
     remove_server_data, reply, swaks, unique_server_name,

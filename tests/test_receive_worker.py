@@ -16,7 +16,7 @@ from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
     receive_process, reconfigure, remove_server_data, unique_server_name,
 )
-from transport.queue.store import server_store
+from tests.transport_helpers import server_store
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]

@@ -12,7 +12,7 @@ from tests.transport_helpers import (
     TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, remove_server_data,
     unique_server_name, wait_for,
 )
-from transport.queue.store import server_store
+from tests.transport_helpers import server_store
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]

@@ -13,27 +13,27 @@ from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization import setup
 from exchange_console.organization.models import RemoteDomain, TransportConfig, TransportServer
 from exchange_console.organization.schemas import REMOTE_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER
-from exchange_console.queues.models import DeliveryQueue, DeliveryType, QueuedMessage, QueueStatus
+from transport.queue.models import DeliveryQueue, DeliveryType, QueuedMessage, QueueStatus
 from exchange_console.services import new_object, set_object
 from tests.dns_server import TestDNSServer
 from tests.send_peers import Sink, TaskRecorder
-from transport.delivery import runtime
+from tests.transport_helpers import server_store
 from transport.delivery.mailbox import mailbox_folder
-from transport.tasks import hand_to_categorizer
+from transport import dispatch
 
 SENDER = "alice@contoso.com"
 
 
 @pytest.fixture
 def tasks(monkeypatch):
-    return TaskRecorder(monkeypatch)
+    recorder = TaskRecorder(monkeypatch)
+    yield recorder
+    recorder.close()
 
 
 @pytest.fixture
 def org(transactional_db, hub, tmp_path, settings, monkeypatch):
     settings.EXCHANGE_DATA_DIR = tmp_path
-    monkeypatch.setattr(runtime, "SNAPSHOT_MAX_AGE", 0)
-    monkeypatch.setattr(runtime, "delivery_pending", runtime.PendingDeliveries())
     setup.ensure_mailbox("Alice", SENDER, "Passw0rd!")
     return hub
 
@@ -46,11 +46,11 @@ def smart_host_connector(name, address, port, **values):
 def submit(tasks, rcpt_tos, subject="Hello", sender=SENDER, server="HUB01"):
     content = (f"From: {sender}\r\nTo: {', '.join(rcpt_tos)}\r\nSubject: {subject}\r\n"
                f"Message-ID: <{subject.replace(' ', '-')}@contoso.com>\r\n\r\nBody line\r\n").encode()
-    envelope = runtime.store(server).accept(
+    envelope = server_store(server).accept(
         content, mail_from=sender, rcpt_tos=rcpt_tos, received_connector=f"{server}\\Default {server}",
         client_ip="127.0.0.1", client_hostname="client.contoso.com", auth_user="", size=len(content),
         header_message_id=f"<{subject}@contoso.com>", subject=subject)
-    hand_to_categorizer(server, envelope.message_id)
+    dispatch.categorize_messages(server, [envelope.message_id])
     tasks.run()
     return envelope
 
@@ -72,7 +72,7 @@ def tracking_lines(server="HUB01"):
 
 
 def store_ids(server="HUB01"):
-    return runtime.store(server).ids()
+    return server_store(server).ids()
 
 
 def expire_retries():
@@ -136,7 +136,7 @@ def test_it_requires_tls_when_the_connector_says_so(org, tasks):
     set_object(SEND_CONNECTOR, connector, {"SmartHosts": "[127.0.0.26]", "Port": 30026})
     expire_retries()
     with Sink("127.0.0.26", 30026, tls=ca.issue_cert("relay.fabrikam.com")) as secure:
-        hand_to_categorizer("HUB01", store_ids()[0])   # what a restart does; the queue is resumed
+        dispatch.categorize_messages("HUB01", [store_ids()[0]])   # what a restart does; the queue is resumed
         tasks.run()
     assert [m.tls for m in secure.received] == [True]
     assert store_ids() == []
@@ -322,7 +322,7 @@ def test_it_does_not_deliver_to_a_mailbox_twice_when_a_message_is_categorized_ag
     envelope = submit(tasks, ["bob@contoso.com", "carol@fabrikam.com"], subject="Once")   # carol: Unreachable
     assert store_ids() == [envelope.message_id]
     QueuedMessage.objects.all().delete()   # as if the queue rows were lost in a crash: the store still has it
-    hand_to_categorizer("HUB01", envelope.message_id)
+    dispatch.categorize_messages("HUB01", [envelope.message_id])
     tasks.run()
     assert [m["Subject"] for m in mailbox_messages("bob@contoso.com")] == ["Once"]
     assert sum(",DELIVER," in line for line in tracking_lines()) == 1
@@ -330,20 +330,19 @@ def test_it_does_not_deliver_to_a_mailbox_twice_when_a_message_is_categorized_ag
 
 
 def test_it_queues_every_message_once_when_two_categorizations_of_a_batch_overlap(org, tasks, monkeypatch):
-    from transport.categorizer import categorize
-    from transport.delivery import queues
+    from transport.queue import state
 
     smart_host_connector("To Smart Host", "127.0.0.58", 30059)
-    first, second = (runtime.store("HUB01").accept(
+    first, second = (server_store("HUB01").accept(
         b"Subject: n\r\n\r\nx\r\n", mail_from=SENDER, rcpt_tos=[recipient], received_connector="", client_ip="",
         client_hostname="", auth_user="", size=20, header_message_id="", subject="n")
         for recipient in ("bob@fabrikam.com", "carol@fabrikam.com"))
-    categorize("HUB01", [first.message_id])
+    tasks.runtime("HUB01").categorizer.categorize([first.message_id])
     # After a restart the store is handed on again while tasks from before it still come: the other
     # categorization looked for queued messages before the first one committed.
     with monkeypatch.context() as patch:
-        patch.setattr(queues, "queued_store_ids", lambda store_ids: set())
-        categorize("HUB01", [first.message_id, second.message_id])
+        patch.setattr(state, "queued_store_ids", lambda store_ids: set())
+        tasks.runtime("HUB01").categorizer.categorize([first.message_id, second.message_id])
     with Sink("127.0.0.58", 30059) as sink:
         tasks.run()
     assert sorted(m.rcpt_tos for m in sink.received) == [["bob@fabrikam.com"], ["carol@fabrikam.com"]]
@@ -431,11 +430,11 @@ def test_it_reuses_a_connection_for_up_to_smtp_max_messages_per_connection(org, 
     smart_host_connector("To Smart Host", "127.0.0.44", 30044, SmtpMaxMessagesPerConnection=2,
                          ProtocolLoggingLevel="Verbose")
     for number in range(5):   # queued first, then delivered in one attempt
-        runtime.store("HUB01").accept(b"Subject: n\r\n\r\nx\r\n", mail_from=SENDER, rcpt_tos=[f"u{number}@fabrikam.com"],
+        server_store("HUB01").accept(b"Subject: n\r\n\r\nx\r\n", mail_from=SENDER, rcpt_tos=[f"u{number}@fabrikam.com"],
                                       received_connector="", client_ip="", client_hostname="", auth_user="",
                                       size=20, header_message_id="", subject="n")
     for message_id in store_ids():
-        hand_to_categorizer("HUB01", message_id)
+        dispatch.categorize_messages("HUB01", [message_id])
     with Sink("127.0.0.44", 30044) as sink:
         tasks.run()
     assert len(sink.received) == 5
@@ -448,11 +447,11 @@ def test_it_reuses_a_connection_for_up_to_smtp_max_messages_per_connection(org, 
 def test_it_pipelines_commands_to_a_smart_host_that_offers_pipelining(org, tasks):
     smart_host_connector("To Smart Host", "127.0.0.55", 30055, ProtocolLoggingLevel="Verbose")
     content = b"Subject: Dots\r\n\r\n.leading dot\r\nmiddle\r\n..two dots\r\nno final line break"
-    runtime.store("HUB01").accept(
+    server_store("HUB01").accept(
         content, mail_from=SENDER, rcpt_tos=["bob@fabrikam.com", "nobody@fabrikam.com", "carol@fabrikam.com"],
         received_connector="", client_ip="", client_hostname="", auth_user="", size=len(content),
         header_message_id="<dots@contoso.com>", subject="Dots")
-    hand_to_categorizer("HUB01", *store_ids())
+    dispatch.categorize_messages("HUB01", store_ids())
     with Sink("127.0.0.55", 30055, pipelining=True, replies={"nobody@fabrikam.com": "550 5.1.1 User unknown"}) as sink:
         tasks.run()
     [received] = sink.received

@@ -11,7 +11,7 @@ from django.conf import settings
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization.models import TransportConfig
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER
-from exchange_console.queues.models import MessageStatus, QueuedMessage, QueueStatus
+from transport.queue.models import MessageStatus, QueuedMessage, QueueStatus
 from exchange_console.services import new_object, set_object
 from tests.dns_server import TestDNSServer
 from tests.send_peers import Sink

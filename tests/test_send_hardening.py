@@ -19,8 +19,7 @@ from tests.dns_server import TestDNSServer
 from tests.send_peers import Sink
 from tests.test_send_delivery import SENDER, org, smart_host_connector, store_ids, tasks
 from tests.transport_helpers import loopback_host, new_receive_connector
-from transport.delivery import runtime
-from transport.tasks import hand_to_categorizer
+from transport import dispatch
 
 __all__ = ["org", "tasks"]
 
@@ -101,11 +100,11 @@ class RawSink:
 
 def submit_content(tasks, content, rcpt_tos=("bob@fabrikam.com",)):
     """Queue `content` as stored (bare line endings and all) and run the categorizer and delivery."""
-    envelope = runtime.store("HUB01").accept(
+    envelope = tasks.runtime("HUB01").store.accept(
         content, mail_from=SENDER, rcpt_tos=list(rcpt_tos), received_connector="HUB01\\Default HUB01",
         client_ip="127.0.0.1", client_hostname="client.contoso.com", auth_user="", size=len(content),
         header_message_id="", subject="")
-    hand_to_categorizer("HUB01", envelope.message_id)
+    dispatch.categorize_messages("HUB01", [envelope.message_id])
     tasks.run()
     return envelope
 

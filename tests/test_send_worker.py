@@ -9,14 +9,14 @@ from django.conf import settings
 
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN
-from exchange_console.queues.models import DeliveryQueue
+from transport.queue.models import DeliveryQueue
 from exchange_console.services import new_object
 from tests.send_peers import Sink, SinkHandler
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
     unique_server_name, wait_for,
 )
-from transport.queue.store import server_store
+from tests.transport_helpers import server_store
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]

@@ -10,7 +10,7 @@ from exchange_console.accounts.models import AdminAuditEntry
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization.models import TransportServer
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_SERVER
-from exchange_console.queues.models import DeliveryQueue, QueuedMessage
+from transport.queue.models import DeliveryQueue, QueuedMessage
 from exchange_console.services import new_object, set_object
 from tests.send_peers import Sink
 from tests.test_shell_ems_command import ems, ems_environment

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone as django_timezone
 
-from exchange_console.queues.models import DeliveryQueue, QueuedMessage
+from transport.queue.models import DeliveryQueue, QueuedMessage
 from exchange_console.shell.host import BufferHost
 from exchange_console.toolbox import logs
 from tests.shell_helpers import shell

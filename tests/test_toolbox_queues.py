@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from exchange_console.accounts.models import AdminAuditEntry
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization import setup
-from exchange_console.queues.models import DeliveryQueue, MessageStatus, QueuedMessage
+from transport.queue.models import DeliveryQueue, MessageStatus, QueuedMessage
 from exchange_console.services import acting_as, new_object
 from tests.send_peers import Sink
 from tests.shell_helpers import shell

@@ -50,26 +50,44 @@ def database_url():
 
 
 class TransportWorker:
-    """One `manage.py transport --server NAME` process."""
+    """One `manage.py transport --server NAME` process. Its EXCHANGE_DATA_DIR is the test process's, or with
+    `data_dir` a folder of its own, as on a machine of its own: it shares only the broker with the test process
+    (the embedded broker's folder is linked into it, as a shared mount would be)."""
 
-    def __init__(self, server_name, concurrency=None):
+    def __init__(self, server_name, concurrency=None, data_dir=None):
         self.server_name = server_name
         self.concurrency = concurrency   # Celery pool threads; None: the command's default
         self.process = None
-        self.output = Path(settings.EXCHANGE_DATA_DIR) / server_name / "worker.log"
+        self.data_dir = Path(data_dir or settings.EXCHANGE_DATA_DIR)
+        self.output = self.data_dir / server_name / "worker.log"
 
     def start(self, wait_for=(), timeout=60):
+        """Start the worker and wait until it recorded its bindings (a status newer than one a killed worker left)."""
+        previous = self.status().get("updated")
         self.output.parent.mkdir(parents=True, exist_ok=True)
+        self._share_broker()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(),
-               "EXCHANGE_DATA_DIR": str(settings.EXCHANGE_DATA_DIR), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+               "EXCHANGE_DATA_DIR": str(self.data_dir), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+               "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND}
         with open(self.output, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "transport", "--server", self.server_name, "--loglevel", "INFO",
                  *(["--concurrency", str(self.concurrency)] if self.concurrency else [])],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_for_status(lambda status: all(status.get(binding) for binding in wait_for) and status,
-                             timeout=timeout, previous=None)
+                             timeout=timeout, previous=previous)
         return self
+
+    def _share_broker(self):
+        """The embedded broker's folder, where a worker with a data folder of its own looks for it."""
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+        if "data_folder_in" not in options or self.data_dir == Path(settings.EXCHANGE_DATA_DIR):
+            return
+        broker = Path(options["data_folder_in"])
+        link = self.data_dir / broker.relative_to(settings.EXCHANGE_DATA_DIR)
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(broker, target_is_directory=True)
 
     def status(self):
         return TransportServer.objects.get(name=self.server_name).receive_listener_status
@@ -116,6 +134,14 @@ def receive_process(worker):
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                 return int(child)
     raise AssertionError("the worker has no receive process")
+
+
+def server_store(server_name):
+    """The queue store of a server, as its worker has it (tests share the workers' disk)."""
+    from transport.queue.store import MessageStore
+    from transport.snapshot import queue_directory
+
+    return MessageStore(queue_directory(TransportServer.objects.get(name__iexact=server_name)))
 
 
 def wait_for(condition, timeout=30):

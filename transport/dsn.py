@@ -10,8 +10,6 @@ from email.utils import format_datetime, formatdate, make_msgid
 
 FAILED, DELAYED = "failed", "delayed"
 
-EIGHT_BIT_UTF8 = Charset("utf-8")
-EIGHT_BIT_UTF8.body_encoding = None   # header text stays readable (8bit), not base64
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ def build_report(action, *, reporting_mta, postmaster, envelope, content, recipi
         report["References"] = envelope.header_message_id
     report.attach(MIMEText(_human_text(action, reporting_mta, recipients), "plain", "utf-8"))
     report.attach(_delivery_status(action, reporting_mta, envelope, recipients, retry_until))
-    report.attach(MIMEText(_original_headers(content), "rfc822-headers", EIGHT_BIT_UTF8))
+    report.attach(MIMEText(_original_headers(content), "rfc822-headers", _eight_bit_utf8()))
     report.policy = policy.SMTP
     return report
 
@@ -88,3 +86,17 @@ def _original_headers(content):
     end = content.find(b"\n\n") if end == -1 else end
     head = content if end == -1 else content[:end]
     return head.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n") + "\n"
+
+
+def enhanced_status(text, default):
+    """The enhanced status code in a reply text ('5.1.1 User unknown' -> '5.1.1'), else `default`."""
+    first = text.split(" ", 1)[0] if text else ""
+    parts = first.split(".")
+    return first if len(parts) == 3 and all(part.isdigit() for part in parts) else default
+
+
+def _eight_bit_utf8():
+    """UTF-8 whose text stays readable (8bit), not base64."""
+    charset = Charset("utf-8")
+    charset.body_encoding = None
+    return charset

@@ -14,26 +14,30 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = logging.getLogger("transport")
 
-REGISTRY = CollectorRegistry()
-MESSAGES_SENT = Counter("exchange_transport_messages_sent", "Messages a send or foreign connector delivered",
-                        ["server", "connector"], registry=REGISTRY)
-MESSAGES_FAILED = Counter("exchange_transport_messages_failed", "Messages that failed (NDR) on a connector",
-                          ["server", "connector"], registry=REGISTRY)
-DELIVERY_LATENCY = Histogram(
-    "exchange_transport_delivery_latency_seconds", "From the 250 that accepted a message to its delivery",
-    ["server", "connector"], registry=REGISTRY,
-    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 48 * 3600))
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 48 * 3600)
 
 
-def message_sent(server_name, connector_name, arrival_time):
-    """A message left through a connector (its first recipients to be delivered count it)."""
-    MESSAGES_SENT.labels(server_name, connector_name).inc()
-    latency = (datetime.now(timezone.utc) - arrival_time).total_seconds()
-    DELIVERY_LATENCY.labels(server_name, connector_name).observe(max(latency, 0.0))
+class DeliveryMetrics:
+    """What delivery counts, in a registry of the worker's own (its runtime holds it)."""
 
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.sent = Counter("exchange_transport_messages_sent", "Messages a send or foreign connector delivered",
+                            ["server", "connector"], registry=self.registry)
+        self.failed = Counter("exchange_transport_messages_failed", "Messages that failed (NDR) on a connector",
+                              ["server", "connector"], registry=self.registry)
+        self.latency = Histogram(
+            "exchange_transport_delivery_latency_seconds", "From the 250 that accepted a message to its delivery",
+            ["server", "connector"], registry=self.registry, buckets=LATENCY_BUCKETS)
 
-def message_failed(server_name, connector_name):
-    MESSAGES_FAILED.labels(server_name, connector_name).inc()
+    def message_sent(self, server_name, connector_name, arrival_time):
+        """A message left through a connector (its first recipients to be delivered count it)."""
+        self.sent.labels(server_name, connector_name).inc()
+        latency = (datetime.now(timezone.utc) - arrival_time).total_seconds()
+        self.latency.labels(server_name, connector_name).observe(max(latency, 0.0))
+
+    def message_failed(self, server_name, connector_name):
+        self.failed.labels(server_name, connector_name).inc()
 
 
 class ServerCollector:
@@ -90,7 +94,7 @@ def _listener_metrics(server, running):
 def _queue_metric(server):
     from django.db.models import Count
 
-    from exchange_console.queues.models import MessageStatus, QueuedMessage
+    from transport.queue.models import MessageStatus, QueuedMessage
 
     queued = GaugeMetricFamily("exchange_transport_queue_messages", "Messages in the server's queues, by status",
                                labels=["server", "status"])
@@ -105,14 +109,15 @@ def _queue_metric(server):
 class MetricsEndpoint:
     """The worker's HTTP endpoint (any path answers, /metrics included)."""
 
-    def __init__(self, listeners, address, port):
-        self.server, _ = start_http_server(port, address, registry=REGISTRY)
+    def __init__(self, listeners, registry, address, port):
+        self.registry = registry
+        self.server, _ = start_http_server(port, address, registry=registry)
         self.collector = ServerCollector(listeners)
-        REGISTRY.register(self.collector)
+        registry.register(self.collector)
         log.info("Metrics of transport server %s on http://%s:%d/metrics", listeners.server_name, address, port,
                  extra={"server": listeners.server_name})
 
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
-        REGISTRY.unregister(self.collector)
+        self.registry.unregister(self.collector)

@@ -1,10 +1,55 @@
-"""Choosing a send or foreign connector for a recipient domain (docs/exchange-behaviour.md "Choosing a send connector").
+"""What becomes of a recipient (decide) and which send or foreign connector carries it (choose_connector;
+docs/exchange-behaviour.md "Choosing a send connector").
 
-A pure function over snapshot dataclasses: no ORM, no I/O, so every rule is tested by tables.
+Pure functions over the configuration's dataclasses: no ORM, no I/O, so every rule is tested by tables.
 """
 from dataclasses import dataclass
 
+from exchange_console.lib.domains import most_specific
+from exchange_console.organization.models import DomainType
+from transport.dsn import RecipientReport
+
 UNREACHABLE, TOO_BIG = "Unreachable", "TooBig"
+LOCAL, FAIL, ROUTE = "local", "fail", "route"
+NOT_FOUND = RecipientReport("", "5.1.1", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found")
+TOO_BIG_FOR_ROUTE = RecipientReport(
+    "", "5.3.4", "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """LOCAL (a mailbox here), FAIL (with the report for the NDR), ROUTE (to `connector`) or UNREACHABLE."""
+    kind: str
+    connector: object = None
+    report: RecipientReport = None
+
+
+def accepted_domain_type(configuration, domain):
+    """The DomainType of the most specific accepted domain matching `domain`, None when none does."""
+    found = most_specific(configuration.accepted_domains, domain)
+    return found[1] if found else None
+
+
+def decide(configuration, address, size, unavailable=frozenset(), via_connector=None):
+    """The decision for one recipient. Authoritative domain: the mailbox, or 5.1.1. InternalRelay: the mailbox
+    if there is one, else routed. Every other domain: routed (`via_connector`: a server that transferred the
+    message chose it already)."""
+    domain = address.rpartition("@")[2].lower()
+    domain_type = accepted_domain_type(configuration, domain)
+    if domain_type == DomainType.AUTHORITATIVE:
+        return Decision(LOCAL) if address.lower() in configuration.mailboxes else Decision(FAIL, report=NOT_FOUND)
+    if domain_type == DomainType.INTERNAL_RELAY and address.lower() in configuration.mailboxes:
+        return Decision(LOCAL)
+    if via_connector is not None:
+        return Decision(ROUTE, connector=via_connector)
+    route = choose_connector(configuration.connectors, domain, size, configuration.server.name,
+                             configuration.server_sites, unavailable,
+                             domain_secure=domain in configuration.tls_send_domain_secure_list)
+    if route.connector is not None:
+        return Decision(ROUTE, connector=route.connector)
+    if route.failure == TOO_BIG:
+        return Decision(FAIL, report=TOO_BIG_FOR_ROUTE)
+    return Decision(UNREACHABLE)
 
 
 @dataclass(frozen=True)

@@ -95,20 +95,59 @@ class ServerSnapshot:
         return tuple(connector for connector in self.receive_connectors if connector.enabled)
 
 
-def build_snapshot(server_name):
-    """Read the configuration of one server from the database (called off the hot path)."""
-    from django.conf import settings
+@dataclass(frozen=True)
+class ServerConfiguration:
+    """What one transport server runs, read at once: its receive side and its send side. The worker holds one
+    and swaps it for a new one on each reload; nothing in it changes afterwards."""
+    receive: "ServerSnapshot"
+    send: "SendSnapshot"
 
-    from exchange_console.certificates.services import server_certificate, trusted_roots_pem
-    from exchange_console.certificates.models import ExchangeCertificate
-    from exchange_console.connectors.models import ReceiveConnector
-    from exchange_console.organization.models import AcceptedDomain, Mailbox, TransportConfig, TransportServer
-    from transport.logs.tracking import tracking_settings_for
+    @property
+    def name(self):
+        return self.receive.name
+
+
+def build_configuration(server_name):
+    """Read the configuration of one server from the database (off the hot path). A read only: it creates
+    nothing (a server's certificate comes from setup or the write path), writes nothing, sends nothing."""
+    from exchange_console.organization.models import TransportConfig, TransportServer
 
     server = TransportServer.objects.select_related("site").get(name__iexact=server_name)
     config = TransportConfig.objects.first() or TransportConfig()
-    certificate = server_certificate(server)
-    server_dir = Path(settings.EXCHANGE_DATA_DIR) / server.name
+    certificate = SmtpCertificate.of(server)
+    return ServerConfiguration(receive=_receive_snapshot(server, config, certificate),
+                               send=_send_snapshot(server, config, certificate))
+
+
+def build_snapshot(server_name):
+    """The receive side of the server's configuration."""
+    return build_configuration(server_name).receive
+
+
+@dataclass(frozen=True)
+class SmtpCertificate:
+    """The certificate a server presents for SMTP (with its chain), its private key, and the trusted roots
+    that certificates presented to it are verified against. Empty when none is enabled for SMTP: the server
+    then offers no STARTTLS and presents no client certificate."""
+    certificate_pem: bytes
+    private_key_pem: bytes
+    trusted_roots_pem: bytes
+
+    @classmethod
+    def of(cls, server):
+        from exchange_console.certificates.models import ExchangeCertificate, trusted_roots_pem
+
+        found = ExchangeCertificate.objects.filter(server=server, services="SMTP").last()
+        return cls(found.certificate_pem.encode() if found else b"", found.private_key_pem() if found else b"",
+                   trusted_roots_pem(server))
+
+
+def _receive_snapshot(server, config, certificate):
+    from exchange_console.certificates.models import ExchangeCertificate
+    from exchange_console.connectors.models import ReceiveConnector
+    from exchange_console.organization.models import AcceptedDomain, Mailbox
+    from transport.logs.tracking import tracking_settings_for
+
     connectors = list(ReceiveConnector.objects.for_server(server))
     stamp = max([server.modified, config.modified or server.modified, *(c.modified for c in connectors),
                  *AcceptedDomain.objects.values_list("modified", flat=True),
@@ -120,20 +159,25 @@ def build_snapshot(server_name):
         max_receive_size=config.max_receive_size,
         max_recipient_envelope_limit=config.max_recipient_envelope_limit,
         tls_receive_domain_secure_list=tuple(domain.lower() for domain in config.tls_receive_domain_secure_list),
-        certificate_pem=certificate.certificate_pem.encode(), private_key_pem=certificate.private_key_pem(),
+        certificate_pem=certificate.certificate_pem, private_key_pem=certificate.private_key_pem,
         organization_certificates=tuple(ExchangeCertificate.objects.filter(services="SMTP").values_list(
             "thumbprint_sha256", "certificate_pem")),
-        trusted_roots_pem=trusted_roots_pem(server),
+        trusted_roots_pem=certificate.trusted_roots_pem,
         credentials=tuple(Credential(name.lower(), address.lower(), password) for name, address, password
                           in Mailbox.objects.values_list("name", "primary_smtp_address", "password")),
         protocol_log=ProtocolLogSettings(
-            server_dir / server.receive_protocol_log_path, server.receive_protocol_log_max_file_size,
+            server.resolve_path(server.receive_protocol_log_path), server.receive_protocol_log_max_file_size,
             server.receive_protocol_log_max_age, server.receive_protocol_log_max_directory_size),
         tracking=tracking_settings_for(server),
-        queue_directory=server_dir / "Queue", configuration_stamp=stamp,
+        queue_directory=queue_directory(server), configuration_stamp=stamp,
         organization_hosts=_organization_hosts(),
         postmaster_address=config.postmaster_address(),
     )
+
+
+def queue_directory(server):
+    """The server's queue store: Queue in its data folder."""
+    return server.resolve_path("Queue")
 
 
 def _organization_hosts():
@@ -279,16 +323,14 @@ class SendSnapshot:
 
 
 def build_send_snapshot(server_name):
-    """Read what the send side of one server needs from the database (called off the hot path)."""
-    from exchange_console.certificates.services import server_certificate, trusted_roots_pem
-    from exchange_console.connectors.models import ForeignConnector, SendConnector
-    from exchange_console.organization.models import (
-        AcceptedDomain, Mailbox, RemoteDomain, TransportConfig, TransportServer,
-    )
+    """The send side of the server's configuration."""
+    return build_configuration(server_name).send
 
-    server = TransportServer.objects.select_related("site").get(name__iexact=server_name)
-    config = TransportConfig.objects.first() or TransportConfig()
-    certificate = server_certificate(server)
+
+def _send_snapshot(server, config, certificate):
+    from exchange_console.connectors.models import ForeignConnector, SendConnector
+    from exchange_console.organization.models import AcceptedDomain, Mailbox, RemoteDomain, TransportServer
+
     return SendSnapshot(
         server=_send_server_config(server),
         server_sites=dict(TransportServer.objects.values_list("name", "site__name")),
@@ -303,18 +345,16 @@ def build_send_snapshot(server_name):
         max_recipient_envelope_limit=config.max_recipient_envelope_limit,
         postmaster_address=config.postmaster_address(),
         tls_send_domain_secure_list=frozenset(domain.lower() for domain in config.tls_send_domain_secure_list),
-        certificate_pem=certificate.certificate_pem.encode(), private_key_pem=certificate.private_key_pem(),
-        trusted_roots_pem=trusted_roots_pem(server),
+        certificate_pem=certificate.certificate_pem, private_key_pem=certificate.private_key_pem,
+        trusted_roots_pem=certificate.trusted_roots_pem,
         organization_hosts=_organization_hosts(), organization_bindings=_organization_bindings(),
     )
 
 
 def _send_server_config(server):
-    from django.conf import settings
-
     from transport.logs.tracking import tracking_settings_for
 
-    data_dir = Path(settings.EXCHANGE_DATA_DIR) / server.name
+    data_dir = server.data_directory
     return SendServerConfig(
         name=server.name, fqdn=server.fqdn, site=server.site.name,
         transient_failure_retry_count=server.transient_failure_retry_count,
@@ -327,10 +367,10 @@ def _send_server_config(server):
         max_per_domain_outbound_connections=server.max_per_domain_outbound_connections,
         internal_dns_servers=tuple(server.internal_dns_servers),
         external_dns_servers=tuple(server.external_dns_servers),
-        drop_root=data_dir / (server.root_drop_directory_path or "TransportRoles/Drop"),
+        drop_root=server.resolve_path(server.root_drop_directory_path or "TransportRoles/Drop"),
         data_dir=data_dir,
         send_protocol_log=ProtocolLogSettings(
-            data_dir / server.send_protocol_log_path, server.send_protocol_log_max_file_size,
+            server.resolve_path(server.send_protocol_log_path), server.send_protocol_log_max_file_size,
             server.send_protocol_log_max_age, server.send_protocol_log_max_directory_size),
         tracking=tracking_settings_for(server),
     )

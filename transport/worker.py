@@ -1,8 +1,9 @@
 """The transport worker: a Celery worker bound to one transport server's queue.
 
-Its bootstep starts the server's receive process (transport.receive.process), which runs the receive
-listeners. The configuration is read from the database into an immutable snapshot at start and on every
-reload_configuration task (in a Celery pool thread) and handed to that process, which swaps it in. Every
+Its bootstep builds the server's runtime (transport.runtime), registers it on the Celery app for the tasks, and
+starts the receive process (transport.receive.process), which runs the receive listeners. The configuration is
+read from the database at start and on every reload_configuration task (in a Celery pool thread): the runtime
+swaps in its send side and hands the receive side to that process, which swaps it in too. Every
 TRANSPORT_HEARTBEAT_INTERVAL seconds the worker checks its broker connection and records it with a heartbeat
 next to the listener status (what `manage.py transport_health` and the console read); with
 TRANSPORT_METRICS_PORT it serves its metrics (transport.metrics).
@@ -14,10 +15,10 @@ from datetime import datetime, timezone
 from celery import bootsteps
 from django.conf import settings
 
+from transport import dispatch
 from transport.metrics import MetricsEndpoint
-from transport.queue.store import MessageStore
 from transport.receive.process import ReceiveProcess
-from transport.snapshot import build_snapshot
+from transport.runtime import TransportRuntime
 
 log = logging.getLogger("transport")
 
@@ -25,23 +26,30 @@ RECOVERY_BATCH = 500
 
 
 class ReceiveListeners:
-    """The worker's side of its server's listeners: read the configuration, have the receive process run it,
-    record the bindings' status."""
+    """The worker's side of its server's listeners: have the receive process run the receive side of each
+    configuration the runtime swaps in, record the bindings' status."""
 
-    def __init__(self, server_name):
-        self.server_name = server_name
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.server_name = runtime.server_name
         self._reload_lock = threading.Lock()   # also orders the status writes: the last one is the truth
         self._running = None   # (snapshot, {binding: status}) the receive process last reported
         self._recorded = None  # what was last recorded, which each heartbeat records again, newer
         self.broker = "not checked yet"   # until the first heartbeat, at once
         self.process = ReceiveProcess(
             # A receive process started again may have accepted messages it had not handed on yet.
-            on_restart=lambda: recover_queued_messages(self.reload()), on_exit=self._not_listening,
+            on_restart=self._restarted, on_exit=self._not_listening,
             max_restart_delay=settings.RECEIVE_PROCESS_MAX_RESTART_DELAY)
+        runtime.on_reload(self.apply)
 
-    def reload(self):
+    def _restarted(self):
+        self.apply(self.runtime.configuration)
+        recover_queued_messages(self.runtime)
+
+    def apply(self, configuration):
+        """Have the receive process run the receive side of `configuration`; record what it reports."""
+        snapshot = configuration.receive
         with self._reload_lock:
-            snapshot = build_snapshot(self.server_name)
             status = self.process.apply(snapshot)
             if status is None:
                 log.info("Transport server %s: the receive process is not running; it gets the configuration "
@@ -85,15 +93,6 @@ class ReceiveListeners:
             self._recorded = None   # no more heartbeats
             if self._running is not None:   # no binding is reported: "Not running", as before a worker starts
                 record_listener_status(self._running[0], {})
-
-
-_listeners = None
-
-
-def reload_running_configuration(server_name):
-    if _listeners is None:  # a reload that reached a process without listeners (e.g. eager mode)
-        return build_snapshot(server_name)
-    return _listeners.reload()
 
 
 def record_listener_status(snapshot, status, health=None):
@@ -144,23 +143,21 @@ class Heartbeat:
         self._stopping.set()
 
 
-def recover_queued_messages(snapshot):
+def recover_queued_messages(runtime):
     """Messages accepted before a crash or stop are still in the store: hand them on again."""
-    from transport.tasks import hand_to_categorizer
-
-    message_ids = MessageStore(snapshot.queue_directory).ids()
+    message_ids = runtime.store.ids()
     for start in range(0, len(message_ids), RECOVERY_BATCH):
-        hand_to_categorizer(snapshot.name, *message_ids[start:start + RECOVERY_BATCH])
+        dispatch.categorize_messages(runtime.server_name, message_ids[start:start + RECOVERY_BATCH])
     if message_ids:
         log.info("Handed %d queued message(s) to the categorizer again", len(message_ids))
 
 
-def start_metrics(listeners):
+def start_metrics(listeners, registry):
     """The metrics endpoint, or None if its port can't open: mail goes on flowing without it (Prometheus
     shows the target down)."""
     address, port = settings.TRANSPORT_METRICS_ADDRESS, settings.TRANSPORT_METRICS_PORT
     try:
-        return MetricsEndpoint(listeners, address, port)
+        return MetricsEndpoint(listeners, registry, address, port)
     except OSError as error:
         log.error("Metrics can't listen on %s:%d: %s", address, port, error.strerror or error,
                   extra={"server": listeners.server_name})
@@ -168,28 +165,28 @@ def start_metrics(listeners):
 
 
 class TransportServerStep(bootsteps.StartStopStep):
-    """Starts the receive process of the server when the worker starts; stops it when the worker stops."""
+    """Builds the server's runtime and starts its receive process when the worker starts; stops them when the
+    worker stops."""
 
     def __init__(self, worker, transport_server=None, **options):
         super().__init__(worker, **options)
         self.server_name = transport_server
-        self.heartbeat = self.metrics = None
+        self.listeners = self.heartbeat = self.metrics = None
 
     def start(self, worker):
-        global _listeners
         if not self.server_name:
             return
-        _listeners = ReceiveListeners(self.server_name)
-        recover_queued_messages(_listeners.reload())
-        self.heartbeat = Heartbeat(worker.app, _listeners)
+        runtime = TransportRuntime(self.server_name)
+        worker.app.transport_runtimes = {runtime.server_name.lower(): runtime}   # what the tasks run on
+        self.listeners = ReceiveListeners(runtime)
+        self.listeners.apply(runtime.configuration)
+        recover_queued_messages(runtime)
+        self.heartbeat = Heartbeat(worker.app, self.listeners)
         if settings.TRANSPORT_METRICS_PORT:
-            self.metrics = start_metrics(_listeners)
+            self.metrics = start_metrics(self.listeners, runtime.metrics.registry)
 
     def stop(self, worker):
-        global _listeners
-        for part in (self.metrics, self.heartbeat):
+        for part in (self.metrics, self.heartbeat, self.listeners):
             if part is not None:
                 part.stop()
-        if _listeners is not None:
-            _listeners.stop()
-            _listeners = None
+        worker.app.transport_runtimes = {}

@@ -32,3 +32,13 @@ class ExchangeCertificate(models.Model):
 
     def private_key_pem(self):
         return secrets.decrypt(self.private_key_encrypted).encode()
+
+
+TRUSTED_ROOTS_FOLDER = "TrustedRootCertificates"   # in each server's data folder
+
+
+def trusted_roots_pem(server):
+    """The server's trusted root certificates for verifying client certificates (mutual TLS): every PEM file
+    in TrustedRootCertificates in its data folder."""
+    folder = server.resolve_path(TRUSTED_ROOTS_FOLDER)
+    return b"".join(path.read_bytes() for path in sorted(folder.glob("*.pem"))) if folder.is_dir() else b""

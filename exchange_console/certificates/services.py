@@ -5,7 +5,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from django.conf import settings
 from django.db import transaction
 
 from exchange_console import secrets
@@ -15,7 +14,6 @@ from exchange_console.certificates.schemas import EXCHANGE_CERTIFICATE
 from exchange_console.services import ConfigurationError, audited, authorize, notify_servers
 
 SELF_SIGNED_VALIDITY = datetime.timedelta(days=5 * 365)   # Exchange 2010's self-signed certificate: 5 years
-TRUSTED_ROOTS_FOLDER = "TrustedRootCertificates"   # under EXCHANGE_DATA_DIR/<server>
 
 
 def issue_certificate_at_creation(sender, instance, created, **kwargs):
@@ -90,19 +88,6 @@ class _ServersOfCertificate:
 
 
 _SERVERS_OF_CERTIFICATE = _ServersOfCertificate()
-
-
-def server_certificate(server):
-    """The certificate a server presents for SMTP; a server that somehow has none gets its self-signed one."""
-    found = ExchangeCertificate.objects.filter(server=server, services="SMTP").last()
-    return found or new_self_signed_certificate(server)
-
-
-def trusted_roots_pem(server):
-    """The server's trusted root certificates for verifying client certificates (mutual TLS): every PEM file
-    in EXCHANGE_DATA_DIR/<server>/TrustedRootCertificates."""
-    folder = settings.EXCHANGE_DATA_DIR / server.name / TRUSTED_ROOTS_FOLDER
-    return b"".join(path.read_bytes() for path in sorted(folder.glob("*.pem"))) if folder.is_dir() else b""
 
 
 def _private_key_block(data):

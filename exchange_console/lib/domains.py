@@ -41,6 +41,13 @@ def match_domain_pattern(pattern, domain):
     return None
 
 
+def most_specific(entries, domain):
+    """The (pattern, value) entry whose pattern matches `domain` most specifically, None when none does (how
+    Exchange picks an accepted domain, a remote domain, an address space)."""
+    ranked = [(rank, entry) for entry in entries if (rank := match_domain_pattern(entry[0], domain)) is not None]
+    return max(ranked, key=lambda item: item[0])[1] if ranked else None
+
+
 @dataclass(frozen=True)
 class AddressSpace:
     type: str

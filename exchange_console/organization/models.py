@@ -13,6 +13,8 @@ from django.contrib.auth.hashers import check_password
 from django.db import models
 from django.utils import timezone
 
+from exchange_console.lib.servers import celery_queue
+
 MB = 1024 * 1024
 HEARTBEATS_MISSED = 3   # a worker silent for this many of its heartbeat intervals is taken as gone
 HEALTHY = "Healthy"
@@ -181,8 +183,8 @@ class TransportServer(ConfigObject):
 
     @property
     def celery_queue(self):
-        """The Celery queue that this server's transport worker consumes."""
-        return f"transport.{self.name.lower()}"
+        return celery_queue(self.name)
+
 
 
 class DomainType(models.TextChoices):

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class QueuesConfig(AppConfig):
+    """The Queue Viewer's cmdlets and actions; the queue tables are the transport's (transport.queue)."""
     name = "exchange_console.queues"
-    label = "queues"
+    label = "queue_viewer"
     verbose_name = "Queue Viewer"

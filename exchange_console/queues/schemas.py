@@ -2,7 +2,7 @@
 read-only (what changes them are the queue actions in actions.py); the schemas give the shell and the audit
 log Exchange's property names, formats and identities (SERVER\\QueueId, SERVER\\QueueId\\MessageId)."""
 from exchange_console import params as p
-from exchange_console.queues.models import DeliveryQueue, QueuedMessage
+from transport.queue.models import DeliveryQueue, QueuedMessage
 from exchange_console.schema import ObjectSchema, Param, read_only
 
 

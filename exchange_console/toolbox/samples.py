@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from exchange_console.organization.models import TransportServer
-from exchange_console.queues.models import QueuedMessage
+from transport.queue.models import QueuedMessage
 from exchange_console.toolbox import logs
 from exchange_console.toolbox.models import QueueSample
 

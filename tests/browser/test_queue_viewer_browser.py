@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.organization import setup
-from exchange_console.queues.models import MessageStatus, QueuedMessage
+from transport.queue.models import MessageStatus, QueuedMessage
 from exchange_console.services import new_object
 from tests.send_peers import Sink
 from tests.test_toolbox_queues import kims_mail, wait_until

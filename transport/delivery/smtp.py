@@ -2,14 +2,14 @@
 settings ask, smart host authentication, and per-recipient results for one message at a time on a connection
 that carries up to SmtpMaxMessagesPerConnection messages. What it sends ends every line with CRLF, and carries
 the organization's own headers only to the organization's servers."""
-import functools
 import smtplib
 import ssl
+import threading
 from dataclasses import dataclass
 
 from transport.headers import FOREST_HEADERS, ORGANIZATION_HEADERS, strip_header_fields
 from transport.logs.protocol import CONNECT, DISCONNECT, RECEIVED, SENT, NoSessionLog, endpoint
-from transport.tls import load_certificate_chain
+from transport.tls import certificate_matches, load_certificate_chain
 
 
 
@@ -51,16 +51,6 @@ def tls_policy(connector, domain, snapshot):
     return TlsPolicy(requires_tls_for_auth, connector.ignore_starttls, False, "", exchange_server)
 
 
-def certificate_matches(certificate, name):
-    """RFC 6125 style: a DNS name of the certificate equals `name` or is a wildcard for its parent."""
-    names = [value.lower() for kind, value in certificate.get("subjectAltName", ()) if kind == "DNS"]
-    name = name.lower()
-    if name.startswith("*."):   # a TlsDomain like *.contoso.com accepts any name under contoso.com
-        return any(san.endswith(name[1:]) for san in names)
-    parent = name.split(".", 1)[1] if "." in name else ""
-    return any(san == name or (san.startswith("*.") and san[2:] == parent) for san in names)
-
-
 def keeps_organization_headers(connector, snapshot, host_name, address, port):
     """Whether the host a session reached is another transport server of ours, which may read the
     organization's X-MS-Exchange-Organization-* and -Forest-* headers (how the sender authenticated, spam
@@ -74,10 +64,27 @@ def keeps_organization_headers(connector, snapshot, host_name, address, port):
                                             or (address, port) in snapshot.organization_bindings)
 
 
-@functools.lru_cache(maxsize=32)
+class ClientContexts:
+    """The TLS client contexts of one worker, by content: a configuration read again with the same certificate
+    reuses its context, a replaced certificate gets a new one (the few combinations a server has, kept)."""
+
+    LIMIT = 32
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._contexts = {}
+
+    def get(self, *key):
+        with self._lock:
+            if key not in self._contexts:
+                if len(self._contexts) >= self.LIMIT:
+                    self._contexts.clear()
+                self._contexts[key] = client_context(*key)
+            return self._contexts[key]
+
+
 def client_context(verify_chain, trusted_roots_pem, certificate_pem=b"", private_key_pem=b""):
-    """Cached by content: a snapshot rebuilt with the same certificate reuses the context, a replaced
-    certificate gets a new one. The key is loaded into memory only (see load_certificate_chain)."""
+    """The key is loaded into memory only (see load_certificate_chain)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False   # names are checked by certificate_matches, which knows TlsDomain patterns
     if verify_chain:
@@ -95,8 +102,8 @@ def client_context(verify_chain, trusted_roots_pem, certificate_pem=b"", private
 class SmtpSession:
     """One SMTP session to one host address, opened as the connector says."""
 
-    def __init__(self, connector, policy, snapshot, session_log_factory=None):
-        self.connector, self.policy, self.snapshot = connector, policy, snapshot
+    def __init__(self, connector, policy, snapshot, contexts, session_log_factory=None):
+        self.connector, self.policy, self.snapshot, self.contexts = connector, policy, snapshot, contexts
         self.session_log_factory = session_log_factory
         self.client = None
         self.messages_sent = 0
@@ -134,7 +141,7 @@ class SmtpSession:
     def _starttls(self, host_name):
         snapshot = self.snapshot
         certificate = (snapshot.certificate_pem, snapshot.private_key_pem) if self.policy.client_certificate else ()
-        context = client_context(self.policy.verify_chain, snapshot.trusted_roots_pem, *certificate)
+        context = self.contexts.get(self.policy.verify_chain, snapshot.trusted_roots_pem, *certificate)
         self.client._host = host_name.strip("[]")   # smtplib sends it as the TLS server name (SNI)
         try:
             code, text = self.client.starttls(context=context)

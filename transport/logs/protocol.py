@@ -9,22 +9,20 @@ FIELDS = ("date-time", "connector-id", "session-id", "sequence-number", "local-e
           "event", "data", "context")
 CONNECT, DISCONNECT, SENT, RECEIVED, INFORMATION = "+", "-", ">", "<", "*"
 
-# Session ids are 64-bit hex numbers that grow over time, like Exchange's (seeded from the clock).
-_session_ids = itertools.count(time.time_ns() // 100)
-
-
-def new_session_id():
-    return f"{next(_session_ids):016X}"
-
-
 class ProtocolLog:
     def __init__(self, log_settings, receive=True):
         prefix, log_type = ("RECV", "SMTP Receive Protocol Log") if receive else ("SEND", "SMTP Send Protocol Log")
         self._log = RollingLog(log_settings.directory, prefix, log_type, FIELDS, log_settings.max_file_size,
                                log_settings.max_age, log_settings.max_directory_size)
+        # Session ids are 64-bit hex numbers that grow over time, like Exchange's (seeded from the clock).
+        self._session_ids = itertools.count(time.time_ns() // 100)
 
     def session(self, connector_id, local_endpoint, remote_endpoint):
-        return SessionLog(self._log, connector_id, new_session_id(), local_endpoint, remote_endpoint)
+        return SessionLog(self._log, connector_id, f"{next(self._session_ids):016X}", local_endpoint,
+                          remote_endpoint)
+
+    def close(self):
+        self._log.close()
 
 
 class SessionLog:

@@ -33,6 +33,9 @@ class MessageTrackingLog:
             tracking_settings.directory, "MSGTRK", "Message Tracking Log", FIELDS,
             tracking_settings.max_file_size, tracking_settings.max_age, tracking_settings.max_directory_size)
 
+    def close(self):
+        self._log.close()
+
     def event(self, event_id, envelope, *, source="SMTP", recipients=None, recipient_status=(),
               connector_id=None, client_ip="", client_hostname="", server_ip="", server_hostname=None,
               source_context="", related_recipient_address="", reference="", message_info="",
@@ -58,18 +61,11 @@ class MessageTrackingLog:
                    message_info=format_time(envelope.arrival_time))
 
 
-def open_tracking_log(server):
-    """The tracking log of a TransportServer model instance (call off the SMTP hot path)."""
-    return MessageTrackingLog(tracking_settings_for(server), server.fqdn)
-
-
 def tracking_settings_for(server):
-    """TrackingSettings of a TransportServer model instance (relative paths are under EXCHANGE_DATA_DIR/<name>)."""
-    from django.conf import settings
-
+    """TrackingSettings of a TransportServer model instance (relative paths are under its data folder)."""
     return TrackingSettings(
         enabled=server.message_tracking_log_enabled,
-        directory=Path(settings.EXCHANGE_DATA_DIR) / server.name / server.message_tracking_log_path,
+        directory=server.resolve_path(server.message_tracking_log_path),
         max_file_size=server.message_tracking_log_max_file_size, max_age=server.message_tracking_log_max_age,
         max_directory_size=server.message_tracking_log_max_directory_size,
     )

@@ -1,4 +1,4 @@
-"""The durable queue store of one transport server: EXCHANGE_DATA_DIR/<SERVER>/Queue.
+"""The durable queue store of one transport server: the Queue folder in its data folder.
 
 Each message is one file, <id>.msg: the envelope as one JSON line, then the content as received (with our
 Received header). It is written to a temporary name, fsynced, renamed into place, and the directory is
@@ -215,10 +215,3 @@ def _new_envelope(*, mail_from, rcpt_tos, received_connector, client_ip, client_
         header_message_id=header_message_id, subject=subject, mail_options=tuple(mail_options),
         rcpt_options=tuple(tuple(options) for options in rcpt_options),
     )
-
-
-def server_store(server_name):
-    """The queue store of a transport server under EXCHANGE_DATA_DIR."""
-    from django.conf import settings
-
-    return MessageStore(Path(settings.EXCHANGE_DATA_DIR) / server_name / "Queue")

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from transport.dispatch import CategorizerHandoff
 from transport.logs.protocol import ProtocolLog
 from transport.logs.tracking import MessageTrackingLog
 from transport.queue.store import MessageStore
 from transport.receive.policy import select_connector
-from transport.tasks import CategorizerHandoff
 from transport.tls import load_certificate_chain
 
 
@@ -24,7 +24,7 @@ CONNECTOR_CACHE_SIZE = 10000
 @dataclass(frozen=True)
 class ServerRuntime:
     snapshot: object
-    tls_context: ssl.SSLContext
+    tls_context: ssl.SSLContext     # None: no certificate is enabled for SMTP, so no STARTTLS
     organization_fingerprints: frozenset
     protocol_log: ProtocolLog
     tracking_log: MessageTrackingLog
@@ -69,6 +69,8 @@ def build_runtime(snapshot, previous=None):
 def server_tls_context(snapshot):
     """STARTTLS with the server's certificate. Client certificates are asked for, not required: they prove a
     partner's domain (mutual TLS) or one of the organization's own servers (ExchangeServer authentication)."""
+    if not snapshot.certificate_pem:
+        return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     load_certificate_chain(context, snapshot.certificate_pem, snapshot.private_key_pem)
@@ -81,6 +83,8 @@ def server_tls_context(snapshot):
 
 def certificate_facts(certificate_pem):
     """What Exchange's protocol log says about the certificate it sends for STARTTLS."""
+    if not certificate_pem:
+        return ()
     leaf = x509.load_pem_x509_certificate(certificate_pem)
     try:
         names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(

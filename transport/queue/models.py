@@ -1,9 +1,10 @@
 """What Exchange's Queue Viewer shows: the delivery queues of each transport server (one per next hop), the
 messages in them and each message's recipients still to deliver.
 
-The transport worker of the server writes these rows; the message content stays in that server's durable
-store (transport.queue.store), referenced by store_id. A message whose recipients go to two next hops is in
-two queues, as in Exchange.
+The transport owns these tables: transport.queue.state is the one module that changes them (the transport's
+queue manager and the console's queue actions both go through it). The message content stays in the durable
+store of the server that owns the queue (transport.queue.store), referenced by store_id. A message whose
+recipients go to two next hops is in two queues, as in Exchange.
 """
 from django.db import models
 

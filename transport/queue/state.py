@@ -1,15 +1,21 @@
-"""The delivery queues of a server in the database: putting recipients in the queue of their next hop,
-claiming messages for a delivery attempt, and finishing, deferring or moving them."""
+"""Every change of queue state, in one place: putting recipients in the queue of their next hop, claiming
+messages for a delivery attempt, finishing, deferring or moving them, and what an administrator does to queues
+and messages (Suspend, Resume, Retry, Remove).
+
+Changes are conditional updates, so that the transport and an administrator never overwrite each other: an
+attempt's outcome lands only on messages it still holds (Active), a message suspended meanwhile
+(PendingSuspend) becomes Suspended when the attempt ends, a suspended queue stays Suspended whatever its
+attempt met, and a message being removed (PendingRemove) is left to the removal."""
 import uuid
+
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Case, Min, Value, When
 from django.utils import timezone
 
 from exchange_console.organization.models import TransportServer
-from exchange_console.queues.models import (
+from transport.queue.models import (
     DeliveryQueue, DeliveryType, MessageStatus, QueuedMessage, QueuedRecipient, QueueStatus,
 )
-from transport.delivery.runtime import INSTANCE
 
 WAITING = (MessageStatus.READY, MessageStatus.RETRY)
 ENQUEUE_CHUNK = 500   # queue entries per INSERT (nine parameters each: well within every database's limit)
@@ -105,30 +111,34 @@ def queued_store_ids(store_ids):
         return {row[0] for row in cursor.fetchall()}
 
 
-def release_abandoned(server_name, store_ids):
-    """Messages a dead worker left Active go back to Ready; returns the queues they are in."""
+def release_abandoned(server_name, store_ids, instance):
+    """Messages a dead worker left Active go back to Ready (PendingSuspend: Suspended); returns the queues
+    they are in. `instance`: this worker's, whose own attempts are alive."""
     if not store_ids:
         return []
     messages = QueuedMessage.objects.filter(store_id__in=list(store_ids), queue__server__name=server_name)
-    messages.filter(status=MessageStatus.ACTIVE).exclude(claim__startswith=INSTANCE + ":").update(
-        status=MessageStatus.READY, claim="")
+    abandoned = messages.exclude(claim="").exclude(claim__startswith=instance + ":")
+    _end_attempt(abandoned, MessageStatus.READY)
     return DeliveryQueue.objects.filter(messages__in=messages).distinct()
 
 
-def claim(queue, limit):
-    """Claim up to `limit` waiting messages of the queue whose retry time has come (conditional update: two
-    workers never hold the same message); each carries `addresses`, its recipients to attempt. Plain SQL:
-    this runs for every few messages delivered, and building the ORM's queries cost more than running them."""
+def claim(queue, limit, instance):
+    """Claim up to `limit` waiting messages of the queue whose retry time has come, unless the queue is
+    suspended (conditional update: two workers never hold the same message); each carries `addresses`, its
+    recipients to attempt. `instance`: the claiming worker's. Plain SQL: this runs for every few messages
+    delivered, and building the ORM's queries cost more than running them."""
     messages, recipients = QueuedMessage._meta.db_table, QueuedRecipient._meta.db_table
-    due = "status IN (%s, %s) AND (next_retry_time IS NULL OR next_retry_time <= %s)"
-    due_params = [*WAITING, connection.ops.adapt_datetimefield_value(timezone.now())]
+    due = (f"status IN (%s, %s) AND (next_retry_time IS NULL OR next_retry_time <= %s) AND queue_id IN "
+           f"(SELECT id FROM {DeliveryQueue._meta.db_table} WHERE id = %s AND status <> %s)")
+    due_params = [*WAITING, connection.ops.adapt_datetimefield_value(timezone.now()), queue.id,
+                  QueueStatus.SUSPENDED]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {messages} WHERE queue_id = %s AND {due} ORDER BY date_received, id "
                        "LIMIT %s", [queue.id, *due_params, limit])
         ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return []
-        token = f"{INSTANCE}:{uuid.uuid4().hex[:16]}"
+        token = f"{instance}:{uuid.uuid4().hex[:16]}"
         cursor.execute(f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN {_in(ids)} "
                        f"AND {due}", [MessageStatus.ACTIVE, token, *ids, *due_params])
         cursor.execute(f"SELECT message_id, address FROM {recipients} WHERE message_id IN "
@@ -168,10 +178,23 @@ def settle(message, retry_interval, error):
     if not pending(message):
         message.delete()
         return True
-    QueuedMessage.objects.filter(id=message.id).update(
-        status=MessageStatus.RETRY, claim="", retry_count=message.retry_count + 1, last_error=error[:2000],
-        next_retry_time=timezone.now() + retry_interval)
+    _end_attempt(QueuedMessage.objects.filter(id=message.id), MessageStatus.RETRY,
+                 retry_count=message.retry_count + 1, last_error=error[:2000],
+                 next_retry_time=timezone.now() + retry_interval)
     return False
+
+
+def _end_attempt(messages, status, **changes):
+    """An attempt's outcome for the messages it held: `status` where they are still Active, Suspended where an
+    administrator suspended them meanwhile; a message pending removal keeps that state for the removal."""
+    messages.filter(status=MessageStatus.ACTIVE).update(status=status, claim="", **changes)
+    messages.filter(status=MessageStatus.PENDING_SUSPEND).update(status=MessageStatus.SUSPENDED, claim="", **changes)
+    messages.filter(status=MessageStatus.PENDING_REMOVE).update(claim="")
+
+
+def _unless_suspended(status):
+    """A queue's new status, unless an administrator suspended it (the Suspended state is theirs to end)."""
+    return Case(When(status=QueueStatus.SUSPENDED, then=Value(QueueStatus.SUSPENDED)), default=Value(status))
 
 
 def by_id(queue_ids):
@@ -181,15 +204,17 @@ def by_id(queue_ids):
 def interrupted(queue, messages, error, retry_interval):
     """A session broke off: its unsent messages wait `retry_interval`, and the queue shows why (Retry)."""
     now = timezone.now()
-    QueuedMessage.objects.filter(id__in=[message.id for message in messages]).update(
-        status=MessageStatus.RETRY, claim="", last_error=error[:2000], next_retry_time=now + retry_interval)
+    _end_attempt(QueuedMessage.objects.filter(id__in=[message.id for message in messages]), MessageStatus.RETRY,
+                 last_error=error[:2000], next_retry_time=now + retry_interval)
     DeliveryQueue.objects.filter(id=queue.id).update(
-        status=QueueStatus.RETRY, last_error=error[:2000], last_retry_time=now, next_retry_time=now + retry_interval)
+        status=_unless_suspended(QueueStatus.RETRY), last_error=error[:2000], last_retry_time=now,
+        next_retry_time=now + retry_interval)
 
 
-def release(messages, status=MessageStatus.RETRY, error=""):
-    QueuedMessage.objects.filter(id__in=[message.id for message in messages]).update(
-        status=status, claim="", last_error=error[:2000])
+def release(messages, error=""):
+    """Claimed messages go back unattempted (or after a defect): they wait for their retry."""
+    _end_attempt(QueuedMessage.objects.filter(id__in=[message.id for message in messages]), MessageStatus.RETRY,
+                 last_error=error[:2000])
 
 
 def move(message, target_queue, addresses):
@@ -213,8 +238,8 @@ def connection_failed(queue, server, error):
                 else server.outbound_connection_failure_retry_interval)
     now = timezone.now()
     DeliveryQueue.objects.filter(id=queue.id).update(
-        status=QueueStatus.RETRY, connection_failing=True, connection_failures=failures, last_error=error[:2000],
-        last_retry_time=now, next_retry_time=now + interval)
+        status=_unless_suspended(QueueStatus.RETRY), connection_failing=True, connection_failures=failures,
+        last_error=error[:2000], last_retry_time=now, next_retry_time=now + interval)
     queue.refresh_from_db()
     return queue
 
@@ -222,8 +247,8 @@ def connection_failed(queue, server, error):
 def connected(queue):
     if queue.connection_failing or queue.status != QueueStatus.ACTIVE:
         DeliveryQueue.objects.filter(id=queue.id).update(
-            status=QueueStatus.ACTIVE, connection_failing=False, connection_failures=0, last_error="",
-            next_retry_time=None, last_retry_time=timezone.now())
+            status=_unless_suspended(QueueStatus.ACTIVE), connection_failing=False, connection_failures=0,
+            last_error="", next_retry_time=None, last_retry_time=timezone.now())
         queue.refresh_from_db()
 
 
@@ -256,3 +281,49 @@ def due_for_delay_notice(message, delay_timeout):
 
 def mark_delay_notified(message):
     QueuedMessage.objects.filter(id=message.id).update(delay_notified=True)
+
+
+# --- What an administrator does (the console's write path calls these, then asks the owning server to act) ---
+
+def retry_queue_now(queue):
+    """Retry-Queue: the queue and its messages waiting for a retry are due now."""
+    DeliveryQueue.objects.filter(pk=queue.pk).update(next_retry_time=timezone.now())
+    queue.messages.filter(status=MessageStatus.RETRY).update(next_retry_time=None)
+
+
+def suspend_queue(queue):
+    """No new attempt starts; one under way ends with the message in flight (claim refuses a suspended queue)."""
+    DeliveryQueue.objects.filter(pk=queue.pk).update(status=QueueStatus.SUSPENDED)
+
+
+def resume_queue(queue):
+    DeliveryQueue.objects.filter(pk=queue.pk, status=QueueStatus.SUSPENDED).update(status=QueueStatus.READY)
+
+
+def suspend_message(message):
+    """Waiting messages stop at once; one being delivered right now is marked PendingSuspend, which its attempt
+    turns into Suspended when it ends (see _end_attempt)."""
+    QueuedMessage.objects.filter(pk=message.pk, status__in=WAITING).update(status=MessageStatus.SUSPENDED)
+    QueuedMessage.objects.filter(pk=message.pk, status=MessageStatus.ACTIVE).update(
+        status=MessageStatus.PENDING_SUSPEND)
+
+
+def resume_message(message):
+    """A suspended message waits again, due now; one whose suspension hadn't taken effect (its attempt still
+    runs) is simply Active again, so no second attempt claims it meanwhile."""
+    QueuedMessage.objects.filter(pk=message.pk, status=MessageStatus.SUSPENDED).update(
+        status=MessageStatus.READY, next_retry_time=None)
+    QueuedMessage.objects.filter(pk=message.pk, status=MessageStatus.PENDING_SUSPEND).update(
+        status=MessageStatus.ACTIVE)
+
+
+def mark_pending_remove(message):
+    """Remove-Message: PendingRemove until the owning server has removed it (take_for_removal)."""
+    QueuedMessage.objects.filter(pk=message.pk).update(status=MessageStatus.PENDING_REMOVE)
+
+
+def take_for_removal(message_id):
+    """The owning server removes the message: locked (inside a transaction) until it is deleted; None when
+    it has gone already (delivered meanwhile)."""
+    return (QueuedMessage.objects.select_for_update().filter(pk=message_id, status=MessageStatus.PENDING_REMOVE)
+            .select_related("queue").first())

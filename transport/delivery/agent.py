@@ -1,0 +1,85 @@
+"""The delivery agents: they take one message to a next hop and say what became of each recipient, nothing more
+(as Postfix's smtp agent does for its queue manager). Retry, expiry, failover and reports are the queue
+manager's (transport.queue.manager).
+
+SmtpAgent speaks SMTP to the smart hosts or MX hosts of a send connector, a new connection every
+SmtpMaxMessagesPerConnection messages; DropAgent writes drop files for a foreign connector. Both return
+{recipient: (code, text)}; an agent that cannot reach the next hop at all raises (ConnectFailure,
+TransientRoutingError, PermanentRoutingError, DropDirectoryOutsideRoot, DropDirectoryQuotaExceeded)."""
+from transport.delivery.dns import mx_hosts, resolver_for, smart_host_hosts
+from transport.delivery.drop import drop_directory, write_drop_file
+from transport.delivery.smtp import ConnectFailure, SessionFailure, SmtpSession, tls_policy
+from transport.logs.protocol import endpoint
+
+
+class SmtpAgent:
+    """Sessions with one next hop of a send connector, opened as the connector says."""
+
+    def __init__(self, runtime, configuration, connector, domain):
+        """domain: the recipient domain whose MX hosts are the next hop ('' for smart hosts)."""
+        self.configuration, self.connector, self.domain = configuration, connector, domain
+        self.contexts = runtime.client_contexts
+        self.log_factory = _session_log_factory(runtime, connector)
+        self.session = None
+
+    def connect(self):
+        """A session with the first host of the next hop that takes one (none: ConnectFailure)."""
+        self.close()
+        connector = self.connector
+        resolver = resolver_for(self.configuration.server, connector)
+        hosts = (smart_host_hosts(connector.smart_hosts, resolver) if connector.smart_hosts
+                 else mx_hosts(self.domain, resolver))
+        policy = tls_policy(connector, self.domain, self.configuration)
+        errors = []
+        for host in hosts:
+            for address in host.addresses:
+                session = SmtpSession(connector, policy, self.configuration, self.contexts, self.log_factory)
+                try:
+                    self.session = session.open(host.name, address, connector.port)
+                    return
+                except (OSError, SessionFailure) as error:
+                    session.close()
+                    errors.append(f"{host.name} [{endpoint(address, connector.port)}]: {error}")
+        raise ConnectFailure("451 4.4.0 Primary target IP address responded with: "
+                             + ("; ".join(errors) or f"no host found for {self.domain or connector.name}"))
+
+    def deliver(self, envelope, recipients, content):
+        """Send one message on the open session (a fresh one once this one carried its share)."""
+        if self.session is None or self.session.messages_sent >= self.connector.smtp_max_messages_per_connection:
+            self.connect()
+        try:
+            return self.session.send(envelope.mail_from, recipients, content)
+        except SessionFailure as error:
+            return {recipient: (error.code, error.text) for recipient in recipients}
+
+    @property
+    def remote_address(self):
+        client = self.session.client if self.session else None
+        return client.sock.getpeername()[0] if client and client.sock else ""
+
+    def close(self):
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def _session_log_factory(runtime, connector):
+    if connector.protocol_logging_level != "Verbose":
+        return None
+    protocol_log = runtime.send_protocol_log()
+    return lambda local, remote: protocol_log.session(connector.name, local, remote)
+
+
+class DropAgent:
+    """Drop files in a foreign connector's folder under RootDropDirectoryPath."""
+
+    remote_address = ""
+
+    def __init__(self, configuration, connector):
+        self.connector = connector
+        self.folder = drop_directory(configuration.server.drop_root, connector)   # DropDirectoryOutsideRoot
+
+    def deliver(self, envelope, recipients, content):
+        write_drop_file(self.folder, self.connector.drop_directory_quota, envelope.message_id, envelope.mail_from,
+                        recipients, content)
+        return {recipient: (250, "2.0.0 Written to the drop directory") for recipient in recipients}
