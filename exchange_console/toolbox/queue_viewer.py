@@ -13,15 +13,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from exchange_console.accounts.rbac import can_change_object
 from exchange_console.lib.errors import ParameterError
 from exchange_console.organization.models import TransportServer
 from exchange_console.queues import actions
 from exchange_console.queues.filters import OPathFilter
-from exchange_console.queues.models import DeliveryQueue, QueuedMessage
+from transport.queue.models import DeliveryQueue, QueuedMessage
 from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, QUEUE, QUEUE_COLUMNS
 from exchange_console.services import ConfigurationError
 from exchange_console.shell.values import ConfigRecord
 from exchange_console.toolbox import logs, samples
+from transport import dispatch
 
 PAGE_SIZE = 100
 CHARTED_SERVERS = 10  # as many series as a chart keeps apart by colour
@@ -184,15 +186,25 @@ def export_list(request):
 @login_required
 def message_detail(request, pk):
     """One message: its properties, recipients with their last error, its headers and its tracking history."""
-    from transport.queue.store import server_store
-
     message = get_object_or_404(QueuedMessage.objects.select_related("queue__server"), pk=pk)
-    try:
-        _, content = server_store(message.queue.server.name).load(message.store_id)
-        headers = BytesHeaderParser().parsebytes(content).items()
-    except FileNotFoundError:
-        headers = []
+    headers, headers_missing = _headers(request.user, message)
     history, skipped = logs.message_path(message.internet_message_id) if message.internet_message_id else ([], 0)
     return render(request, "toolbox/queue_message.html", {
-        "message": message, "record": ConfigRecord(MESSAGE, message), "headers": headers, "history": history,
-        "skipped": skipped, "recipients": message.recipients.all()})
+        "message": message, "record": ConfigRecord(MESSAGE, message), "headers": headers,
+        "headers_missing": headers_missing, "history": history, "skipped": skipped,
+        "recipients": message.recipients.all()})
+
+
+def _headers(user, message):
+    """(headers, why there are none). Headers are message content: only administrators with the queue rights
+    Export-Message takes see them, read by the server that holds the message (the console never opens a
+    server's disk)."""
+    if not can_change_object(user, MESSAGE, message):
+        return [], ("Headers are message content: they're shown to administrators who manage this server's "
+                    "queues, as Export-Message is. Your role groups let you see the message's properties and "
+                    "history only.")
+    try:
+        content = dispatch.read_message(message.queue.server.name, message.store_id)
+    except dispatch.MessageUnavailable as error:
+        return [], f"The headers couldn't be read: {error}"
+    return BytesHeaderParser().parsebytes(content).items(), ""
