@@ -16,10 +16,9 @@ from exchange_console.organization.schemas import ACCEPTED_DOMAIN
 from exchange_console.services import new_object
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
-    receive_process, remove_server_data, unique_server_name, wait_for,
+    receive_process, remove_server_data, server_store, unique_server_name, wait_for,
 )
 from transport.delivery.mailbox import mailbox_folder
-from tests.transport_helpers import server_store
 from transport.queue.store import SPOOL_SUFFIX
 from transport.receive.acceptance import MEMORY_CONTENT
 from transport.receive.session import BARE_LINE_ENDING, COMMAND_NOT_CRLF, INVALID_CHARACTERS, LINE_TOO_LONG

@@ -17,10 +17,9 @@ from exchange_console.organization import setup
 from exchange_console.organization.models import TransportConfig
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_CONFIG
 from exchange_console.services import new_object, set_object
-from tests.transport_helpers import server_store
 from tests.transport_helpers import (
-    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, reconfigure,
-    remove_server_data, reply, swaks, unique_server_name,
+    Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
+    reconfigure, remove_server_data, reply, server_store, swaks, unique_server_name,
 )
 
 pytestmark = pytest.mark.smtp

@@ -14,9 +14,8 @@ from exchange_console.organization.schemas import ACCEPTED_DOMAIN
 from exchange_console.services import new_object, remove_object
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
-    receive_process, reconfigure, remove_server_data, unique_server_name,
+    receive_process, reconfigure, remove_server_data, server_store, unique_server_name,
 )
-from tests.transport_helpers import server_store
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]

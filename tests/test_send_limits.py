@@ -29,10 +29,9 @@ from exchange_console.services import new_object, set_object
 from tests.send_peers import Sink, SinkHandler
 from tests.shell_helpers import shell
 from tests.transport_helpers import (
-    SITE, Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
-    unique_server_name, wait_for,
+    Client, SITE, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
+    server_store, unique_server_name, wait_for,
 )
-from tests.transport_helpers import server_store
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]

@@ -14,9 +14,8 @@ from exchange_console.services import new_object
 from tests.send_peers import Sink, SinkHandler
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
-    unique_server_name, wait_for,
+    server_store, unique_server_name, wait_for,
 )
-from tests.transport_helpers import server_store
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
