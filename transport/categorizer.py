@@ -112,13 +112,9 @@ class Categorizer:
     def accept_transfer(self, envelope_json, content_b64, connector_name, recipients):
         """A transferred message arrives: store it durably here, then queue it for its connector."""
         original = Envelope.from_json(envelope_json)
-        content = base64.b64decode(content_b64)
-        stored = self.runtime.store.accept(
-            content, mail_from=original.mail_from, rcpt_tos=recipients,
-            received_connector=original.received_connector, client_ip=original.client_ip,
-            client_hostname=original.client_hostname, auth_user=original.auth_user, size=original.size,
-            header_message_id=original.header_message_id, subject=original.subject,
-            arrival_time=original.arrival_time, mail_options=original.mail_options)
+        kept = {name: value for name, value in vars(original).items()
+                if name not in ("message_id", "rcpt_tos", "rcpt_options")}   # a new id; its recipients here
+        stored = self.runtime.store.accept(base64.b64decode(content_b64), rcpt_tos=recipients, **kept)
         self.categorize([stored.message_id], via_connector_name=connector_name)
 
 

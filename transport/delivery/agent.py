@@ -57,6 +57,13 @@ class SmtpAgent:
         client = self.session.client if self.session else None
         return client.sock.getpeername()[0] if client and client.sock else ""
 
+    def track_sent(self, tracking, envelope, sent, results):
+        """SEND in the message tracking log, with the next hop's replies."""
+        tracking.event("SEND", envelope, recipients=sent, connector_id=self.connector.name,
+                       server_ip=self.remote_address,
+                       recipient_status=[f"{results[r][0]} {results[r][1]}" for r in sent],
+                       directionality="Originating")
+
     def close(self):
         if self.session is not None:
             self.session.close()
@@ -78,6 +85,11 @@ class DropAgent:
     def __init__(self, configuration, connector):
         self.connector = connector
         self.folder = drop_directory(configuration.server.drop_root, connector)   # DropDirectoryOutsideRoot
+
+    def track_sent(self, tracking, envelope, sent, results):
+        """TRANSFER to the gateway, as Exchange logs a drop file."""
+        tracking.event("TRANSFER", envelope, recipients=sent, connector_id=self.connector.name, source="GATEWAY",
+                       related_recipient_address=str(self.folder), directionality="Originating")
 
     def deliver(self, envelope, recipients, content):
         write_drop_file(self.folder, self.connector.drop_directory_quota, envelope.message_id, envelope.mail_from,

@@ -11,6 +11,7 @@ its mail moves to the next connector by cost when there is one (failover). It al
 import logging
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
 from transport import dispatch
@@ -201,17 +202,17 @@ class QueueManager:
 
     # --- Results ------------------------------------------------------------------------------------------------
 
-    def record_results(self, attempt, message, envelope, content, results, agent=None):
+    def record_results(self, attempt, message, envelope, content, results, agent):
         """Log and report an attempt's results; True when every recipient of the entry is done (delivered or
         failed), else the deferred ones wait for their retry."""
-        connector, remote = attempt.connector, agent.remote_address if agent else ""
+        connector, remote = attempt.connector, agent.remote_address
         sent = [r for r, (code, _) in results.items() if 200 <= code < 300]
         failed = [RecipientReport(r, enhanced_status(text, "5.0.0"), f"{code} {text}", attempt.queue.next_hop_domain)
                   for r, (code, text) in results.items() if code >= 500]
         deferred = {r: f"{code} {text}" for r, (code, text) in results.items() if 300 <= code < 500}
         tracking = self.runtime.tracking_log()
         if sent:
-            self._track_sent(attempt, agent, envelope, sent, results)
+            agent.track_sent(tracking, envelope, sent, results)
             self.runtime.metrics.message_sent(self.server_name, connector.name, envelope.arrival_time)
         if failed:
             tracking.event("FAIL", envelope, recipients=[r.address for r in failed], connector_id=connector.name,
@@ -228,17 +229,6 @@ class QueueManager:
             state.finish_recipients(message, sent + [r.address for r in failed])
             self._wait_for_retry(attempt, message, envelope, content, "; ".join(deferred.values()))
         return not deferred
-
-    def _track_sent(self, attempt, agent, envelope, sent, results):
-        tracking, connector = self.runtime.tracking_log(), attempt.connector
-        if isinstance(agent, DropAgent):
-            tracking.event("TRANSFER", envelope, recipients=sent, connector_id=connector.name, source="GATEWAY",
-                           related_recipient_address=str(agent.folder), directionality="Originating")
-        else:
-            tracking.event("SEND", envelope, recipients=sent, connector_id=connector.name,
-                           server_ip=agent.remote_address if agent else "",
-                           recipient_status=[f"{results[r][0]} {results[r][1]}" for r in sent],
-                           directionality="Originating")
 
     def _wait_for_retry(self, attempt, message, envelope, content, error):
         """Deferred recipients wait MessageRetryInterval; the delay DSN goes once DelayNotificationTimeout passed."""
@@ -357,8 +347,6 @@ class QueueManager:
     def remove(self, message_id, with_ndr):
         """Remove-Message on this server: an NDR to the sender when asked (WithNDR), a FAIL tracking event, then
         the message leaves the queue (and the store when no other queue holds it)."""
-        from django.db import transaction
-
         with transaction.atomic():
             message = state.take_for_removal(message_id)
             if message is None:
