@@ -199,10 +199,12 @@ elif CELERY_BROKER_URL.startswith("memory://"):
     _results = "cache+memory://"
 else:
     _results = CELERY_BROKER_URL
-CELERY_RESULT_BACKEND = env_url("CELERY_RESULT_BACKEND", _results,
-                                schemes={"redis", "rediss", "file", "cache+memory"})
-if CELERY_RESULT_BACKEND.startswith("file://"):   # Celery checks the folder when it starts, so it must exist
-    Path(CELERY_RESULT_BACKEND.removeprefix("file://").removeprefix("localhost")).mkdir(parents=True, exist_ok=True)
+RESULT_BACKEND_URL = env_url("CELERY_RESULT_BACKEND", _results, schemes={"redis", "rediss", "file", "cache+memory"})
+CELERY_RESULT_BACKEND = RESULT_BACKEND_URL
+if RESULT_BACKEND_URL.startswith("file://"):   # Celery checks the folder when it starts, so it must exist
+    Path(RESULT_BACKEND_URL.removeprefix("file://").removeprefix("localhost")).mkdir(parents=True, exist_ok=True)
+    # Celery's own file backend writes an answer in place, where the console could read half of it.
+    CELERY_RESULT_BACKEND = f"transport.broker:FilesystemResults+{RESULT_BACKEND_URL}"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 # Seconds the console waits for a transport server to answer a read of its disk (the Queue Viewer's message

@@ -135,12 +135,13 @@ def test_each_change_runs_exactly_for_the_role_groups_that_grant_it(world, perso
     line, allowed = CHANGES[cmdlet]
     with acting_as(administrator(persona, world), "EMS"):
         if persona in allowed:
-            if cmdlet in NO_WORKER:
+            if cmdlet in NO_WORKER:   # allowed, and recorded as failed: the server couldn't answer
                 with pytest.raises(ShellError, match=re.escape(NO_WORKER[cmdlet])):
                     Session(BufferHost()).run(line)
+                assert AdminAuditEntry.objects.get(cmdlet=cmdlet, succeeded=False).error.endswith(NO_WORKER[cmdlet])
             else:
                 Session(BufferHost()).run(line)
-            assert AdminAuditEntry.objects.filter(cmdlet=cmdlet, succeeded=True).exists()
+                assert AdminAuditEntry.objects.filter(cmdlet=cmdlet, succeeded=True).exists()
         else:
             with pytest.raises(ShellError, match=f"Access denied: {persona} isn't allowed to run"):
                 Session(BufferHost()).run(line)

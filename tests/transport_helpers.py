@@ -68,7 +68,7 @@ class TransportWorker:
         self._share_broker()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url(),
                "EXCHANGE_DATA_DIR": str(self.data_dir), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-               "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND}
+               "CELERY_RESULT_BACKEND": settings.RESULT_BACKEND_URL}
         with open(self.output, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "transport", "--server", self.server_name, "--loglevel", "INFO",

@@ -1,13 +1,15 @@
-"""The embedded broker: kombu's filesystem transport, with each message file written whole before it shows.
+"""The embedded broker: kombu's filesystem transport, and Celery's filesystem result backend, with each file
+written whole before it shows.
 
-Kombu writes a message file in place under its final name; a worker polling at that moment can move and read
-it before the write is done, and the empty or partial JSON it gets stops the Celery worker. Here a message is
-written under a temporary name and renamed into place, so consumers only ever see complete messages.
+Both write a file in place under its final name; a reader polling at that moment can read it before the write is
+done (the empty or partial JSON stops a Celery worker, or gives the console half an answer). Here each file is
+written under a temporary name and renamed into place, so readers only ever see complete ones.
 """
 import os
 import uuid
 from time import monotonic
 
+from celery.backends.filesystem import FilesystemBackend
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
@@ -31,3 +33,14 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+class FilesystemResults(FilesystemBackend):
+    """The result backend beside the embedded broker (settings: CELERY_RESULT_BACKEND, file://)."""
+
+    def set(self, key, value):
+        final = self._filename(key)
+        temporary = final + TEMPORARY_SUFFIX.encode()
+        with self.open(temporary, "wb") as file:
+            file.write(value if isinstance(value, bytes) else str(value).encode())
+        os.replace(temporary, final)

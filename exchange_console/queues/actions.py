@@ -5,7 +5,8 @@ message with or without an NDR, read a message from its store)."""
 from django.db import transaction
 
 from exchange_console.queues.schemas import MESSAGE, QUEUE
-from exchange_console.services import audited, authorize
+from exchange_console.lib.errors import ParameterError
+from exchange_console.services import ConfigurationError, audited, authorize
 from transport import dispatch
 from transport.queue import state
 from transport.queue.models import DeliveryQueue, QueuedMessage
@@ -71,9 +72,17 @@ def remove_message(message, with_ndr):
 def export_message(message):
     """Export-Message: the message as its server's queue store holds it (headers and body, as bytes), read by
     that server's worker. Its content is more than Get-Message shows, so it takes the queue rights (Exchange's
-    Transport Queues role) and is audited."""
-    _message_action("Export", message, lambda: None)
-    return dispatch.read_message(message.queue.server.name, message.store_id)
+    Transport Queues role) and is audited: an export the server couldn't answer is recorded as failed."""
+    exported = []
+
+    def read():
+        try:
+            exported.append(dispatch.read_message(message.queue.server.name, message.store_id))
+        except dispatch.MessageUnavailable as error:
+            raise ConfigurationError([ParameterError(
+                "Identity", f"The message '{message.identity}' couldn't be exported: {error}")]) from None
+    _message_action("Export", message, read)
+    return exported[0]
 
 
 def deliver_now(queue):

@@ -13,7 +13,6 @@ from exchange_console.shell.cmdlets import CHANGE_SWITCHES, apply
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError, ShellError
 from exchange_console.shell.registry import Parameter, cmdlet
 from exchange_console.shell.values import ConfigRecord, to_string, truthy
-from transport.dispatch import MessageUnavailable
 
 IDENTITY = Parameter("Identity", position=0, pipeline=True)
 FILTER = Parameter("Filter", type_name="System.String")
@@ -165,11 +164,4 @@ def remove_message(invocation):
 @cmdlet("Export-Message", IDENTITY)
 def export_message(invocation):
     """The message as it sits in its server's queue store (headers and body, as bytes), read by that server."""
-    return [_export(_message(identity)) for identity in invocation.each("Identity")]
-
-
-def _export(message):
-    try:
-        return actions.export_message(message)
-    except MessageUnavailable as error:
-        raise ShellError(f"The message '{message.identity}' couldn't be exported: {error}") from None
+    return [actions.export_message(_message(identity)) for identity in invocation.each("Identity")]
