@@ -122,6 +122,16 @@ def test_it_refuses_control_characters_in_mail_and_rcpt_without_echoing_them(wor
     assert replies[-2:] == [INVALID_CHARACTERS, "221 2.0.0 Service closing transmission channel"]
 
 
+def test_it_answers_data_on_one_line_whatever_the_message_id_holds(worker):
+    """The 250 after DATA names the Message-ID; a folded one, or one with control characters, adds no line."""
+    replies = dialogue(INTERNET, b"EHLO client.example.com\r\nMAIL FROM:<a@example.com>\r\n"
+                                 b"RCPT TO:<b@relay.example>\r\nDATA\r\nMessage-ID: <id@example.com>\r\n"
+                                 b" 250 2.0.0 forged\x0bline\r\nSubject: s\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+    assert [reply for reply in replies if "InternalId" in reply or "forged" in reply] == [
+        next(reply for reply in replies if reply.startswith("250 2.6.0 <id@example.com> 250 2.0.0 forged line "))]
+    assert replies[-1] == "221 2.0.0 Service closing transmission channel"
+
+
 def close_waiting(port):
     """Server sockets of this port whose client has closed but the server hasn't (CLOSE-WAIT)."""
     listing = subprocess.run(["ss", "-tanH", "state", "close-wait"], capture_output=True, text=True, check=True).stdout

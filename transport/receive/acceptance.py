@@ -10,6 +10,7 @@ from transport.queue.store import SpooledContent
 
 log = logging.getLogger(__name__)
 _header_parser = BytesHeaderParser()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
 TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
@@ -31,9 +32,15 @@ def header_facts(headers, local_hosts=frozenset()):
     return {
         "received_count": len(received),
         "local_received_count": sum(_received_by(value) in local_hosts for value in received),
-        "message_id": (parsed.get("Message-ID") or "").strip(),
-        "subject": str(parsed.get("Subject") or "").strip(),
+        "message_id": _one_line(parsed.get("Message-ID")),
+        "subject": _one_line(parsed.get("Subject")),
     }
+
+
+def _one_line(value):
+    """A header's value as the DATA reply, the logs and the queue show it: unfolded, control characters as
+    spaces (a folded or crafted Message-ID must not add lines to our reply)."""
+    return " ".join(_CONTROL.sub(" ", str(value or "")).split())
 
 
 def _received_by(value):
