@@ -25,3 +25,8 @@ def shell(text, host=None):
 def lines(text):
     """The non-blank lines of what the shell wrote."""
     return [line for line in text.splitlines() if line.strip()]
+
+
+def shell_lines(text):
+    """The non-blank lines the shell writes for `text`, stripped (list output, whatever its column widths)."""
+    return [line.strip() for line in lines(ems(text))]

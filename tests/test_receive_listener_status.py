@@ -2,8 +2,7 @@
 from django.contrib.auth import get_user_model
 
 from exchange_console.organization.models import TransportServer
-from exchange_console.shell.engine import Session
-from exchange_console.shell.host import BufferHost
+from tests.shell_helpers import shell_lines
 
 TAKEN = "[Errno 98] error while attempting to bind on address ('0.0.0.0', 2587): address already in use"
 
@@ -11,12 +10,6 @@ TAKEN = "[Errno 98] error while attempting to bind on address ('0.0.0.0', 2587):
 def report(server, bindings):
     """What transport.worker.record_listener_status writes (tests/test_receive_worker.py runs the real one)."""
     TransportServer.objects.filter(pk=server.pk).update(receive_listener_status={"bindings": bindings})
-
-
-def shell_lines(text):
-    host = BufferHost()
-    Session(host).run(text)
-    return [line.strip() for line in host.output.splitlines() if line.strip()]
 
 
 def test_before_a_worker_reports_every_binding_is_not_running(hub):

@@ -13,7 +13,7 @@ from django.test import Client as ConsoleClient
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.services import set_object
-from tests.test_receive_listener_status import shell_lines
+from tests.shell_helpers import shell_lines
 from tests.transport_helpers import (
     TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, receive_process,
     remove_server_data, unique_server_name,

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client as ConsoleClient
 
-from tests.test_receive_listener_status import shell_lines
+from tests.shell_helpers import shell_lines
 from tests.transport_helpers import (
     ROOT, TransportWorker, committed_db, database_url, install_receive_server, loopback_host, new_receive_connector,
     remove_server_data, unique_server_name, wait_for,
