@@ -1,6 +1,7 @@
 r"""Logs that a hostile client can't poison: whatever it sends, one event is one row of the protocol and message
 tracking logs, and the readers (Message Tracking, Protocol Logs, the Queue Viewer's message page,
-Get-MessageTrackingLog) skip a line that isn't a row and say how many they skipped."""
+Get-MessageTrackingLog, each answered by the server's worker) skip a line that isn't a row and say how many they
+skipped."""
 import csv
 import io
 import re
@@ -20,13 +21,14 @@ from tests.transport_helpers import (
     TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
     remove_server_data, unique_server_name,
 )
-from transport.logs import protocol, tracking
+from transport.logs import protocol, reading, tracking
 from transport.logs.csvlog import RollingLog
+from transport.snapshot import build_configuration
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
 
-HOST, PORT = loopback_host(64), 40425
+HOST, PORT, DAMAGED_PORT = loopback_host(64), 40425, 40426
 RUN = uuid.uuid4().hex[:8]
 # Every kind of command a client can put a control character or a line separator in (\x85, U+2028 and U+2029 as
 # UTF-8); the receive side may refuse some of them, but logs each one it reads.
@@ -46,7 +48,7 @@ HOSTILE = (
 # What the protocol log shows of the commands it logs whole: visible escapes, a backslash the client typed doubled.
 ESCAPED = ("NOOP vt\\x0bff\\x0cfs\\x1cgs\\x1drs\\x1e", "NOOP cr\\x0din the middle", "VRFY nul\\x00del\\x7f",
            "XLOG typed \\\\x0b")
-SUBJECT = f"Quarterly\\x0breport\\x1c{RUN}"
+SUBJECT = f"Quarterly report {RUN}"   # the Subject the client sent, with its control characters as spaces
 UNESCAPED = re.compile(rb"[\x00-\x1f\x7f]|\xc2\x85|\xe2\x80[\xa8\xa9]")
 
 
@@ -95,8 +97,13 @@ def read_reply(replies):
 
 
 def session_id(server):
-    sessions, _ = logs.protocol_sessions(server)
-    return sessions[0].session_id if sessions else ""
+    sessions = logs.protocol_sessions(server).rows
+    return sessions[0]["session_id"] if sessions else ""
+
+
+def folders(server):
+    """Where the server's worker writes its logs."""
+    return reading.LogFolders.of(build_configuration(server.name))
 
 
 def log_lines(path):
@@ -114,8 +121,8 @@ def admin_client(client, committed_db):
 
 
 def test_it_writes_every_event_of_a_hostile_session_as_one_row(server, hostile):
-    for path, fields in ((logs.log_files(logs.protocol_directory(server, logs.RECEIVE), "RECV")[-1], protocol.FIELDS),
-                         (logs.log_files(logs.tracking_directory(server), "MSGTRK")[-1], tracking.FIELDS)):
+    for path, fields in ((folders(server).protocol_files(reading.RECEIVE)[-1], protocol.FIELDS),
+                         (reading.log_files(folders(server).tracking, "MSGTRK")[-1], tracking.FIELDS)):
         lines = log_lines(path)
         assert [line for line in lines if UNESCAPED.search(line)] == []
         rows = list(csv.reader(line.decode() for line in lines if not line.startswith(b"#")))
@@ -123,7 +130,8 @@ def test_it_writes_every_event_of_a_hostile_session_as_one_row(server, hostile):
 
 
 def test_it_logs_what_the_client_sent_escaped_and_the_refusal_of_a_line_that_isnt_ascii(server, hostile):
-    rows, skipped = logs.session_dialogue(server, session_id(server))
+    dialogue = logs.session_dialogue(server, session_id(server))
+    rows, skipped = dialogue.rows, dialogue.skipped
     received = [row["data"] for row in rows if row["event"] == "<"]
     sent = [row["data"] for row in rows if row["event"] == ">"]
     assert skipped == 0
@@ -146,7 +154,8 @@ def test_the_protocol_logs_pages_show_the_hostile_session(server, hostile, admin
     assert tail.status_code == 200 and "C: NOOP cr\\x0din the middle" in tail.content.decode()
 
 
-def test_message_tracking_shows_the_message_with_its_subject_escaped(server, hostile, admin_client):
+def test_message_tracking_shows_the_message_with_the_control_characters_of_its_subject_as_spaces(
+        server, hostile, admin_client):
     page = admin_client.get("/toolbox/message-tracking/", {"subject": RUN})
     html = page.content.decode()
     assert page.status_code == 200
@@ -181,35 +190,42 @@ def old_line(values):
 
 @pytest.fixture(scope="module")
 def damaged(committed_db):
-    """A server whose tracking and protocol logs each hold good rows and five lines that aren't rows."""
+    """A server whose tracking and protocol logs each hold good rows and five lines that aren't rows, and its
+    worker, which reads them for the console."""
     server = install_receive_server(unique_server_name("LM"), "lm.contoso.com")
-    track = RollingLog(logs.tracking_directory(server), "MSGTRK", "Message Tracking Log", tracking.FIELDS)
+    new_receive_connector(server, "Internet", f"{HOST}:{DAMAGED_PORT}", PermissionGroups="AnonymousUsers")
+    written = folders(server)
+    track = RollingLog(written.tracking, "MSGTRK", "Message Tracking Log", tracking.FIELDS)
     for event_id in ("RECEIVE", "DELIVER"):
         track.write(tracking_row(event_id), moment=MOMENT)
     track.close()
-    with open(logs.log_files(logs.tracking_directory(server), "MSGTRK")[0], "ab") as file:
+    with open(reading.log_files(written.tracking, "MSGTRK")[0], "ab") as file:
         file.write(b"2026-01-02T03:04:05.000Z,192.0.2.1,too,few,fields\r\n")
         file.write(old_line(tracking_row("RECEIVE", subject="split\u2028here")))   # what old readers split in two
         file.write(old_line(tracking_row("RECEIVE", subject="Caf")).replace(b"Caf", b"Caf\xe9"))   # Latin-1
         file.write(old_line(tracking_row("RECEIVE")).replace(b"2026-01-02T03", b"2026-13-02T03"))
         file.write(old_line(tracking_row("RECEIVE")).replace(b",100,", b",lots,"))
-    recv = RollingLog(logs.protocol_directory(server, logs.RECEIVE), "RECV", "SMTP Receive Protocol Log",
-                      protocol.FIELDS)
+    recv = RollingLog(written.receive_protocol, "RECV", "SMTP Receive Protocol Log", protocol.FIELDS)
     for number, (event, data) in enumerate((("+", ""), ("<", "EHLO old.example"), ("-", ""))):
         recv.write(protocol_row(number, event, data), moment=MOMENT)
     recv.close()
-    with open(logs.log_files(logs.protocol_directory(server, logs.RECEIVE), "RECV")[0], "ab") as file:
+    with open(written.protocol_files(reading.RECEIVE)[0], "ab") as file:
         file.write(b"2026-01-02T03:04:05.000Z,LM\\Internet,08D675E58CA1DA38\r\n")
         file.write(old_line(protocol_row(3, "<", "EHLO split\x0bhere")))
         file.write(old_line(protocol_row(4, "<", "EHLO x")).replace(b"EHLO x", b"EHLO \xff\xfe"))
         file.write(old_line(protocol_row(5, "<", "EHLO y")).replace(b"2026-01-02T03:04:05.000Z", b"yesterday"))
         file.write(old_line(protocol_row("six", "<", "EHLO z")))
-    queue = DeliveryQueue.objects.create(server=server, delivery_type="SmartHostConnectorDelivery",
-                                         next_hop_domain="[192.0.2.9]", status="Retry")
-    message = QueuedMessage.objects.create(queue=queue, store_id="gone", subject="Old times",
-                                           internet_message_id=MESSAGE_ID, date_received=django_timezone.now())
-    yield {"server": server, "message": message}
-    remove_server_data(server.name)
+    worker = TransportWorker(server.name).start(wait_for=[f"{HOST}:{DAMAGED_PORT}"])
+    try:
+        # Queued once the worker runs, so that it has no reason to try delivering it.
+        queue = DeliveryQueue.objects.create(server=server, delivery_type="SmartHostConnectorDelivery",
+                                             next_hop_domain="[192.0.2.9]", status="Retry")
+        message = QueuedMessage.objects.create(queue=queue, store_id="gone", subject="Old times",
+                                               internet_message_id=MESSAGE_ID, date_received=django_timezone.now())
+        yield {"server": server, "message": message}
+    finally:
+        worker.stop()
+        remove_server_data(server.name)
 
 
 NOTICE = "5 malformed log rows were skipped."

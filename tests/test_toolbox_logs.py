@@ -1,4 +1,4 @@
-"""Toolbox > Message Tracking and Protocol Logs, read from logs that a real transport worker wrote."""
+"""Toolbox > Message Tracking and Protocol Logs, read from logs that a real transport worker wrote, by that worker."""
 import time
 import uuid
 
@@ -72,7 +72,7 @@ def eventually(probe, timeout=5):
 
 def test_it_finds_received_messages_by_sender_and_subject(server, traffic):
     events = eventually(lambda: logs.search_tracking(logs.TrackingSearch(sender="kim@example.net", event_id="RECEIVE",
-                                                                         subject=RUN), [server])[0])
+                                                                         subject=RUN), [server]).rows)
     assert [event["message-subject"] for event in events] == [f"Quarterly report {RUN} #1",
                                                               f"Quarterly report {RUN} #2"]
     assert {event["client-ip"] for event in events} == {"127.0.0.1"}
@@ -97,10 +97,10 @@ def test_the_tracking_page_refuses_an_end_before_the_start(admin_client, server)
 
 
 def test_it_lists_sessions_and_shows_one_as_an_smtp_dialogue(server, traffic, admin_client):
-    sessions = eventually(lambda: logs.protocol_sessions(server, logs.RECEIVE, f"{server.name}\\Verbose")[0])
-    assert len(sessions) == 3 and all(session.local_endpoint == f"{HOST}:{PORT}" for session in sessions)
+    sessions = eventually(lambda: logs.protocol_sessions(server, logs.RECEIVE, f"{server.name}\\Verbose").rows)
+    assert len(sessions) == 3 and all(session["local_endpoint"] == f"{HOST}:{PORT}" for session in sessions)
     refused = sessions[0]
-    page = admin_client.get(f"/toolbox/protocol-logs/{server.name}/sessions/{refused.session_id}/")
+    page = admin_client.get(f"/toolbox/protocol-logs/{server.name}/sessions/{refused['session_id']}/")
     dialogue = page.content.decode()
     assert "C: ehlo relay-tester.example" in dialogue  # as smtplib sent it
     assert "C: rcpt TO:&lt;victim@elsewhere.example&gt;" in dialogue
@@ -111,8 +111,8 @@ def test_it_lists_sessions_and_shows_one_as_an_smtp_dialogue(server, traffic, ad
 def test_the_sessions_page_lists_the_connectors_sessions(server, traffic, admin_client):
     page = admin_client.get("/toolbox/protocol-logs/", {"server": server.name, "connector": f"{server.name}\\Verbose"})
     html = page.content.decode()
-    for session in logs.protocol_sessions(server, logs.RECEIVE)[0]:
-        assert session.session_id in html
+    sessions = logs.protocol_sessions(server, logs.RECEIVE).rows
+    assert sessions and all(session["session_id"] in html for session in sessions)
     assert "Live tail" in html
 
 
@@ -120,11 +120,11 @@ def test_the_live_tail_returns_only_what_was_written_since(server, traffic, admi
     connector = f"{server.name}\\Verbose"
     first = admin_client.get(f"/toolbox/protocol-logs/{server.name}/tail/", {"connector": connector})
     position = first.context["position"]
-    assert position and first.context["rows"]
+    assert position and first.context["found"].rows
     send(f"Tail check {RUN}")
     later = eventually(lambda: admin_client.get(f"/toolbox/protocol-logs/{server.name}/tail/",
                                                 {"connector": connector, "position": position},
-                                                HTTP_HX_REQUEST="true").context["rows"])
+                                                HTTP_HX_REQUEST="true").context["found"].rows)
     data = [row["data"] for row in later]
     assert "ehlo client.example.com" in data
     assert not any("relay-tester" in line for line in data)

@@ -62,28 +62,42 @@ def read_message(server_name, store_id, timeout=None):
     `timeout` seconds (settings.CONSOLE_READ_TIMEOUT) or no longer has the message."""
     import base64
 
+    answer = _ask("read_message", server_name, [store_id], MessageUnavailable, "read the message", timeout)
+    if answer is None:
+        raise MessageUnavailable(f"{server_name} no longer has the message in its queue store")
+    return base64.b64decode(answer)
+
+
+def read_logs(server_name, request, timeout=None):
+    """The answer of the server's worker to a request for its message tracking or protocol logs (a dict; see
+    transport.logs.reading.answer): a dict with the rows, read on the server (the console never opens a server's
+    disk). Raises LogsUnavailable, saying why, as read_message does."""
+    return _ask("read_logs", server_name, [request], LogsUnavailable, "read its logs", timeout)
+
+
+def _ask(task, server_name, args, unavailable, what, timeout=None):
+    """Send a read to the server's worker and wait for its answer; `unavailable` (a ServerUnavailable) says why
+    there is none: the worker isn't running, doesn't answer within `timeout` seconds
+    (settings.CONSOLE_READ_TIMEOUT), or couldn't do `what` (its task raised)."""
     from celery.exceptions import TimeoutError as NoAnswer
     from django.conf import settings
 
     timeout = settings.CONSOLE_READ_TIMEOUT if timeout is None else timeout
     if stopped := _not_running(server_name):
-        raise MessageUnavailable(stopped)
+        raise unavailable(stopped)
     try:
         # Expires with the wait: a worker that comes back later doesn't read for a console that gave up.
-        result = _send("read_message", server_name, server_name, store_id, ignore_result=False, expires=timeout)
+        result = _send(task, server_name, server_name, *args, ignore_result=False, expires=timeout)
     except Exception as error:   # kombu's and the broker transport's own errors
-        raise MessageUnavailable(f"The request couldn't be sent to {server_name}: {error}") from error
+        raise unavailable(f"The request couldn't be sent to {server_name}: {error}") from error
     try:
-        answer = result.get(timeout=timeout, disable_sync_subtasks=False)
+        return result.get(timeout=timeout, disable_sync_subtasks=False)
     except NoAnswer:
-        raise MessageUnavailable(f"{server_name} didn't answer within {timeout:g} seconds") from None
+        raise unavailable(f"{server_name} didn't answer within {timeout:g} seconds") from None
     except Exception as error:   # what the worker's task raised, as the result backend carried it back
-        raise MessageUnavailable(f"{server_name} couldn't read the message: {error}") from error
+        raise unavailable(f"{server_name} couldn't {what}: {error}") from error
     finally:
         _forget(result)
-    if answer is None:
-        raise MessageUnavailable(f"{server_name} no longer has the message in its queue store")
-    return base64.b64decode(answer)
 
 
 def _not_running(server_name):
@@ -108,14 +122,23 @@ def _forget(result):
     except FileNotFoundError:
         pass
     except Exception:   # the result backend's own errors (Redis unreachable, ...)
-        log.warning("Could not forget the answer %s of a read from a queue store", result.id, exc_info=True)
+        log.warning("Could not forget the answer %s of a read from a server's disk", result.id, exc_info=True)
 
 
-class MessageUnavailable(Exception):
-    """Why a message's content couldn't be read, as a sentence the page or the shell shows after its own words."""
+class ServerUnavailable(Exception):
+    """Why a server couldn't answer a read of its disk, as a sentence naming the server that the page or the
+    shell shows after its own words."""
 
     def __init__(self, reason):
         super().__init__(reason if reason.endswith(".") else reason + ".")
+
+
+class MessageUnavailable(ServerUnavailable):
+    """Why a message's content couldn't be read."""
+
+
+class LogsUnavailable(ServerUnavailable):
+    """Why a server's logs couldn't be read."""
 
 
 class CategorizerHandoff(Batcher):

@@ -6,6 +6,8 @@ import logging
 
 from celery import shared_task
 
+from transport.logs import reading
+
 log = logging.getLogger(__name__)
 
 
@@ -15,6 +17,15 @@ def running(task, server_name):
     runtime = getattr(task.app, "transport_runtimes", {}).get(server_name.lower())
     if runtime is None:
         log.error("Task %s for transport server %s reached a worker that doesn't run it", task.name, server_name)
+    return runtime
+
+
+def answering(task, server_name):
+    """The runtime of `server_name`, for a task whose answer the console waits for: a worker that doesn't run
+    the server says so, rather than answering for it (that a message is gone, that its logs are empty)."""
+    runtime = running(task, server_name)
+    if runtime is None:
+        raise LookupError(f"the worker that took the request doesn't run {server_name}")
     return runtime
 
 
@@ -65,11 +76,16 @@ def remove_message(self, server_name, message_id, with_ndr):
 @shared_task(bind=True, ignore_result=False)
 def read_message(self, server_name, store_id):
     """The console reads a message's content (Queue Viewer, Export-Message): base64, or None when the store no
-    longer has it. A worker that doesn't run the server says so, rather than answering that the message is gone."""
-    runtime = running(self, server_name)
-    if runtime is None:
-        raise LookupError(f"the worker that took the request doesn't run {server_name}")
+    longer has it."""
+    runtime = answering(self, server_name)
     try:
         return base64.b64encode(runtime.store.load(store_id)[1]).decode()
     except FileNotFoundError:
         return None
+
+
+@shared_task(bind=True, ignore_result=False)
+def read_logs(self, server_name, request):
+    """The console reads this server's message tracking or protocol logs (Message Tracking, Protocol Logs, the
+    Queue Viewer's message history, Get-MessageTrackingLog): the answer to `request`, in JSON, bounded."""
+    return reading.answer(request, reading.LogFolders.of(answering(self, server_name).configuration))

@@ -1,4 +1,5 @@
-"""Get-MessageTrackingLog, with Exchange 2010's parameters, over the same log reader as the console's page."""
+"""Get-MessageTrackingLog, with Exchange 2010's parameters: the servers' workers search their own logs, as for the
+console's page."""
 from datetime import datetime, timezone
 
 from exchange_console.organization.models import TransportServer
@@ -96,8 +97,9 @@ def get_message_tracking_log(invocation):
         start=parse_date("Start", invocation.get("Start")) if "Start" in invocation else None,
         end=parse_date("End", invocation.get("End")) if "End" in invocation else None,
     )
-    limit = _result_size(invocation)
-    rows, skipped = logs.search_tracking(search, _servers(invocation), limit=None)
-    if skipped:
-        invocation.session.host.warn(f"Skipped {skipped} malformed row(s) of the message tracking logs.")
-    return [TrackingEvent(row) for row in (rows[:limit] if limit else rows)]
+    found = logs.search_tracking(search, _servers(invocation), limit=_result_size(invocation), newest=False)
+    for reason in found.unavailable:   # the other servers' events still come
+        invocation.session.host.warn(f"Couldn't search the message tracking logs of a server: {reason}")
+    if found.skipped:
+        invocation.session.host.warn(f"Skipped {found.skipped} malformed row(s) of the message tracking logs.")
+    return [TrackingEvent(row) for row in found.rows]

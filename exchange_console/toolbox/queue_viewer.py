@@ -188,11 +188,10 @@ def message_detail(request, pk):
     """One message: its properties, recipients with their last error, its headers and its tracking history."""
     message = get_object_or_404(QueuedMessage.objects.select_related("queue__server"), pk=pk)
     headers, headers_missing = _headers(request.user, message)
-    history, skipped = logs.message_path(message.internet_message_id) if message.internet_message_id else ([], 0)
+    history = logs.message_path(message.internet_message_id) if message.internet_message_id else logs.LogAnswer()
     return render(request, "toolbox/queue_message.html", {
         "message": message, "record": ConfigRecord(MESSAGE, message), "headers": headers,
-        "headers_missing": headers_missing, "history": history, "skipped": skipped,
-        "recipients": message.recipients.all()})
+        "headers_missing": headers_missing, "history": history, "recipients": message.recipients.all()})
 
 
 def _headers(user, message):

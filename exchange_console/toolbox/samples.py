@@ -5,9 +5,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from exchange_console.organization.models import TransportServer
-from transport.queue.models import QueuedMessage
-from exchange_console.toolbox import logs
 from exchange_console.toolbox.models import QueueSample
+from transport.logs import reading
+from transport.logs.tracking import tracking_settings_for
+from transport.queue.models import QueuedMessage
 
 RECEIVED_EVENTS = {"RECEIVE"}
 SENT_EVENTS = {"SEND", "DELIVER", "TRANSFER"}
@@ -16,17 +17,17 @@ METRICS = {"queued": "Queued messages", "received": "Received per minute", "sent
 
 
 def record_sample(server_name, now=None):
-    """The sample of the minute that just ended, counted from the server's own tracking log (so it runs on the
-    server that has the log)."""
+    """The sample of the minute that just ended, counted from the server's own tracking log: it runs on the
+    server's worker (record_queue_sample, sent to its queue), the one place that may open the server's folders."""
     server = TransportServer.objects.get(name__iexact=server_name)
     minute = (now or timezone.now()).replace(second=0, microsecond=0)
     start = minute - timedelta(minutes=1)
     received = sent = 0
-    for path in logs.log_files(logs.tracking_directory(server), "MSGTRK"):
+    for path in reading.log_files(tracking_settings_for(server).directory, "MSGTRK"):
         if path.stat().st_mtime < start.timestamp():
             continue
-        for row in logs.read_log(path)[0]:
-            if start <= logs.parse_time(row["date-time"]) < minute:
+        for row in reading.read_log(path)[0]:
+            if start <= reading.parse_time(row["date-time"]) < minute:
                 received += row["event-id"] in RECEIVED_EVENTS
                 sent += row["event-id"] in SENT_EVENTS
     queued = QueuedMessage.objects.filter(queue__server=server).values("store_id").distinct().count()

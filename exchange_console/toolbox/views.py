@@ -1,5 +1,6 @@
 """Toolbox pages (each opens on its own, as the EMC's tools open in their own windows): Message Tracking and
-Protocol Logs. Every page works on a full load; the live tail is refreshed by htmx polling."""
+Protocol Logs, read by the servers' workers (exchange_console.toolbox.logs). Every page works on a full load; the
+live tail is refreshed by htmx polling."""
 from datetime import datetime, timezone
 
 from django import forms
@@ -55,19 +56,18 @@ def _utc(moment):
 @login_required
 def message_tracking(request):
     form = TrackingForm(request.GET or None)
-    results, skipped = None, 0
+    found = None
     if form.is_bound and form.is_valid():
-        results, skipped = logs.search_tracking(form.search(), form.servers(), limit=1000)
-    return render(request, "toolbox/message_tracking.html", {"form": form, "results": results, "skipped": skipped})
+        found = logs.search_tracking(form.search(), form.servers(), limit=1000)
+    return render(request, "toolbox/message_tracking.html", {"form": form, "found": found})
 
 
 @require_GET
 @login_required
 def message_path(request):
     message_id = request.GET.get("message_id", "")
-    events, skipped = logs.message_path(message_id) if message_id else ([], 0)
-    return render(request, "toolbox/message_path.html",
-                  {"message_id": message_id, "events": events, "skipped": skipped})
+    found = logs.message_path(message_id) if message_id else logs.LogAnswer()
+    return render(request, "toolbox/message_path.html", {"message_id": message_id, "found": found})
 
 
 def _connectors(server, direction):
@@ -87,11 +87,10 @@ def protocol_logs(request):
     server = next((s for s in servers if s.name == request.GET.get("server")), servers[0] if servers else None)
     direction = _direction(request)
     connector = request.GET.get("connector", "")
-    sessions, skipped = logs.protocol_sessions(server, direction, connector) if server else ([], 0)
+    found = logs.protocol_sessions(server, direction, connector) if server else logs.LogAnswer()
     return render(request, "toolbox/protocol_logs.html", {
         "servers": servers, "server": server, "direction": direction, "connector": connector,
-        "connectors": _connectors(server, direction) if server else [], "sessions": sessions[:500],
-        "skipped": skipped,
+        "connectors": _connectors(server, direction) if server else [], "found": found,
     })
 
 
@@ -100,9 +99,9 @@ def protocol_logs(request):
 def protocol_session(request, server, session_id):
     server = get_object_or_404(TransportServer, name=server)
     direction = _direction(request)
-    lines, skipped = logs.session_dialogue(server, session_id, direction)
+    found = logs.session_dialogue(server, session_id, direction)
     return render(request, "toolbox/protocol_session.html", {
-        "server": server, "session_id": session_id, "lines": lines, "direction": direction, "skipped": skipped})
+        "server": server, "session_id": session_id, "found": found, "direction": direction})
 
 
 @require_GET
@@ -111,8 +110,8 @@ def protocol_tail(request, server):
     """The live tail of one connector: the whole page, or with htmx only the lines since `position`."""
     server = get_object_or_404(TransportServer, name=server)
     direction, connector = _direction(request), request.GET.get("connector", "")
-    rows, position, skipped = logs.tail(server, connector, request.GET.get("position"), direction)
-    context = {"server": server, "connector": connector, "direction": direction, "rows": rows,
-               "position": position, "skipped": skipped, "now": datetime.now(timezone.utc)}
+    found = logs.tail(server, connector, request.GET.get("position"), direction)
+    context = {"server": server, "connector": connector, "direction": direction, "found": found,
+               "position": found.position, "now": datetime.now(timezone.utc)}
     template = "toolbox/tail_rows.html" if request.htmx else "toolbox/protocol_tail.html"
     return render(request, template, context)
