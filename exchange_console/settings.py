@@ -189,8 +189,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "polling_interval": 0.1,
     }
-# Results: only a server's answer to the console (transport.tasks.read_message: a message's content, read from
-# that server's disk) is kept, every other task's is ignored. It comes back the way the task went: Redis beside
+# Results: only a server's answers to the console (transport.tasks.read_message and read_logs: a message's content
+# or log rows, read from that server's disk) are kept, every other task's is ignored. It comes back the way the task went: Redis beside
 # a Redis broker, a folder beside the embedded broker's, memory beside memory://. Kept at most an hour; the
 # console forgets each one once read.
 if CELERY_BROKER_URL.startswith("filesystem://"):
