@@ -6,7 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from exchange_console.shell.host import BufferHost
 from exchange_console.toolbox import logs
+from exchange_console.toolbox.cmdlets import MORE_RESULTS
 from tests.shell_helpers import shell
 from tests.transport_helpers import (
     Client, TransportWorker, committed_db, install_receive_server, new_receive_connector, remove_server_data,
@@ -144,11 +146,15 @@ def test_get_message_tracking_log_filters_like_exchange(server, traffic):
                f"-MessageSubject 'Quarterly report {RUN}' -End '12/31/2099 23:59:59'")
     subjects = shell(f"{command} -Start '01/01/2026' | Select-Object -ExpandProperty MessageSubject")
     assert subjects == [f"Quarterly report {RUN} #1", f"Quarterly report {RUN} #2"]
-    (first,) = shell(f"{command} -ResultSize 1")
+    host = BufferHost()
+    (first,) = shell(f"{command} -ResultSize 1", host)
+    assert host.warnings == f"WARNING: {MORE_RESULTS}\n"   # Exchange's warning: a second event exists
     assert (first.get("EventId"), first.get("Recipients"), first.get("ConnectorId")) == (
         "RECEIVE", ["b@contoso.com"], f"{server.name}\\Verbose")
     assert first.get("TotalBytes") > 0 and first.get("ClientIp") == "127.0.0.1"
     assert shell(f"{command} -Start '12/31/2099'") == []
+    host = BufferHost()
+    assert len(shell(f"{command} -ResultSize 2", host)) == 2 and host.warnings == ""
 
 
 def test_get_message_tracking_log_takes_the_moments_get_date_gives(server, traffic):

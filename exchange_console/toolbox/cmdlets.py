@@ -83,6 +83,10 @@ def _result_size(invocation):
     return int(text)
 
 
+MORE_RESULTS = ("There are more results available than are currently displayed. To view them, increase the value "
+                "for the ResultSize parameter.")
+
+
 @cmdlet("Get-MessageTrackingLog", Parameter("Server"), Parameter("Start", type_name="System.DateTime"),
         Parameter("End", type_name="System.DateTime"), Parameter("Sender"),
         Parameter("Recipients", type_name="System.String[]"), Parameter("MessageId"),
@@ -102,4 +106,6 @@ def get_message_tracking_log(invocation):
         invocation.session.host.warn(f"Couldn't search the message tracking logs of a server: {reason}")
     if found.skipped:
         invocation.session.host.warn(f"Skipped {found.skipped} malformed row(s) of the message tracking logs.")
+    if found.more:
+        invocation.session.host.warn(MORE_RESULTS)
     return [TrackingEvent(row) for row in found.rows]

@@ -21,6 +21,7 @@ class LogAnswer:
     skipped: int = 0
     unavailable: list = field(default_factory=list)
     position: str = ""
+    more: bool = False   # more rows matched than the answer carries
 
 
 def _ask(servers, request, server_field=False):
@@ -35,6 +36,7 @@ def _ask(servers, request, server_field=False):
         merged.rows.extend({**row, "server": server.name} if server_field else row for row in answer["rows"])
         merged.skipped += answer["skipped"]
         merged.position = answer.get("position", "")
+        merged.more = merged.more or answer.get("more", False)
     return merged
 
 
@@ -72,6 +74,7 @@ def search_tracking(search, servers=None, limit=1000, newest=True):
                  server_field=True)
     found.rows.sort(key=lambda row: row["date-time"])
     if limit:
+        found.more = found.more or len(found.rows) > limit
         found.rows = found.rows[-limit:] if newest else found.rows[:limit]
     return found
 

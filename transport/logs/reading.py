@@ -154,7 +154,7 @@ def search_tracking(directory, search, limit, newest=True):
     found = sorted((row for row in reading.rows(log_files(directory, "MSGTRK")) if matches(row)),
                    key=lambda row: row["date-time"])
     return {"rows": (found[-limit:] if newest else found[:limit]) if limit else [],
-            "skipped": reading.skipped}
+            "skipped": reading.skipped, "more": len(found) > limit}
 
 
 def _tracking_filter(search):
