@@ -1,12 +1,18 @@
 """The kinds of object the console lists and edits, and the result-pane lists with the columns the EMC shows.
 
-Each list loads its rows with a constant number of queries (select/prefetch), then sorts and filters the
-shown cell texts in Python, so a column sorts the way it reads.
+Each list filters and sorts in the database, by expressions that order the way a column's text reads, and
+loads only the page of rows it sends (with a constant number of queries); like the EMC it shows at most a
+maximum number of objects (1,000 unless the administrator changes it) and says when more exist.
 """
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import reduce
+from operator import attrgetter, or_
 from typing import Callable
 
+from django.db.models import Case, Exists, F, Min, OuterRef, Q, TextField, Value, When
+from django.db.models.functions import Cast, Coalesce, Lower
+from django.db.models.lookups import IContains
 from django.urls import reverse
 
 from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, SendConnector
@@ -48,38 +54,109 @@ KINDS = {kind.slug: kind for kind in (
 )}
 
 
-def status(obj):
-    return "Enabled" if obj.enabled else "Disabled"
+NOTHING = Q(pk__in=[])
+MAXIMUM_TO_DISPLAY = 1000       # the EMC's default maximum number of objects to display
+MAXIMUM_LIMIT = 1_000_000       # and the most its dialog accepts
+PAGE_ROWS = 50                  # rows sent at once (more than a screenful); scrolling asks for the next
 
 
-def joined(values):
-    return ", ".join(values)
+@dataclass(frozen=True)
+class ListColumn:
+    """A result-list column: the text a row shows, and how the database sorts and filters by that text."""
+    title: str
+    text: Callable              # obj -> the cell's text
+    order: object               # the expression the database sorts by, in the order the texts read
+    search: Callable            # (needle, scope) -> Q of the objects whose cell contains the lower-case needle
 
 
-def server_names(obj):
-    return joined(obj.source_server_names)
+def as_text(field):
+    return Cast(field, TextField())
+
+
+def field(title, name):
+    """A column showing one text field as stored."""
+    return ListColumn(title, attrgetter(name), Lower(name), lambda needle, scope: Q(**{f"{name}__icontains": needle}))
+
+
+def values(title, name):
+    """A multi-valued parameter, shown joined; its JSON text sorts and filters as the joined text reads."""
+    return ListColumn(title, lambda obj: ", ".join(getattr(obj, name)), Lower(as_text(name)),
+                      lambda needle, scope: Q(IContains(as_text(name), needle)))
+
+
+def flag(title, name, yes, no):
+    """A boolean shown as a word ("Enabled"/"Disabled" sort as False before True)."""
+    def search(needle, scope):
+        return ((Q(**{name: True}) if needle in yes.lower() else NOTHING)
+                | (Q(**{name: False}) if needle in no.lower() else NOTHING))
+    return ListColumn(title, lambda obj: yes if getattr(obj, name) else no, F(name), search)
 
 
 def shown(schema, name):
-    """A column showing one parameter as Get- shows it."""
+    """A column showing one parameter as Get- shows it ("10 MB (10,485,760 bytes)"): sorted by the value,
+    filtered by formatting the column's distinct values (a handful: sizes an administrator set)."""
     param = schema.param(name)
-    return lambda obj: param.type.format(schema.value(obj, param))
+    field_name = param.field
+
+    def text(value):
+        return param.type.format(value)
+
+    def search(needle, scope):
+        found = [value for value in schema.model.objects.values_list(field_name, flat=True).distinct()
+                 if needle in text(value).lower()]
+        return Q(**{f"{field_name}__in": [v for v in found if v is not None]}) | (
+            Q(**{f"{field_name}__isnull": True}) if None in found else NOTHING)
+    return ListColumn(param.name, lambda obj: text(schema.value(obj, param)), F(field_name), search)
 
 
-def listed_connectors(model):
-    """Connectors with only the listed fields, and their source servers' names from one more query
-    (a thousand rows build much faster than prefetched server objects would)."""
-    def rows():
-        connectors = list(model.objects.only("name", "enabled", "address_spaces"))
+def source_servers(model):
+    """Source Servers: the names joined; sorted by the first name, filtered on any of them."""
+    through = model.source_transport_servers.through
+    owner = f"{model._meta.model_name}_id"
+    mine = through.objects.filter(**{owner: OuterRef("pk")})
+    return ListColumn("Source Servers", lambda obj: ", ".join(obj.source_server_names),
+                      Coalesce(Min(Lower("source_transport_servers__name")), Value("")),
+                      lambda needle, scope: Q(Exists(mine.filter(transportserver__name__icontains=needle))))
+
+
+def with_server_names(model):
+    """Adds the page's connectors' source server names from one query (a page builds much faster from
+    names than from prefetched server objects)."""
+    through = model.source_transport_servers.through
+    owner = f"{model._meta.model_name}_id"
+
+    def attach(connectors):
         names = defaultdict(list)
-        through = model.source_transport_servers.through
-        owner = f"{model._meta.model_name}_id"
-        for pk, name in through.objects.values_list(owner, "transportserver__name").order_by("transportserver__name"):
+        found = through.objects.filter(**{f"{owner}__in": [c.pk for c in connectors]})
+        for pk, name in found.values_list(owner, "transportserver__name").order_by("transportserver__name"):
             names[pk].append(name)
         for connector in connectors:
             connector.source_server_names = names[connector.pk]
-        return connectors
-    return rows
+    return attach
+
+
+def has_binding(binding):
+    return Q(IContains(as_text("bindings"), f'"{binding}"'))
+
+
+def listener_search(needle, scope):
+    """Listener Status reads "Disabled", or each binding with the state its server's worker reported
+    ("Not running" for one it doesn't report). A connector with some bindings reported and others not is
+    found by the reported ones' states and its bindings, not by "Not running"."""
+    reported = scope["server"].listener_bindings() if scope.get("server") else {}
+    found = Q(IContains(as_text("bindings"), needle))
+    for binding, state in reported.items():
+        if needle in f"{binding} {state}".lower():
+            found |= has_binding(binding)
+    if needle in "not running":
+        found |= ~reduce(or_, map(has_binding, reported), NOTHING)
+    return (Q(enabled=False) if needle in "disabled" else NOTHING) | (Q(enabled=True) & found)
+
+
+LISTENER_STATUS = ListColumn("Listener Status", attrgetter("listener_status"),
+                             Case(When(enabled=False, then=Value("disabled")), default=Lower(as_text("bindings"))),
+                             listener_search)
+STATUS = flag("Status", "enabled", "Enabled", "Disabled")
 
 
 @dataclass(frozen=True)
@@ -87,57 +164,76 @@ class ResultList:
     slug: str
     title: str
     kind: Kind
-    columns: tuple              # (title, obj -> text)
-    rows: Callable              # (**scope) -> iterable of objects
+    columns: tuple              # ListColumn, the first the one the EMC sorts by (the name)
+    objects: Callable           # (**scope) -> QuerySet with the fields the columns show
+    attach: Callable = None     # (objects of a page) -> None, adding what the columns show from other tables
+
+
+def connector_list(slug, title, kind_slug, model):
+    return ResultList(slug, title, KINDS[kind_slug],
+                      (field("Name", "name"), STATUS, values("Address Spaces", "address_spaces"),
+                       source_servers(model)),
+                      lambda: model.objects.only("name", "enabled", "address_spaces"), with_server_names(model))
 
 
 RESULT_LISTS = {result.slug: result for result in (
     ResultList("remote-domains", "Remote Domains", KINDS["remote-domain"],
-               (("Name", lambda d: d.name), ("Remote Domain", lambda d: d.domain_name)),
-               lambda: RemoteDomain.objects.all()),
+               (field("Name", "name"), field("Remote Domain", "domain_name")), RemoteDomain.objects.all),
     ResultList("accepted-domains", "Accepted Domains", KINDS["accepted-domain"],
-               (("Name", lambda d: d.name), ("Accepted Domain", lambda d: d.domain_name),
-                ("Domain Type", lambda d: d.domain_type), ("Default", lambda d: "True" if d.default else "False")),
-               lambda: AcceptedDomain.objects.all()),
-    ResultList("send-connectors", "Send Connectors", KINDS["send-connector"],
-               (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
-                ("Source Servers", server_names)),
-               listed_connectors(SendConnector)),
-    ResultList("foreign-connectors", "Foreign Connectors", KINDS["foreign-connector"],
-               (("Name", lambda c: c.name), ("Status", status), ("Address Spaces", lambda c: joined(c.address_spaces)),
-                ("Source Servers", server_names)),
-               listed_connectors(ForeignConnector)),
+               (field("Name", "name"), field("Accepted Domain", "domain_name"), field("Domain Type", "domain_type"),
+                flag("Default", "default", "True", "False")),
+               AcceptedDomain.objects.all),
+    connector_list("send-connectors", "Send Connectors", "send-connector", SendConnector),
+    connector_list("foreign-connectors", "Foreign Connectors", "foreign-connector", ForeignConnector),
     ResultList("global-settings", "Global Settings", KINDS["transport-config"],
-               (("Name", lambda c: c.identity), ("Maximum send size", shown(TRANSPORT_CONFIG, "MaxSendSize")),
-                ("Maximum receive size", shown(TRANSPORT_CONFIG, "MaxReceiveSize")),
-                ("Maximum number of recipients", shown(TRANSPORT_CONFIG, "MaxRecipientEnvelopeLimit"))),
-               lambda: TransportConfig.objects.all()),
+               (ListColumn("Name", attrgetter("identity"), F("pk"),
+                           lambda needle, scope: Q() if needle in "transport settings" else NOTHING),
+                shown(TRANSPORT_CONFIG, "MaxSendSize"), shown(TRANSPORT_CONFIG, "MaxReceiveSize"),
+                shown(TRANSPORT_CONFIG, "MaxRecipientEnvelopeLimit")),
+               TransportConfig.objects.all),
     ResultList("receive-connectors", "Receive Connectors", KINDS["receive-connector"],
-               (("Name", lambda c: c.name), ("Status", status), ("Bindings", lambda c: joined(c.bindings)),
-                ("Remote IP Ranges", lambda c: joined(c.remote_ip_ranges)),
-                ("Listener Status", lambda c: c.listener_status)),
+               (field("Name", "name"), STATUS, values("Bindings", "bindings"),
+                values("Remote IP Ranges", "remote_ip_ranges"), LISTENER_STATUS),
                lambda server=None: ReceiveConnector.objects.select_related("server").filter(server=server)),
     ResultList("mailboxes", "Mailbox", KINDS["mailbox"],
-               (("Display Name", lambda m: m.name), ("Primary SMTP Address", lambda m: m.primary_smtp_address)),
-               lambda: Mailbox.objects.all()),
+               (field("Display Name", "name"), field("Primary SMTP Address", "primary_smtp_address")),
+               Mailbox.objects.all),
 )}
 
 ORGANIZATION_TABS = ("remote-domains", "accepted-domains", "send-connectors", "foreign-connectors",
                      "global-settings")
 
 
-def table(result, query="", sort="", descending=False, **scope):
-    """Rows as (object, cells), filtered by the text typed in the filter box and sorted by one column
-    (the first by default, as the EMC sorts by name)."""
-    titles = [title for title, _ in result.columns]
-    sort = sort if sort in titles else titles[0]
-    rows = [(obj, [cell(obj) for _, cell in result.columns]) for obj in result.rows(**scope)]
+@dataclass
+class View:
+    """What a list shows: the rows of one page (object, cells), how many objects the view holds (those that
+    match, up to the maximum to display), whether more match than that, and where the next page begins."""
+    rows: list
+    count: int
+    more: bool
+    next_start: int | None
+
+
+def table(result, query="", sort="", descending=False, maximum=MAXIMUM_TO_DISPLAY, start=0, **scope):
+    """One page of rows, filtered by the text typed in the filter box and sorted by one column (the first by
+    default, as the EMC sorts by name), both in the database."""
+    columns = {column.title: column for column in result.columns}
+    column = columns.get(sort, result.columns[0])
+    objects = result.objects(**scope)
     if query:
         needle = query.lower()
-        rows = [row for row in rows if any(needle in text.lower() for text in row[1])]
-    index = titles.index(sort)
-    rows.sort(key=lambda row: row[1][index].lower(), reverse=descending)
-    return rows
+        objects = objects.filter(reduce(or_, (c.search(needle, scope) for c in result.columns)))
+    matching = objects.count()
+    # An alias, so that an aggregate (the first source server) groups the rows it orders.
+    objects = objects.alias(listed_by=column.order)
+    objects = objects.order_by(F("listed_by").desc() if descending else F("listed_by").asc(), "pk")
+    count = min(matching, maximum)
+    page = list(objects[start:min(start + PAGE_ROWS, count)]) if start < count else []
+    if page and result.attach:
+        result.attach(page)
+    end = start + len(page)
+    return View([(obj, [c.text(obj) for c in result.columns]) for obj in page], count, matching > maximum,
+                end if 0 < end < count else None)
 
 
 def properties_url(kind, obj):

@@ -1,6 +1,8 @@
 """The console's pages: tree, result pane and action pane; properties dialogs; Enable/Disable/Remove; the
 New dialogs and the completion page. Every view serves the full page, or with htmx the part that changed.
 """
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -14,7 +16,9 @@ from exchange_console.console import completion
 from exchange_console.console.changes import change_stamp
 from exchange_console.console.dialogs import DOMAIN_TYPES, PropertiesForm, SchemaForm, edit_rows
 from exchange_console.console.fields import FieldSpec as F
-from exchange_console.console.kinds import KINDS, ORGANIZATION_TABS, RESULT_LISTS, properties_url, row_urls, table
+from exchange_console.console.kinds import (
+    KINDS, MAXIMUM_LIMIT, MAXIMUM_TO_DISPLAY, ORGANIZATION_TABS, RESULT_LISTS, properties_url, row_urls, table,
+)
 from exchange_console.organization.models import TransportServer
 
 CHANGED = "configChanged"   # the htmx event that makes the visible list refresh itself
@@ -47,11 +51,14 @@ def list_url(kind_slug, obj):
     return reverse("console:organization", args=[tab])
 
 
+PARTS = {"result-list": "console/result_list.html", "more-rows": "console/result_rows.html"}
+
+
 def pane(request, template_context, node):
-    """The whole page; with htmx the console (tree and panes) or just the list that asked."""
+    """The whole page; with htmx the console (tree and panes), just the list that asked, or its next rows."""
     context = {"node": node, **template_context}
     if request.htmx and not request.htmx.history_restore_request:
-        template = "console/result_list.html" if request.htmx.target == "result-list" else "console/console.html"
+        template = PARTS.get(request.htmx.target, "console/console.html")
     else:
         template = "console/page.html"
     response = render(request, template, context)
@@ -59,14 +66,43 @@ def pane(request, template_context, node):
     return response
 
 
+def whole_number(text, default, lowest, highest):
+    try:
+        return min(max(int(text), lowest), highest)
+    except ValueError:
+        return default
+
+
+def list_choices(request, result):
+    """What the administrator chose for a list: the filter (?q=), the sort column (?sort=, ?dir=desc), the
+    maximum number of objects to display (?max=) and the first row of the page wanted (?start=)."""
+    sort = request.GET.get("sort", "")
+    maximum = whole_number(request.GET.get("max", ""), MAXIMUM_TO_DISPLAY, 1, MAXIMUM_LIMIT)
+    return {"query": request.GET.get("q", "").strip(),
+            "sort": sort if sort in [column.title for column in result.columns] else result.columns[0].title,
+            "descending": request.GET.get("dir") == "desc", "maximum": maximum,
+            "start": whole_number(request.GET.get("start", ""), 0, 0, maximum)}
+
+
+def list_link(path, choices, **changes):
+    """The list's URL with the same choices but these changes (a default or empty one left out)."""
+    params = {"q": choices["query"], "sort": choices["sort"], "dir": "desc" if choices["descending"] else "",
+              "max": "" if choices["maximum"] == MAXIMUM_TO_DISPLAY else choices["maximum"], **changes}
+    return f"{path}?{urlencode({name: value for name, value in params.items() if value not in ('', None)})}"
+
+
 def list_context(request, result, **scope):
-    query, sort = request.GET.get("q", "").strip(), request.GET.get("sort", "")
-    descending = request.GET.get("dir") == "desc"
-    rows = table(result, query, sort, descending, **scope)
-    sort = sort or result.columns[0][0]
+    """One page of the list's rows as the administrator chose them, and the links that keep those choices."""
+    choices = list_choices(request, result)
+    view = table(result, choices["query"], choices["sort"], choices["descending"], choices["maximum"],
+                 choices["start"], **scope)
     build = row_urls(result.kind)
-    return {"result": result, "rows": [build(obj, cells) for obj, cells in rows],
-            "query": query, "sort": sort, "descending": descending, "list_path": request.path,
+    sort_links = [(column.title, list_link(request.path, choices, sort=column.title, dir="desc" if (
+        column.title == choices["sort"] and not choices["descending"]) else "")) for column in result.columns]
+    return {**choices, "result": result, "rows": [build(obj, cells) for obj, cells in view.rows],
+            "count": view.count, "more_objects": view.more, "sort_links": sort_links, "next_start": view.next_start,
+            "next_url": list_link(request.path, choices, start=view.next_start) if view.next_start else "",
+            "list_path": request.path,
             "may_change_list": can_change(request.user, result.kind.schema.noun, scope.get("server")),
             "stamp": change_stamp(result, scope.get("server"))}
 
