@@ -2,13 +2,11 @@
 Remove-Message and Export-Message, with -Server, -Queue and OPath -Filter."""
 from functools import partial
 
-from django.db.models import Count
-
 from exchange_console.lib.errors import ParameterError
 from exchange_console.queues import actions
 from exchange_console.queues.filters import OPathFilter
 from transport.queue.models import DeliveryQueue, QueuedMessage
-from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, QUEUE, QUEUE_COLUMNS
+from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, MESSAGE_COUNT, QUEUE, QUEUE_COLUMNS
 from exchange_console.shell.cmdlets import CHANGE_SWITCHES, apply
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError, ShellError
 from exchange_console.shell.registry import Parameter, cmdlet
@@ -20,13 +18,12 @@ SERVER = Parameter("Server")
 
 
 def _filtered(objects, invocation, schema, columns):
-    """Records of the objects that pass -Filter (run in the database when it can be)."""
+    """Records of the objects that pass -Filter (one database query)."""
     if "Filter" in invocation:
         try:
-            opath = OPathFilter(invocation.get("Filter"))
+            objects = OPathFilter(invocation.get("Filter")).apply(objects, columns)
         except ParameterError as error:
             raise ParameterBindingError(f"Cannot bind parameter 'Filter'. {error.message}") from None
-        objects = opath.apply(objects, columns, lambda obj: ConfigRecord(schema, obj))
     return [ConfigRecord(schema, obj) for obj in objects]
 
 
@@ -39,7 +36,7 @@ def _split_identity(text, parts):
 
 
 def queues(invocation):
-    found = DeliveryQueue.objects.select_related("server").annotate(count=Count("messages")).order_by(
+    found = DeliveryQueue.objects.select_related("server").annotate(count=MESSAGE_COUNT).order_by(
         "server__name", "id")
     if "Server" in invocation:
         found = found.filter(server__name__iexact=to_string(invocation.get("Server")))

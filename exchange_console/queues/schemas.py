@@ -1,8 +1,12 @@
 """Queues and queued messages seen as Exchange's Get-Queue/Get-Message show them. The parameters are
 read-only (what changes them are the queue actions in actions.py); the schemas give the shell and the audit
 log Exchange's property names, formats and identities (SERVER\\QueueId, SERVER\\QueueId\\MessageId)."""
+from django.db.models import CharField, Count, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
+
 from exchange_console import params as p
-from transport.queue.models import DeliveryQueue, QueuedMessage
+from exchange_console.queues.filters import DATE, NUMBER, SIZE, Column, Identity, Related
+from transport.queue.models import DeliveryQueue, QueuedMessage, QueuedRecipient
 from exchange_console.schema import ObjectSchema, Param, read_only
 
 
@@ -23,11 +27,20 @@ QUEUE = ObjectSchema(
     ],
     default_columns=("Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"),
 )
-# The columns behind the properties a -Filter can name, so filters run in the database (MessageCount is the
-# count the queue listings annotate).
-QUEUE_COLUMNS = {"deliverytype": "delivery_type", "status": "status", "messagecount": "count",
-                 "nexthopdomain": "next_hop_domain", "nexthopconnector": "next_hop_connector",
-                 "lasterror": "last_error"}
+# A queue's MessageCount as listings annotate it: counted along the messages' queue index, one queue at a time
+# (a join with GROUP BY would read every queued message).
+MESSAGE_COUNT = Coalesce(Subquery(QueuedMessage.objects.filter(queue=OuterRef("pk")).order_by().values(
+    "queue").annotate(count=Count("pk")).values("count")), 0)
+# What each property a -Filter can name is in the database, so that every filter is one query. Identities are
+# built in SQL as the schemas show them (SERVER\QueueId, SERVER\QueueId\MessageId); MessageCount is the count
+# the queue listings annotate.
+QUEUE_IDENTITY = Concat("server__name", Value("\\"), Cast("id", CharField()), output_field=CharField())
+QUEUE_COLUMNS = {"Identity": Identity(QUEUE_IDENTITY, "server__name", "id"),
+                 "DeliveryType": Column("delivery_type"), "Status": Column("status"),
+                 "MessageCount": Column("count", NUMBER),
+                 "NextHopDomain": Column("next_hop_domain"), "NextHopConnector": Column("next_hop_connector"),
+                 "NextRetryTime": Column("next_retry_time", DATE), "LastRetryTime": Column("last_retry_time", DATE),
+                 "LastError": Column("last_error")}
 
 MESSAGE = ObjectSchema(
     noun="Message",
@@ -49,6 +62,14 @@ MESSAGE = ObjectSchema(
     ],
     default_columns=("Identity", "FromAddress", "Status", "Queue", "Subject"),
 )
-MESSAGE_COLUMNS = {"fromaddress": "from_address", "status": "status", "size": "size", "subject": "subject",
-                   "internetmessageid": "internet_message_id", "retrycount": "retry_count",
-                   "lasterror": "last_error"}
+MESSAGE_IDENTITY = Concat("queue__server__name", Value("\\"), Cast("queue_id", CharField()), Value("\\"),
+                          Cast("id", CharField()), output_field=CharField())
+# A message's Queue is matched among the queues and its Recipients among the recipient rows, each a subquery.
+MESSAGE_COLUMNS = {"Identity": Identity(MESSAGE_IDENTITY, "queue__server__name", "queue_id", "id"),
+                   "FromAddress": Column("from_address"),
+                   "Status": Column("status"), "Size": Column("size", SIZE), "Subject": Column("subject"),
+                   "InternetMessageId": Column("internet_message_id"),
+                   "DateReceived": Column("date_received", DATE), "RetryCount": Column("retry_count", NUMBER),
+                   "LastError": Column("last_error"),
+                   "Queue": Related(DeliveryQueue.objects, QUEUE_COLUMNS["Identity"], link="queue_id"),
+                   "Recipients": Related(QueuedRecipient.objects, Column("address"), link="id", key="message_id")}

@@ -1,13 +1,13 @@
 """Toolbox > Queue Viewer: the Queues and Messages tabs of every transport server or one, filtered with the
 same OPath filters as Get-Queue/Get-Message, sorted, paged, with bulk actions, CSV export and live counts."""
 import csv
+import hashlib
 from urllib.parse import urlencode
 from email.parser import BytesHeaderParser
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,8 +18,8 @@ from exchange_console.lib.errors import ParameterError
 from exchange_console.organization.models import TransportServer
 from exchange_console.queues import actions
 from exchange_console.queues.filters import OPathFilter
-from transport.queue.models import DeliveryQueue, QueuedMessage
-from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, QUEUE, QUEUE_COLUMNS
+from transport.queue.models import DeliveryQueue, QueuedMessage, QueuedRecipient
+from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, MESSAGE_COUNT, QUEUE, QUEUE_COLUMNS
 from exchange_console.services import ConfigurationError
 from exchange_console.shell.values import ConfigRecord
 from exchange_console.toolbox import logs, samples
@@ -70,7 +70,7 @@ class ViewerState:
 
     def queryset(self):
         if self.tab == "queues":
-            found = DeliveryQueue.objects.select_related("server").annotate(count=Count("messages")).order_by(
+            found = DeliveryQueue.objects.select_related("server").annotate(count=MESSAGE_COUNT).order_by(
                 "server__name", "id")
             server_field = "server__name__iexact"
         else:
@@ -84,31 +84,56 @@ class ViewerState:
         return found
 
     def objects(self):
-        """The objects shown, filtered as Get-Queue/Get-Message -Filter filters them."""
-        schema, columns = TABS[self.tab]
+        """The objects shown, filtered as Get-Queue/Get-Message -Filter filters them (one query)."""
         if not self.filter:
             return self.queryset()
-        return OPathFilter(self.filter).apply(self.queryset(), columns, lambda obj: ConfigRecord(schema, obj))
+        return OPathFilter(self.filter).apply(self.queryset(), TABS[self.tab][1])
+
+    def keys(self, number):
+        """The primary keys of page `number`, in order, without counting the list: the sort reads keys alone
+        (along an index where there is one) instead of whole rows with their queue and server."""
+        start = (number - 1) * PAGE_SIZE
+        return list(self.objects().prefetch_related(None).values_list("pk", flat=True)[start:start + PAGE_SIZE])
+
+    def page_number(self):
+        return int(self.page) if self.page.isdigit() and int(self.page) > 0 else 1
+
+    def shown(self, keys):
+        """The objects of `keys` ({pk: object}) with what their rows show: queue and server, message count or
+        recipients."""
+        return self.queryset().in_bulk(keys)
+
+    def version(self, keys, shown):
+        """A short hash of everything the rows of `keys` show: the live refresh sends it back, and while it
+        holds the answer is "nothing changed"."""
+        fields = [field.attname for field in self.queryset().model._meta.concrete_fields]
+        recipients = (lambda obj: [(r.address, r.last_error) for r in obj.recipients.all()]) if (
+            self.tab == "messages") else (lambda obj: obj.count)
+        rows = [(*(getattr(obj, name) for name in fields), recipients(obj))
+                for obj in (shown[key] for key in keys if key in shown)]
+        return hashlib.blake2b(repr(rows).encode(), digest_size=12).hexdigest()
 
     def records(self):
-        """(page of records, page)."""
+        """(page of records, page, version): the page's keys are found first, then only its rows are read."""
         schema = TABS[self.tab][0]
-        paginator = Paginator(self.objects(), PAGE_SIZE)
-        page = paginator.get_page(self.page)
-        return [ConfigRecord(schema, obj) for obj in page.object_list], page
+        page = Paginator(self.objects().prefetch_related(None).values_list("pk", flat=True), PAGE_SIZE).get_page(
+            self.page)
+        keys = list(page.object_list)
+        shown = self.shown(keys)
+        return [ConfigRecord(schema, shown[key]) for key in keys if key in shown], page, self.version(keys, shown)
 
 
 def _context(request, state):
     error = ""
     try:
-        records, page = state.records()
+        records, page, version = state.records()
     except ParameterError as refused:
-        error, records, page = refused.message, [], None
+        error, records, page, version = refused.message, [], None, ""
     columns = COLUMNS[state.tab]
     rows = [{"pk": record.obj.pk, "record": record, "cells": [record.display(column) for column in columns],
              "selected": record.obj.pk in state.selected} for record in records]
     return {"state": state, "rows": rows, "columns": columns, "page": page, "filter_error": error,
-            "links": state.links(columns, page),
+            "links": state.links(columns, page), "version": version,
             "servers": TransportServer.objects.all(), "actions": _action_labels(state.tab)}
 
 
@@ -134,10 +159,23 @@ def queue_viewer(request):
     state = ViewerState(request.GET)
     target = request.htmx.target if request.htmx else None
     if target == "viewer-rows":
-        return render(request, "toolbox/queue_rows.html", _context(request, state))
+        return _rows_refresh(request, state)
     if target == "queue-statistics":
         return render(request, "toolbox/queue_statistics.html", {"state": state, **_statistics(state)})
     return render(request, "toolbox/queue_viewer.html", {**_context(request, state), **_statistics(state)})
+
+
+def _rows_refresh(request, state):
+    """The live refresh of the list: 204 (htmx leaves the rows, and the administrator's ticks, as they are)
+    while the rows the browser shows haven't changed, else the rows again with their new version."""
+    try:
+        keys = state.keys(state.page_number())
+        unchanged = request.GET.get("version") == state.version(keys, state.shown(keys))
+    except ParameterError:
+        unchanged = False
+    if unchanged:
+        return HttpResponse(status=204)
+    return render(request, "toolbox/queue_rows.html", _context(request, state))
 
 
 @require_POST

@@ -102,6 +102,10 @@ class QueuedMessage(models.Model):
     class Meta:
         ordering = ["date_received", "id"]
         constraints = [models.UniqueConstraint(fields=["queue", "store_id"], name="one_message_per_queue")]
+        # The Queue Viewer's sorts (each column, then id) and its filters on a queue: with 100,000 messages a
+        # page reads its 100 rows along an index instead of sorting the queue.
+        indexes = [models.Index(fields=[field, "id"], name=f"queued_by_{field}") for field in (
+            "date_received", "subject", "from_address", "size", "status", "queue")]
 
     @property
     def identity(self):
