@@ -120,11 +120,14 @@ class Categorizer:
 
 def decide_all(configuration, envelope, failing, via_connector_name):
     """The decision for every recipient of a message (all fail when there are more than
-    MaxRecipientEnvelopeLimit)."""
+    MaxRecipientEnvelopeLimit). A message that arrived on a receive connector linked to a send connector leaves
+    through that one, whatever its recipients (the external system it passes through sends it back on another
+    receive connector, where it is routed as usual)."""
     limit = configuration.max_recipient_envelope_limit
     if limit is not None and len(envelope.rcpt_tos) > limit:
         return {recipient: Decision(FAIL, report=RECIPIENT_LIMIT) for recipient in envelope.rcpt_tos}
-    via = configuration.connector(via_connector_name) if via_connector_name else None
+    via = (configuration.connector(via_connector_name) if via_connector_name
+           else configuration.linked_connector(envelope.received_connector))
     return {recipient: decide(configuration, recipient, envelope.size,
                               failing.for_domain(recipient.rpartition("@")[2]), via)
             for recipient in envelope.rcpt_tos}

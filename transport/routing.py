@@ -31,17 +31,18 @@ def accepted_domain_type(configuration, domain):
 
 
 def decide(configuration, address, size, unavailable=frozenset(), via_connector=None):
-    """The decision for one recipient. Authoritative domain: the mailbox, or 5.1.1. InternalRelay: the mailbox
-    if there is one, else routed. Every other domain: routed (`via_connector`: a server that transferred the
-    message chose it already)."""
+    """The decision for one recipient. `via_connector`: the connector is chosen already (by the server that
+    transferred the message, or by the linked receive connector it arrived on), and nothing else is
+    considered. Otherwise: authoritative domain: the mailbox, or 5.1.1; InternalRelay: the mailbox if there
+    is one, else routed; every other domain: routed."""
+    if via_connector is not None:
+        return Decision(ROUTE, connector=via_connector)
     domain = address.rpartition("@")[2].lower()
     domain_type = accepted_domain_type(configuration, domain)
     if domain_type == DomainType.AUTHORITATIVE:
         return Decision(LOCAL) if address.lower() in configuration.mailboxes else Decision(FAIL, report=NOT_FOUND)
     if domain_type == DomainType.INTERNAL_RELAY and address.lower() in configuration.mailboxes:
         return Decision(LOCAL)
-    if via_connector is not None:
-        return Decision(ROUTE, connector=via_connector)
     route = choose_connector(configuration.connectors, domain, size, configuration.server.name,
                              configuration.server_sites, unavailable,
                              domain_secure=domain in configuration.tls_send_domain_secure_list)

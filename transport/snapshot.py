@@ -200,7 +200,7 @@ def _organization_bindings():
 
 def _connector_config(connector, server):
     return ReceiveConnectorConfig(
-        identity=f"{server.name}\\{connector.name}", name=connector.name,
+        identity=connector.identity, name=connector.name,
         bindings=tuple(parse_binding(text) for text in connector.bindings),
         remote_ip_ranges=tuple(parse_ip_range(text) for text in connector.remote_ip_ranges),
         fqdn=connector.fqdn or server.fqdn, banner=connector.banner,
@@ -255,6 +255,7 @@ class SendConnectorConfig:
     force_helo: bool
     smtp_max_messages_per_connection: int
     usage: str = "Custom"
+    linked_receive_connector: str = ""   # identity 'SERVER\Name' of the receive connector linked to it
     is_foreign = False
 
 
@@ -270,6 +271,7 @@ class ForeignConnectorConfig:
     drop_directory: str
     drop_directory_quota: int
     is_foreign = True
+    linked_receive_connector = ""
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,13 @@ class SendSnapshot:
     def connector(self, name):
         return next((connector for connector in self.connectors if connector.name == name), None)
 
+    def linked_connector(self, received_connector):
+        """The enabled send connector linked to the receive connector a message arrived on (identity), if any:
+        such a message leaves through it, whatever its recipients."""
+        identity = received_connector.lower()
+        return next((connector for connector in self.send_connectors if connector.enabled
+                     and connector.linked_receive_connector.lower() == identity and identity), None)
+
 
 def build_send_snapshot(server_name):
     """The send side of the server's configuration."""
@@ -335,7 +344,8 @@ def _send_snapshot(server, config, certificate):
         server=_send_server_config(server),
         server_sites=dict(TransportServer.objects.values_list("name", "site__name")),
         send_connectors=tuple(_send_connector_config(connector, server.fqdn) for connector
-                              in SendConnector.objects.prefetch_related("source_transport_servers")),
+                              in SendConnector.objects.prefetch_related("source_transport_servers")
+                              .select_related("linked_receive_connector__server")),
         foreign_connectors=tuple(_foreign_connector_config(connector) for connector
                                  in ForeignConnector.objects.prefetch_related("source_transport_servers")),
         accepted_domains=tuple(AcceptedDomain.objects.values_list("domain_name", "domain_type")),
@@ -400,6 +410,7 @@ def _send_connector_config(connector, server_fqdn):
         tls_domain=connector.tls_domain, domain_secure_enabled=connector.domain_secure_enabled,
         force_helo=connector.force_helo,
         smtp_max_messages_per_connection=connector.smtp_max_messages_per_connection, usage=connector.usage,
+        linked_receive_connector=linked.identity if (linked := connector.linked_receive_connector) else "",
     )
 
 

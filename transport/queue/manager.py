@@ -318,7 +318,11 @@ class QueueManager:
 
     def reroute(self, configuration, queue):
         """Route the queue's waiting recipients again; those whose route now differs (failover, recovery, a
-        changed configuration) move to the queue of their new next hop."""
+        changed configuration) move to the queue of their new next hop. A linked connector's mail never moves:
+        it must pass through the system behind it, however long that is down."""
+        connector = configuration.connector(queue.next_hop_connector)
+        if connector is not None and connector.linked_receive_connector:
+            return
         failing = state.FailingConnectors(self.server_name)
         for message in list(queue.messages.filter(status__in=state.WAITING).prefetch_related("recipients")):
             targets = {}
