@@ -1,4 +1,6 @@
 """The New Receive Connector wizard: pages follow the usage presets; bindings checked against other connectors."""
+import re
+
 import pytest
 
 from exchange_console.connectors.models import ReceiveConnector
@@ -45,6 +47,20 @@ def test_it_refuses_a_bad_binding(wizard):
     assert errors(page) == ["Bindings: '10.0.0.300:25' is not a binding; use IP:port such as 0.0.0.0:25 or [::]:25"]
     page = wizard.post("local-network", binding("", "70000"))
     assert errors(page) == ["Bindings: '0.0.0.0:70000': the port must be a number from 1 to 65535"]
+
+
+def test_the_local_network_page_starts_with_all_addresses_on_port_25_and_takes_it(wizard):
+    wizard.next("introduction", {"Name": "Relay", "Usage": "Custom"}, "local-network")
+    page = wizard.client.get(wizard.url("local-network")).content.decode()
+    assert re.search(r'name="local-network-Bindings-address"[^>]*value="\(All available IPv4\)"', page)
+    assert re.search(r'name="local-network-Bindings-port"[^>]*value="25"', page)
+    wizard.next("local-network", binding("(All available IPv4)", "25"), "remote-network")
+
+
+def test_a_binding_row_without_a_port_names_the_missing_port(wizard):
+    wizard.next("introduction", {"Name": "Relay", "Usage": "Custom"}, "local-network")
+    page = wizard.post("local-network", binding("10.0.0.5", ""))
+    assert errors(page) == ["Bindings: '10.0.0.5' has no port; give one, such as 25."]
 
 
 def test_it_refuses_a_bad_helo_fqdn(wizard):

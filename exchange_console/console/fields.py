@@ -39,8 +39,8 @@ class RowsWidget(forms.Widget):
             for column in self.columns:
                 if column.kind == "checkbox":
                     row[column.key] = str(index) in data.getlist(f"{name}-{TICKED}{column.key}")
-            if any(row[c.key] for c in self.columns if c.kind == "text" and not c.default):
-                rows.append(row)
+            if any(row[c.key] and row[c.key] != c.default for c in self.columns if c.kind == "text"):
+                rows.append(row)   # a row left as the blank one shows it is no row
         return rows
 
     def value_omitted_from_data(self, data, files, name):

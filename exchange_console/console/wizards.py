@@ -166,6 +166,8 @@ class SendNewConnector(NewConnector):
 
 def binding_text(row):
     address = row.get("address") or ALL_IPV4
+    if not row.get("port"):
+        raise forms.ValidationError(f"Bindings: '{address}' has no port; give one, such as 25.")
     return f"{'0.0.0.0' if address == ALL_IPV4 else address}:{row.get('port')}"
 
 
@@ -196,6 +198,7 @@ class ReceiveLocalNetwork(WizardPage):
         super().__init__(*args, **kwargs)
         server = self.earlier.get("Server")
         self.fields["Fqdn"].initial = getattr(server, "fqdn", "")
+        self.fields["Bindings"].initial = [{"address": ALL_IPV4, "port": "25"}]   # Exchange's first row
 
 
 class ReceiveRemoteNetwork(WizardPage):
