@@ -29,6 +29,7 @@ READS = {
     "Get-Queue": "Get-Queue", "Get-ReceiveConnector": "Get-ReceiveConnector", "Get-RemoteDomain": "Get-RemoteDomain",
     "Get-SendConnector": "Get-SendConnector", "Get-TransportConfig": "Get-TransportConfig",
     "Get-TransportServer": "Get-TransportServer", "Get-Command": "Get-Command Get-Queue",
+    "Get-ADPermission": "Get-ADPermission 'HUB01\\Printers'",
     "ConvertTo-SecureString": "ConvertTo-SecureString 'x' -AsPlainText -Force",
     "New-Object": "New-Object System.Management.Automation.PSCredential('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))",
     "Format-List": "Get-AcceptedDomain | Format-List", "Format-Table": "Get-AcceptedDomain | Format-Table",
@@ -36,6 +37,8 @@ READS = {
     "Sort-Object": "Get-AcceptedDomain | Sort-Object Name", "Where-Object": "Get-AcceptedDomain | Where-Object { $_.Default }",
     "Write-Host": "Write-Host hello", "Write-Output": "Write-Output hello", "Out-Null": "Get-AcceptedDomain | Out-Null",
     "Get-User": "Get-User", "Get-Recipient": "Get-Recipient", "Get-Date": "Get-Date",
+    "Get-RoleGroup": "Get-RoleGroup", "Get-RoleGroupMember": "Get-RoleGroupMember 'Organization Management'",
+    "Get-ManagementScope": "Get-ManagementScope",
     "ForEach-Object": "Get-AcceptedDomain | ForEach-Object { $_.Name }",
     "Group-Object": "Get-AcceptedDomain | Group-Object DomainType", "Out-String": "Get-AcceptedDomain | Out-String",
     "ConvertTo-Html": "Get-AcceptedDomain | ConvertTo-Html",
@@ -63,6 +66,14 @@ CHANGES = {
                              "-RemoteIPRanges 10.0.0.5", SERVER),
     "Set-ReceiveConnector": ("Set-ReceiveConnector 'HUB01\\Default HUB01' -Banner '220 Welcome'", SERVER),
     "Remove-ReceiveConnector": ("Remove-ReceiveConnector 'HUB01\\Printers' -Confirm:$false", SERVER),
+    # Exchange's Active Directory Permissions role is Organization Management's alone; the fixture has no entry
+    # to remove, so the removal first adds one (refused for the other role groups).
+    "Add-ADPermission": ("Add-ADPermission 'HUB01\\Printers' -User 'NT AUTHORITY\\ANONYMOUS LOGON' "
+                         "-ExtendedRights ms-Exch-SMTP-Accept-Any-Recipient", ORG),
+    "Remove-ADPermission": ("Add-ADPermission 'HUB01\\Printers' -User 'NT AUTHORITY\\ANONYMOUS LOGON' "
+                            "-ExtendedRights ms-Exch-SMTP-Submit; Remove-ADPermission 'HUB01\\Printers' "
+                            "-User 'NT AUTHORITY\\ANONYMOUS LOGON' -ExtendedRights ms-Exch-SMTP-Submit "
+                            "-Confirm:$false", ORG),
     "New-AcceptedDomain": ("New-AcceptedDomain Fabrikam -DomainName fabrikam.com", ORG),
     "Set-AcceptedDomain": ("Set-AcceptedDomain Tailspin -DomainType InternalRelay", ORG),
     "Remove-AcceptedDomain": ("Remove-AcceptedDomain Tailspin -Confirm:$false", ORG),
@@ -86,6 +97,14 @@ CHANGES = {
     "Remove-Message": ("Get-Message | Remove-Message -WithNDR $false -Confirm:$false", SERVER),
     # A message's content is more than Get-Message shows: Exchange's Transport Queues role, not View-Only's.
     "Export-Message": ("Get-Message | Export-Message", SERVER),
+    # Memberships and scopes are Organization Management's, as on the Administrators page. The fixture has no
+    # member to remove, so the removals first add one (refused for the other role groups).
+    "Add-RoleGroupMember": ("Add-RoleGroupMember 'Recipient Management' -Member org", ORG),
+    "Remove-RoleGroupMember": ("Add-RoleGroupMember 'Recipient Management' -Member org; "
+                               "Remove-RoleGroupMember 'Recipient Management' -Member org -Confirm:$false", ORG),
+    "New-ManagementScope": ("New-ManagementScope 'HUB01 only' -ServerRestrictionFilter {Name -eq 'HUB01'}", ORG),
+    "Remove-ManagementScope": ("New-ManagementScope 'HUB01 only' -ServerRestrictionFilter {Name -eq 'HUB01'}; "
+                               "Remove-ManagementScope 'HUB01 only' -Confirm:$false", ORG),
 }
 # Allowed, and then refused by the server the change reaches: here no worker runs HUB01 to read its queue store.
 NO_WORKER = {"Export-Message": "couldn't be exported: HUB01: The transport worker is not running."}

@@ -25,17 +25,35 @@ class RoleGroup(models.Model):
 
     @classmethod
     def named(cls, name):
-        """A built-in role group (created by a migration; made again if a database flush removed it)."""
-        if name not in cls.BUILT_IN:
+        """A built-in role group, named in any case (created by a migration; made again if a database flush
+        removed it)."""
+        built_in = next((group for group in cls.BUILT_IN if group.lower() == str(name).strip().lower()), None)
+        if built_in is None:
             raise cls.DoesNotExist(f"'{name}' isn't a role group")
-        return cls.objects.get_or_create(name=name)[0]
+        return cls.objects.get_or_create(name=built_in)[0]
+
+
+class ManagementScope(models.Model):
+    """New-ManagementScope -ServerRestrictionFilter: the servers a Server Management member may change. The
+    filter is resolved to servers when the scope is assigned (RoleGroupMember.servers)."""
+    name = models.CharField(max_length=64, unique=True)
+    server_restriction_filter = models.TextField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
 
 
 class RoleGroupMember(models.Model):
-    """Membership; for Server Management, the servers it covers (none listed: every server)."""
+    """Membership; for Server Management, the servers it covers (none listed: every server) and the management
+    scope they came from, when the shell assigned one."""
     role_group = models.ForeignKey(RoleGroup, on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_memberships")
     servers = models.ManyToManyField(TransportServer, blank=True)
+    scope = models.ForeignKey(ManagementScope, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="members")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["role_group", "user"], name="one_membership_per_group")]
