@@ -29,6 +29,7 @@ READS = {
     "Get-Queue": "Get-Queue", "Get-ReceiveConnector": "Get-ReceiveConnector", "Get-RemoteDomain": "Get-RemoteDomain",
     "Get-SendConnector": "Get-SendConnector", "Get-TransportConfig": "Get-TransportConfig",
     "Get-TransportServer": "Get-TransportServer", "Get-Command": "Get-Command Get-Queue",
+    "Get-ADPermission": "Get-ADPermission 'HUB01\\Printers'",
     "ConvertTo-SecureString": "ConvertTo-SecureString 'x' -AsPlainText -Force",
     "New-Object": "New-Object System.Management.Automation.PSCredential('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))",
     "Format-List": "Get-AcceptedDomain | Format-List", "Format-Table": "Get-AcceptedDomain | Format-Table",
@@ -65,6 +66,14 @@ CHANGES = {
                              "-RemoteIPRanges 10.0.0.5", SERVER),
     "Set-ReceiveConnector": ("Set-ReceiveConnector 'HUB01\\Default HUB01' -Banner '220 Welcome'", SERVER),
     "Remove-ReceiveConnector": ("Remove-ReceiveConnector 'HUB01\\Printers' -Confirm:$false", SERVER),
+    # Exchange's Active Directory Permissions role is Organization Management's alone; the fixture has no entry
+    # to remove, so the removal first adds one (refused for the other role groups).
+    "Add-ADPermission": ("Add-ADPermission 'HUB01\\Printers' -User 'NT AUTHORITY\\ANONYMOUS LOGON' "
+                         "-ExtendedRights ms-Exch-SMTP-Accept-Any-Recipient", ORG),
+    "Remove-ADPermission": ("Add-ADPermission 'HUB01\\Printers' -User 'NT AUTHORITY\\ANONYMOUS LOGON' "
+                            "-ExtendedRights ms-Exch-SMTP-Submit; Remove-ADPermission 'HUB01\\Printers' "
+                            "-User 'NT AUTHORITY\\ANONYMOUS LOGON' -ExtendedRights ms-Exch-SMTP-Submit "
+                            "-Confirm:$false", ORG),
     "New-AcceptedDomain": ("New-AcceptedDomain Fabrikam -DomainName fabrikam.com", ORG),
     "Set-AcceptedDomain": ("Set-AcceptedDomain Tailspin -DomainType InternalRelay", ORG),
     "Remove-AcceptedDomain": ("Remove-AcceptedDomain Tailspin -Confirm:$false", ORG),

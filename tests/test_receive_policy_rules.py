@@ -2,14 +2,16 @@
 grants (the protocol log's "Set Session Permissions" line), which connector a client gets, the accepted domain
 an address falls in, how an envelope path is read, and whether RCPT TO and MAIL FROM are taken.
 tests/test_receive_policy.py checks the same rules through SMTP sessions."""
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
 from transport.receive.policy import (
-    ANONYMOUS, EXCHANGE_SERVER, MAILBOX_USER, PARTNER, AddressError, accepted_domain_of, format_rights, parse_path,
-    recipient_accepted, select_connector, sender_allowed, session_rights,
+    ANONYMOUS, EXCHANGE_SERVER, EXTENDED_RIGHTS, MAILBOX_USER, PARTNER, PERMISSION_ORDER, AddressError,
+    accepted_domain_of, authentication_useful, format_rights, parse_path, recipient_accepted, select_connector,
+    sender_allowed, session_rights,
 )
 from transport.receive.session import SEND_AS_DENIED, UNABLE_TO_RELAY
 from transport.snapshot import ReceiveConnectorConfig
@@ -65,6 +67,75 @@ PARTNER_LINE = "SMTPSubmit AcceptRoutingHeaders"
 ])
 def test_each_permission_group_grants_exchanges_rights_to_its_principals(groups, principal, expected):
     assert format_rights(session_rights(connector(groups=groups), principal)) == expected
+
+
+# --- Add-ADPermission entries -----------------------------------------------------------------------------
+
+ANON, USERS = "nt authority\\anonymous logon", "nt authority\\authenticated users"
+SECURED, PARTNERS = "ms exchange\\externally secured servers", "ms exchange\\partner servers"
+HUBS, LEGACY = "ms exchange\\hub transport servers", "ms exchange\\legacy exchange servers"
+RELAY, SUBMIT_RIGHT = "ms-Exch-SMTP-Accept-Any-Recipient", "ms-Exch-SMTP-Submit"
+ALLOW, DENY = False, True
+
+
+def with_entries(groups, entries, mechanisms=("Tls",)):
+    return replace(connector(groups=groups), permissions=tuple(entries), auth_mechanism=frozenset(mechanisms))
+
+
+@pytest.mark.parametrize("groups, entries, principal, user, expected", [
+    # The relay guides' anonymous relay connector: AnonymousUsers plus Accept-Any-Recipient for ANONYMOUS LOGON.
+    (("AnonymousUsers",), [(ANON, RELAY, ALLOW)], ANONYMOUS, "",
+     "SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender AcceptRoutingHeaders"),
+    (("AnonymousUsers",), [(ANON, RELAY, ALLOW), (ANON, RELAY, DENY)], ANONYMOUS, "", ANONYMOUS_LINE),  # Deny wins
+    # A Deny takes away what a permission group grants (the guides' anti-spoofing step).
+    (("AnonymousUsers",), [(ANON, "ms-Exch-SMTP-Accept-Authoritative-Domain-Sender", DENY)], ANONYMOUS, "",
+     "SMTPSubmit SMTPAcceptAnySender AcceptRoutingHeaders"),
+    ((), [(ANON, SUBMIT_RIGHT, ALLOW), (ANON, RELAY, ALLOW)], ANONYMOUS, "", "SMTPSubmit SMTPAcceptAnyRecipient"),
+    ((), [(ANON, SUBMIT_RIGHT, ALLOW)], MAILBOX_USER, "kim@contoso.com", ""),     # authenticated: not anonymous
+    ((), [("kim@contoso.com", RELAY, ALLOW)], MAILBOX_USER, "kim@contoso.com", "SMTPAcceptAnyRecipient"),
+    ((), [("kim@contoso.com", RELAY, ALLOW)], MAILBOX_USER, "bob@contoso.com", ""),   # another mailbox user
+    ((), [("kim@contoso.com", RELAY, ALLOW)], ANONYMOUS, "", ""),
+    (("ExchangeUsers",), [("kim@contoso.com", "ms-Exch-Bypass-Anti-Spam", DENY)], MAILBOX_USER, "kim@contoso.com",
+     "SMTPSubmit SMTPAcceptAnyRecipient AcceptRoutingHeaders"),
+    ((), [(USERS, SUBMIT_RIGHT, ALLOW)], MAILBOX_USER, "bob@contoso.com", "SMTPSubmit"),
+    ((), [(USERS, SUBMIT_RIGHT, ALLOW)], EXCHANGE_SERVER, "", "SMTPSubmit"),     # a server authenticates too
+    ((), [(USERS, SUBMIT_RIGHT, ALLOW)], ANONYMOUS, "", ""),
+    ((), [(HUBS, "ms-Exch-Accept-Headers-Organization", ALLOW)], EXCHANGE_SERVER, "", "AcceptOrganizationHeaders"),
+    ((), [(LEGACY, "ms-Exch-Accept-Headers-Forest", ALLOW)], EXCHANGE_SERVER, "", "AcceptForestHeaders"),
+    ((), [(SECURED, SUBMIT_RIGHT, ALLOW)], EXCHANGE_SERVER, "", ""),              # not ExternalAuthoritative
+    (("Partners",), [(PARTNERS, "ms-Exch-SMTP-Accept-Any-Sender", ALLOW)], PARTNER, "",
+     "SMTPSubmit SMTPAcceptAnySender AcceptRoutingHeaders"),
+    (("Partners",), [(PARTNERS, SUBMIT_RIGHT, DENY)], PARTNER, "", "AcceptRoutingHeaders"),
+    ((), [(PARTNERS, SUBMIT_RIGHT, ALLOW)], ANONYMOUS, "", ""),                  # before its domain is secured
+])
+def test_entries_add_their_allowed_rights_to_the_groups_and_deny_entries_take_theirs_away(
+        groups, entries, principal, user, expected):
+    assert format_rights(session_rights(with_entries(groups, entries), principal, user)) == expected
+
+
+def test_on_an_externally_secured_connector_the_server_is_externally_secured_and_no_organization_server():
+    secured = with_entries(("ExchangeServers",), [(SECURED, RELAY, DENY)], mechanisms=("ExternalAuthoritative",))
+    assert format_rights(session_rights(secured, EXCHANGE_SERVER)) == SERVER_LINE.replace(" SMTPAcceptAnyRecipient", "")
+    hubs_only = with_entries(("ExchangeServers",), [(HUBS, RELAY, DENY)], mechanisms=("ExternalAuthoritative",))
+    assert format_rights(session_rights(hubs_only, EXCHANGE_SERVER)) == SERVER_LINE
+
+
+@pytest.mark.parametrize("groups, entries, useful", [
+    (("ExchangeUsers",), [], True),
+    (("AnonymousUsers",), [], False),                       # AUTH would lead to a session that can't submit
+    ((), [("kim@contoso.com", SUBMIT_RIGHT, ALLOW)], True),
+    ((), [(USERS, SUBMIT_RIGHT, ALLOW)], True),
+    ((), [(ANON, SUBMIT_RIGHT, ALLOW)], False),
+    ((), [(PARTNERS, SUBMIT_RIGHT, ALLOW)], False),
+    ((), [("kim@contoso.com", SUBMIT_RIGHT, DENY)], False),
+    (("ExchangeUsers",), [(USERS, SUBMIT_RIGHT, DENY)], False),
+])
+def test_auth_is_worth_taking_when_some_authenticated_user_may_submit(groups, entries, useful):
+    assert authentication_useful(with_entries(groups, entries)) is useful
+
+
+def test_every_extended_right_grants_one_permission_of_the_protocol_log():
+    assert sorted(EXTENDED_RIGHTS.values()) == sorted(PERMISSION_ORDER)
 
 
 # --- connector selection ---------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class ReceiveConnectorConfig:
     require_ehlo_domain: bool
     require_tls: bool
     domain_secure_enabled: bool
+    # Add-ADPermission entries: (principal in lowercase, a mailbox user's by its address; extended right; deny)
+    permissions: tuple = ()
 
     @property
     def verbose_logging(self):
@@ -148,7 +150,7 @@ def _receive_snapshot(server, config, certificate):
     from exchange_console.organization.models import AcceptedDomain, Mailbox
     from transport.logs.tracking import tracking_settings_for
 
-    connectors = list(ReceiveConnector.objects.for_server(server))
+    connectors = list(ReceiveConnector.objects.for_server(server).prefetch_related("permissions__mailbox"))
     stamp = max([server.modified, config.modified or server.modified, *(c.modified for c in connectors),
                  *AcceptedDomain.objects.values_list("modified", flat=True),
                  *Mailbox.objects.values_list("modified", flat=True)])
@@ -224,6 +226,8 @@ def _connector_config(connector, server):
         enhanced_status_codes_enabled=connector.enhanced_status_codes_enabled,
         require_ehlo_domain=connector.require_ehlo_domain, require_tls=connector.require_tls,
         domain_secure_enabled=connector.domain_secure_enabled,
+        permissions=tuple((entry.principal.lower(), entry.extended_right, entry.deny)
+                          for entry in connector.permissions.all()),
     )
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db import models
 
 from exchange_console import secrets
-from exchange_console.organization.models import MB, ConfigObject, TransportServer
+from exchange_console.organization.models import MB, ConfigObject, Mailbox, TransportServer
 
 
 class ProtocolLoggingLevel(models.TextChoices):
@@ -165,3 +165,32 @@ class ReceiveConnector(ConfigObject):
             return "Disabled"
         return "; ".join(f"{binding} {self.server.binding_status(binding)}" for binding in self.bindings)
 
+
+
+class ReceiveConnectorPermission(models.Model):
+    """One Add-ADPermission entry on a receive connector: an extended right allowed (or denied) to a well-known
+    security principal (`user`) or to a mailbox user (`mailbox`, so that it follows a renamed address)."""
+    connector = models.ForeignKey(ReceiveConnector, on_delete=models.CASCADE, related_name="permissions")
+    user = models.CharField(max_length=64, blank=True, default="")
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="receive_permissions")
+    extended_right = models.CharField(max_length=64)
+    deny = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]   # the order they were added in
+        constraints = [
+            models.CheckConstraint(condition=models.Q(user="", mailbox__isnull=False)
+                                   | (~models.Q(user="") & models.Q(mailbox__isnull=True)),
+                                   name="receive_permission_one_principal"),
+        ]
+
+    @property
+    def principal(self):
+        """What the session matches: the well-known name, or the mailbox's address (what AUTH yields)."""
+        return self.mailbox.primary_smtp_address if self.mailbox_id else self.user
+
+    @property
+    def identity(self):
+        return self.connector.identity

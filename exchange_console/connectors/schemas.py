@@ -1,13 +1,18 @@
 """Schemas of Send, Receive and Foreign connectors: Exchange's parameters, usage presets and cross-field rules."""
 from datetime import timedelta
 
+from django.db.models import Q
+
 from exchange_console import params as p
-from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, SendConnector
+from exchange_console.connectors.models import (
+    ForeignConnector, ReceiveConnector, ReceiveConnectorPermission, SendConnector,
+)
 from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, parse_address_space
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
-from exchange_console.organization.models import TransportServer
+from exchange_console.organization.models import Mailbox, TransportServer
 from exchange_console.organization.schemas import MAX_INT, SECOND, all_servers, common_params, unique_name
-from exchange_console.schema import ObjectSchema, Param, pending_refs, rule
+from exchange_console.schema import ObjectSchema, Param, pending_refs, read_only, rule
+from transport.receive.policy import EXTENDED_RIGHTS, WELL_KNOWN_PRINCIPALS
 
 KB = 1024
 SMART_HOST_AUTH = ("None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer", "ExternalAuthoritative")
@@ -354,4 +359,67 @@ FOREIGN_CONNECTOR = ObjectSchema(
     rules=[unique_name(ForeignConnector), foreign_rules, drop_directory_under_root, source_servers_rules],
     affected_servers=all_servers,
     default_columns=("Identity", "AddressSpaces", "Enabled"),
+)
+
+
+# --- Receive connector permissions (Add-/Get-/Remove-ADPermission) ------------------------------------------
+
+class ExtendedRights(p.MultiValued):
+    """Exchange's extended rights of a receive connector, in any case, as their canonical names."""
+
+    def __init__(self):
+        super().__init__(allow_empty=False)
+
+    def parse_item(self, item):
+        text = str(item).strip()
+        for name in EXTENDED_RIGHTS:
+            if name.lower() == text.lower():
+                return name
+        raise ValueError(f"'{text}' isn't an extended right of a receive connector; accepted values: "
+                         f"{', '.join(EXTENDED_RIGHTS)}")
+
+
+class SecurityPrincipal(p.ParamType):
+    """-User: a well-known security principal (its canonical name) or a mailbox user (by name or address)."""
+
+    def parse(self, value):
+        if isinstance(value, Mailbox):
+            return value
+        text = "" if value is None else str(value).strip()
+        for name in WELL_KNOWN_PRINCIPALS:
+            if name.lower() == text.lower():
+                return name
+        mailbox = Mailbox.objects.filter(Q(name__iexact=text) | Q(primary_smtp_address__iexact=text)).first()
+        if mailbox is None:
+            raise ValueError(f"'{text}' is neither a well-known security principal ({', '.join(WELL_KNOWN_PRINCIPALS)})"
+                             f" nor a mailbox user")
+        return mailbox
+
+    def format(self, value):
+        return value.name if isinstance(value, Mailbox) else value or ""
+
+    def render(self, value):
+        return p.shell_quote(self.format(value))
+
+
+def permission_user(entry):
+    return entry.mailbox if entry.mailbox_id else entry.user
+
+
+AD_PERMISSION = ObjectSchema(
+    noun="ADPermission",
+    model=ReceiveConnectorPermission,
+    params=[
+        read_only("Identity", "identity", getter=lambda entry: entry.connector.identity),
+        Param("User", "user", SecurityPrincipal(), getter=permission_user),
+        Param("ExtendedRights", "extended_right", ExtendedRights(), getter=lambda entry: [entry.extended_right]),
+        read_only("AccessRights", "access_rights", getter=lambda entry: "ExtendedRight"),
+        Param("Deny", "deny", p.Bool()),
+        read_only("Inherited", "inherited", p.Bool(), getter=lambda entry: False),
+        read_only("IsInherited", "inherited", p.Bool(), getter=lambda entry: False),
+        read_only("Rights", "extended_right"),
+    ],
+    affected_servers=lambda entry: [entry.connector.server],
+    default_columns=("Identity", "User", "Deny", "Inherited", "Rights"),
+    identity=lambda entry: entry.connector.identity,
 )

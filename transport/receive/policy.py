@@ -1,5 +1,6 @@
 """Receive connector policy that needs no sockets: which connector a client gets, the rights its permission
-groups grant, and whether an envelope address may be accepted. Plain functions over the snapshot."""
+groups and Add-ADPermission entries grant, and whether an envelope address may be accepted. Plain functions over
+the snapshot."""
 import ipaddress
 import re
 from types import MappingProxyType
@@ -46,14 +47,71 @@ _PRINCIPAL_GROUPS = MappingProxyType({
     PARTNER: ("Partners",),
 })
 
+# Add-ADPermission's extended rights, by the names Exchange gives them, and the permission each grants.
+EXTENDED_RIGHTS = MappingProxyType({
+    "ms-Exch-SMTP-Submit": SUBMIT,
+    "ms-Exch-SMTP-Accept-Any-Recipient": ACCEPT_ANY_RECIPIENT,
+    "ms-Exch-SMTP-Accept-Any-Sender": ACCEPT_ANY_SENDER,
+    "ms-Exch-SMTP-Accept-Authoritative-Domain-Sender": ACCEPT_AUTHORITATIVE_DOMAIN_SENDER,
+    "ms-Exch-Bypass-Anti-Spam": BYPASS_ANTI_SPAM,
+    "ms-Exch-Bypass-Message-Size-Limit": BYPASS_MESSAGE_SIZE_LIMIT,
+    "ms-Exch-SMTP-Accept-Authentication-Flag": ACCEPT_AUTHENTICATION_FLAG,
+    "ms-Exch-Accept-Headers-Routing": ACCEPT_ROUTING_HEADERS,
+    "ms-Exch-Accept-Headers-Organization": ACCEPT_ORGANIZATION_HEADERS,
+    "ms-Exch-Accept-Headers-Forest": ACCEPT_FOREST_HEADERS,
+})
 
-def session_rights(connector, principal):
-    """The rights a session of this principal gets on this connector."""
+# The well-known security principals an entry may name; any other principal is a mailbox user.
+ANONYMOUS_LOGON = "NT AUTHORITY\\ANONYMOUS LOGON"
+AUTHENTICATED_USERS = "NT AUTHORITY\\Authenticated Users"
+EXTERNALLY_SECURED_SERVERS = "MS Exchange\\Externally Secured Servers"
+PARTNER_SERVERS = "MS Exchange\\Partner Servers"
+HUB_TRANSPORT_SERVERS = "MS Exchange\\Hub Transport Servers"
+EDGE_TRANSPORT_SERVERS = "MS Exchange\\Edge Transport Servers"
+LEGACY_EXCHANGE_SERVERS = "MS Exchange\\Legacy Exchange Servers"
+WELL_KNOWN_PRINCIPALS = (ANONYMOUS_LOGON, AUTHENTICATED_USERS, EXTERNALLY_SECURED_SERVERS, PARTNER_SERVERS,
+                         HUB_TRANSPORT_SERVERS, EDGE_TRANSPORT_SERVERS, LEGACY_EXCHANGE_SERVERS)
+# An organization server (its certificate) stands for the principals of the groups it gets rights from.
+_ORGANIZATION_SERVER = (HUB_TRANSPORT_SERVERS, EDGE_TRANSPORT_SERVERS, LEGACY_EXCHANGE_SERVERS, AUTHENTICATED_USERS)
+
+
+def security_principals(connector, principal, auth_user=""):
+    """The principals (lowercase) a session stands for, that Add-ADPermission entries name. On an
+    ExternalAuthoritative connector a server is Externally Secured, not an authenticated organization server."""
+    if principal == ANONYMOUS:
+        names = (ANONYMOUS_LOGON,)
+    elif principal == MAILBOX_USER:
+        names = (AUTHENTICATED_USERS, auth_user)
+    elif principal == PARTNER:
+        names = (PARTNER_SERVERS,)
+    elif "ExternalAuthoritative" in connector.auth_mechanism:
+        names = (EXTERNALLY_SECURED_SERVERS,)
+    else:
+        names = _ORGANIZATION_SERVER
+    return frozenset(name.lower() for name in names if name)
+
+
+def session_rights(connector, principal, auth_user=""):
+    """The rights a session of this principal gets on this connector: those of its permission groups and of
+    the Allow entries for it, less those of the Deny entries for it (a Deny wins, as in Windows ACLs)."""
     rights = set()
     for group in _PRINCIPAL_GROUPS[principal]:
         if group in connector.permission_groups:
             rights |= GROUP_RIGHTS[group]
-    return frozenset(rights)
+    names = security_principals(connector, principal, auth_user)
+    entries = [(EXTENDED_RIGHTS[right], deny) for user, right, deny in connector.permissions if user in names]
+    rights |= {right for right, deny in entries if not deny}
+    return frozenset(rights - {right for right, deny in entries if deny})
+
+
+def authentication_useful(connector):
+    """Whether AUTH can lead to a session that submits: the ExchangeUsers group, or an Allow entry granting
+    ms-Exch-SMTP-Submit to Authenticated Users or to a mailbox user."""
+    if SUBMIT in session_rights(connector, MAILBOX_USER):
+        return True
+    not_users = {name.lower() for name in WELL_KNOWN_PRINCIPALS} - {AUTHENTICATED_USERS.lower()}
+    return any(EXTENDED_RIGHTS[right] == SUBMIT and not deny and user not in not_users
+               for user, right, deny in connector.permissions)
 
 
 def format_rights(rights):

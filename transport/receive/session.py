@@ -380,7 +380,7 @@ class ReceiveSession(asyncio.Protocol):
 
     def _set_principal(self, principal, auth_user=""):
         self.principal, self.auth_user = principal, auth_user
-        self.rights = policy.session_rights(self.connector, principal)
+        self.rights = policy.session_rights(self.connector, principal, auth_user)
         self.session_log.write(INFORMATION, policy.format_rights(self.rights), "Set Session Permissions")
 
     def _tls_established(self):
@@ -489,7 +489,7 @@ class ReceiveSession(asyncio.Protocol):
         mechanism, _, initial = arg.partition(" ")
         if mechanism.upper() not in ("PLAIN", "LOGIN") or not self._basic_auth_offered():
             return await self.refuse("504 5.7.4 Unrecognized authentication type")
-        if policy.SUBMIT not in policy.session_rights(self.connector, policy.MAILBOX_USER):
+        if not policy.authentication_useful(self.connector):
             return await self.refuse("535 5.7.3 Authentication unsuccessful")
         try:
             credentials = await self._read_credentials(mechanism.upper(), initial.strip())

@@ -1,0 +1,121 @@
+"""Add-, Get- and Remove-ADPermission on receive connectors, as relay guides use them:
+
+    Get-ReceiveConnector "Relay" | Add-ADPermission -User "NT AUTHORITY\\ANONYMOUS LOGON" `
+        -ExtendedRights "ms-Exch-SMTP-Accept-Any-Recipient"
+
+Each entry allows (or, with -Deny, denies) one extended right to one principal; Get-ADPermission shows one row
+per entry, as Exchange shows one access control entry per right."""
+from functools import partial
+
+from exchange_console.connectors.models import ReceiveConnector, ReceiveConnectorPermission
+from exchange_console.connectors.schemas import AD_PERMISSION, RECEIVE_CONNECTOR
+from exchange_console.connectors.services import add_permission, matching_entries, parse_entries, remove_permission
+from exchange_console.lib.errors import ParameterError
+from exchange_console.params import parse_param, split_list
+from exchange_console.services import ConfigurationError
+from exchange_console.shell.cmdlets import (
+    CHANGE_SWITCHES, ReceiveConnectorNoun, apply, find, server_location,
+)
+from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
+from exchange_console.shell.registry import Parameter, cmdlet
+from exchange_console.shell.values import ConfigRecord, service_value, to_string, unroll
+
+RECEIVE_CONNECTORS = ReceiveConnectorNoun(RECEIVE_CONNECTOR, "Receive connector", location=server_location,
+                                          queryset=lambda: ReceiveConnector.objects.select_related("server"))
+PRINCIPALS = AD_PERMISSION.param("User").type
+IDENTITY = Parameter("Identity", position=0, mandatory=True, pipeline=True)
+ENTRY_PARAMETERS = (
+    Parameter("User", type_name="Microsoft.Exchange.Configuration.Tasks.SecurityPrincipalIdParameter"),
+    Parameter("ExtendedRights", type_name="Microsoft.Exchange.Management.Tasks.ExtendedRightIdParameter[]"),
+    Parameter("AccessRights", type_name="System.DirectoryServices.ActiveDirectoryRights[]"),
+    Parameter("Deny", switch=True),
+)
+
+
+def record(entry):
+    return ConfigRecord(AD_PERMISSION, entry)
+
+
+def connector_of(identity):
+    """The receive connector an -Identity names: piped (a connector, or one of its entries) or by identity."""
+    if isinstance(identity, ConfigRecord) and isinstance(identity.obj, ReceiveConnectorPermission):
+        return identity.obj.connector
+    try:
+        found = find(RECEIVE_CONNECTORS, identity)
+    except ObjectNotFoundError as error:
+        raise ParameterBindingError(f"Cannot bind parameter 'Identity'. {error.message}") from None
+    if len(found) > 1:
+        raise ParameterBindingError(f"Cannot bind parameter 'Identity'. '{to_string(identity)}' names receive "
+                                    f"connectors on several servers; give it as SERVER\\Name.")
+    return found[0]
+
+
+def entry_values(invocation):
+    """-User, -ExtendedRights and -Deny as the write path takes them, one dictionary per extended right."""
+    access = [to_string(item).strip().lower() for item in unroll(invocation.get("AccessRights"))]
+    if any(item != "extendedright" for item in access):
+        raise ParameterBindingError("Cannot bind parameter 'AccessRights'. A receive connector's permissions are "
+                                    "extended rights: give them with -ExtendedRights.")
+    base = {"User": service_value(invocation.get("User"))} if "User" in invocation else {}
+    if invocation.get("Deny"):
+        base["Deny"] = True
+    rights = split_list(service_value(invocation.get("ExtendedRights")))
+    return [{**base, "ExtendedRights": right} for right in rights] or [base]
+
+
+@cmdlet("Get-ADPermission", IDENTITY, Parameter("User"))
+def get_ad_permission(invocation):
+    found = []
+    for identity in invocation.each("Identity"):
+        entries = connector_of(identity).permissions.select_related("connector__server", "mailbox")
+        if "User" in invocation:
+            principal = parse_param("User", PRINCIPALS, service_value(invocation.get("User")))
+            entries = [entry for entry in entries if principal in (entry.mailbox, entry.user)]
+        found.extend(record(entry) for entry in entries)
+    return found
+
+
+@cmdlet("Add-ADPermission", IDENTITY, *ENTRY_PARAMETERS, *CHANGE_SWITCHES)
+def add_ad_permission(invocation):
+    planned = []
+    for identity in invocation.each("Identity"):
+        connector = connector_of(identity)
+        for values in entry_values(invocation):
+            action = (f'Adding Active Directory permission "{values.get("ExtendedRights", "")}" for '
+                      f'"{to_string(values.get("User", ""))}" on "{connector.identity}".')
+            planned.append((action, partial(add_permission, connector, values)))
+    return [record(entry) for entry in apply(invocation, planned)]
+
+
+@cmdlet("Remove-ADPermission", IDENTITY, *ENTRY_PARAMETERS, *CHANGE_SWITCHES)
+def remove_ad_permission(invocation):
+    planned = []
+    for identity in invocation.each("Identity"):
+        for entry, values in removals(identity, invocation):
+            action = (f'Removing Active Directory permission "{entry.extended_right}" for '
+                      f'"{PRINCIPALS.format(entry.mailbox or entry.user)}" on '
+                      f'"{entry.connector.identity}".')
+            planned.append((action, partial(remove_permission, entry, values)))
+    apply(invocation, planned, confirm_by_default=True)
+    return []
+
+
+def removals(identity, invocation):
+    """(entry, values) for each entry to remove: the piped entry itself (Get-ADPermission | Where-Object ... |
+    Remove-ADPermission), or those -User, -ExtendedRights and -Deny name on the connector."""
+    if isinstance(identity, ConfigRecord) and isinstance(identity.obj, ReceiveConnectorPermission):
+        entry = identity.obj
+        values = {"User": entry.mailbox or entry.user, "ExtendedRights": entry.extended_right}
+        return [(entry, {**values, "Deny": True} if entry.deny else values)]
+    connector = connector_of(identity)
+    found = []
+    for values in entry_values(invocation):
+        principal, rights, deny = parse_entries(values)
+        entries = list(matching_entries(connector, principal, rights, deny))
+        if not entries:
+            kind = "Deny" if deny else "Allow"
+            raise ConfigurationError([ParameterError("ExtendedRights", (
+                f"ExtendedRights: '{connector.identity}' has no {kind} entry of '{rights[0]}' for "
+                f"'{PRINCIPALS.format(principal)}'."))])
+        found.extend((entry, values) for entry in entries)
+    return found
