@@ -1,6 +1,7 @@
 """Add-, Get- and Remove-ADPermission on receive connectors, as relay guides run them in the shell: what is
 stored, what Get-ADPermission shows (and Where-Object filters), what the audit log records, and the errors that
-name the parameter for an unknown right, principal or connector."""
+name the parameter for an unknown right, principal or connector. The connector grants no permission group, so
+Get-ADPermission lists only the entries added, except where a test sets PermissionGroups."""
 import pytest
 
 from exchange_console.accounts.models import AdminAuditEntry
@@ -18,7 +19,7 @@ ANONYMOUS = "NT AUTHORITY\\ANONYMOUS LOGON"
 @pytest.fixture
 def relay(hub):
     new_object(RECEIVE_CONNECTOR, {"Name": "Relay", "Bindings": "0.0.0.0:2600", "RemoteIPRanges": "10.0.0.5",
-                                   "PermissionGroups": "AnonymousUsers"})
+                                   "PermissionGroups": "None"})
     setup.ensure_mailbox("Kim", "kim@contoso.com", "P@ssw0rd!")
     return hub
 
@@ -146,3 +147,23 @@ def test_a_mailbox_users_entry_follows_its_address_and_goes_with_it(relay):
     assert snapshot_permissions() == (("kim.lee@contoso.com", "ms-Exch-SMTP-Accept-Any-Recipient", False),)
     shell("Remove-Mailbox Kim -Confirm:$false")
     assert entries() == []
+
+
+def test_get_adpermission_lists_the_permission_groups_grants_and_remove_says_how_to_take_one_away(relay):
+    shell("Set-ReceiveConnector Relay -PermissionGroups AnonymousUsers")
+    assert entries() == [(ANONYMOUS, [right], False) for right in (
+        "ms-Exch-SMTP-Submit", "ms-Exch-SMTP-Accept-Any-Sender", "ms-Exch-SMTP-Accept-Authoritative-Domain-Sender",
+        "ms-Exch-Accept-Headers-Routing")]
+    # The anti-spoofing step of the guides, piped and by parameters: a group's grant isn't an entry to remove.
+    spoofing = "ms-Exch-SMTP-Accept-Authoritative-Domain-Sender"
+    advice = (f"ExtendedRights: '{spoofing}' for '{ANONYMOUS}' on 'HUB01\\Relay' comes from its PermissionGroups "
+              f"(AnonymousUsers); take it away with Add-ADPermission -Deny")
+    for line in (f"Get-ADPermission Relay -User '{ANONYMOUS}' | Where-Object {{$_.ExtendedRights -like '{spoofing}'}} "
+                 f"| Remove-ADPermission -Confirm:$false",
+                 f"Remove-ADPermission Relay -User '{ANONYMOUS}' -ExtendedRights {spoofing} -Confirm:$false"):
+        with pytest.raises(ShellError) as refused:
+            shell(line)
+        assert advice in str(refused.value)
+    shell(f"Add-ADPermission Relay -User '{ANONYMOUS}' -ExtendedRights {spoofing} -Deny")
+    assert entries()[-1] == (ANONYMOUS, [spoofing], True)
+    assert snapshot_permissions() == (("nt authority\\anonymous logon", spoofing, True),)

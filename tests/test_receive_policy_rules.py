@@ -10,8 +10,8 @@ import pytest
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
 from transport.receive.policy import (
     ANONYMOUS, EXCHANGE_SERVER, EXTENDED_RIGHTS, MAILBOX_USER, PARTNER, PERMISSION_ORDER, AddressError,
-    accepted_domain_of, authentication_useful, format_rights, parse_path, recipient_accepted, select_connector,
-    sender_allowed, session_rights,
+    accepted_domain_of, authentication_useful, format_rights, group_grants, parse_path, recipient_accepted,
+    select_connector, sender_allowed, session_rights,
 )
 from transport.receive.session import SEND_AS_DENIED, UNABLE_TO_RELAY
 from transport.snapshot import ReceiveConnectorConfig
@@ -132,6 +132,23 @@ def test_on_an_externally_secured_connector_the_server_is_externally_secured_and
 ])
 def test_auth_is_worth_taking_when_some_authenticated_user_may_submit(groups, entries, useful):
     assert authentication_useful(with_entries(groups, entries)) is useful
+
+
+@pytest.mark.parametrize("group, principals, line", [
+    ("AnonymousUsers", ["NT AUTHORITY\\ANONYMOUS LOGON"], ANONYMOUS_LINE),
+    ("ExchangeUsers", ["NT AUTHORITY\\Authenticated Users"], USER_LINE),
+    ("ExchangeServers", ["MS Exchange\\Hub Transport Servers", "MS Exchange\\Edge Transport Servers",
+                         "MS Exchange\\Externally Secured Servers"], SERVER_LINE),
+    ("ExchangeLegacyServers", ["MS Exchange\\Legacy Exchange Servers"], LEGACY_SERVER_LINE),
+    ("Partners", ["MS Exchange\\Partner Servers"], PARTNER_LINE),
+    ("Custom", [], ""),
+])
+def test_get_adpermission_lists_each_groups_rights_for_each_of_its_principals(group, principals, line):
+    grants = group_grants({group})
+    assert sorted({principal for _, principal, _ in grants}) == sorted(principals)
+    for principal in principals:
+        rights = {EXTENDED_RIGHTS[right] for _, who, right in grants if who == principal}
+        assert format_rights(rights) == line
 
 
 def test_every_extended_right_grants_one_permission_of_the_protocol_log():

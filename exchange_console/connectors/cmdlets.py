@@ -4,7 +4,8 @@
         -ExtendedRights "ms-Exch-SMTP-Accept-Any-Recipient"
 
 Each entry allows (or, with -Deny, denies) one extended right to one principal; Get-ADPermission shows one row
-per entry, as Exchange shows one access control entry per right."""
+per entry, as Exchange shows one access control entry per right. It lists what the connector's PermissionGroups
+grant too (those rows change with PermissionGroups, not with Remove-ADPermission)."""
 from functools import partial
 
 from exchange_console.connectors.models import ReceiveConnector, ReceiveConnectorPermission
@@ -19,6 +20,7 @@ from exchange_console.shell.cmdlets import (
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
 from exchange_console.shell.registry import Parameter, cmdlet
 from exchange_console.shell.values import ConfigRecord, service_value, to_string, unroll
+from transport.receive.policy import group_grants
 
 RECEIVE_CONNECTORS = ReceiveConnectorNoun(RECEIVE_CONNECTOR, "Receive connector", location=server_location,
                                           queryset=lambda: ReceiveConnector.objects.select_related("server"))
@@ -63,11 +65,30 @@ def entry_values(invocation):
     return [{**base, "ExtendedRights": right} for right in rights] or [base]
 
 
+def group_entries(connector):
+    """Unsaved entries for what the connector's permission groups grant, each knowing its group."""
+    entries = []
+    for group, principal, right in group_grants(connector.permission_groups):
+        entry = ReceiveConnectorPermission(connector=connector, user=principal, extended_right=right)
+        entry.granted_by = group
+        entries.append(entry)
+    return entries
+
+
+def group_grant_error(entry):
+    return ConfigurationError([ParameterError("ExtendedRights", (
+        f"ExtendedRights: '{entry.extended_right}' for '{entry.user}' on '{entry.connector.identity}' comes from its "
+        f"PermissionGroups ({entry.granted_by}); take it away with Add-ADPermission -Deny, or change PermissionGroups "
+        f"with Set-ReceiveConnector."))])
+
+
 @cmdlet("Get-ADPermission", IDENTITY, Parameter("User"))
 def get_ad_permission(invocation):
     found = []
     for identity in invocation.each("Identity"):
-        entries = connector_of(identity).permissions.select_related("connector__server", "mailbox")
+        connector = connector_of(identity)
+        entries = [*group_entries(connector),
+                   *connector.permissions.select_related("connector__server", "mailbox")]
         if "User" in invocation:
             principal = parse_param("User", PRINCIPALS, service_value(invocation.get("User")))
             entries = [entry for entry in entries if principal in (entry.mailbox, entry.user)]
@@ -105,6 +126,8 @@ def removals(identity, invocation):
     Remove-ADPermission), or those -User, -ExtendedRights and -Deny name on the connector."""
     if isinstance(identity, ConfigRecord) and isinstance(identity.obj, ReceiveConnectorPermission):
         entry = identity.obj
+        if entry.pk is None:
+            raise group_grant_error(entry)
         values = {"User": entry.mailbox or entry.user, "ExtendedRights": entry.extended_right}
         return [(entry, {**values, "Deny": True} if entry.deny else values)]
     connector = connector_of(identity)
@@ -112,6 +135,10 @@ def removals(identity, invocation):
     for values in entry_values(invocation):
         principal, rights, deny = parse_entries(values)
         entries = list(matching_entries(connector, principal, rights, deny))
+        granted = [entry for entry in group_entries(connector)
+                   if (entry.user, entry.extended_right) == (principal, rights[0])]
+        if not entries and granted and not deny:
+            raise group_grant_error(granted[0])
         if not entries:
             kind = "Deny" if deny else "Allow"
             raise ConfigurationError([ParameterError("ExtendedRights", (

@@ -71,6 +71,15 @@ EDGE_TRANSPORT_SERVERS = "MS Exchange\\Edge Transport Servers"
 LEGACY_EXCHANGE_SERVERS = "MS Exchange\\Legacy Exchange Servers"
 WELL_KNOWN_PRINCIPALS = (ANONYMOUS_LOGON, AUTHENTICATED_USERS, EXTERNALLY_SECURED_SERVERS, PARTNER_SERVERS,
                          HUB_TRANSPORT_SERVERS, EDGE_TRANSPORT_SERVERS, LEGACY_EXCHANGE_SERVERS)
+# The principals each permission group grants its rights to (Exchange writes one access control entry for each
+# principal and right, which Get-ADPermission lists).
+GROUP_PRINCIPALS = MappingProxyType({
+    "AnonymousUsers": (ANONYMOUS_LOGON,),
+    "ExchangeUsers": (AUTHENTICATED_USERS,),
+    "ExchangeServers": (HUB_TRANSPORT_SERVERS, EDGE_TRANSPORT_SERVERS, EXTERNALLY_SECURED_SERVERS),
+    "ExchangeLegacyServers": (LEGACY_EXCHANGE_SERVERS,),
+    "Partners": (PARTNER_SERVERS,),
+})
 # An organization server (its certificate) stands for the principals of the groups it gets rights from.
 _ORGANIZATION_SERVER = (HUB_TRANSPORT_SERVERS, EDGE_TRANSPORT_SERVERS, LEGACY_EXCHANGE_SERVERS, AUTHENTICATED_USERS)
 
@@ -102,6 +111,13 @@ def session_rights(connector, principal, auth_user=""):
     entries = [(EXTENDED_RIGHTS[right], deny) for user, right, deny in connector.permissions if user in names]
     rights |= {right for right, deny in entries if not deny}
     return frozenset(rights - {right for right, deny in entries if deny})
+
+
+def group_grants(permission_groups):
+    """(group, principal, extended right) for each right the connector's permission groups grant."""
+    return tuple((group, principal, name) for group in GROUP_RIGHTS if group in permission_groups
+                 for principal in GROUP_PRINCIPALS[group]
+                 for name, right in EXTENDED_RIGHTS.items() if right in GROUP_RIGHTS[group])
 
 
 def authentication_useful(connector):
