@@ -8,6 +8,7 @@ from email.parser import BytesHeaderParser
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,7 +19,7 @@ from exchange_console.lib.errors import ParameterError
 from exchange_console.organization.models import TransportServer
 from exchange_console.queues import actions
 from exchange_console.queues.filters import OPathFilter
-from transport.queue.models import DeliveryQueue, QueuedMessage, QueuedRecipient
+from transport.queue.models import SUBJECT_SORT_KEY, DeliveryQueue, QueuedMessage, QueuedRecipient
 from exchange_console.queues.schemas import MESSAGE, MESSAGE_COLUMNS, MESSAGE_COUNT, QUEUE, QUEUE_COLUMNS
 from exchange_console.services import ConfigurationError
 from exchange_console.shell.values import ConfigRecord
@@ -35,7 +36,7 @@ COLUMNS = {
 SORT_FIELDS = {
     "queues": {"Identity": "id", "DeliveryType": "delivery_type", "Status": "status", "MessageCount": "count",
                "NextHopDomain": "next_hop_domain", "NextRetryTime": "next_retry_time", "LastError": "last_error"},
-    "messages": {"FromAddress": "from_address", "Subject": "subject", "Size": "size", "Status": "status",
+    "messages": {"FromAddress": "from_address", "Subject": SUBJECT_SORT_KEY, "Size": "size", "Status": "status",
                  "Queue": "queue_id", "DateReceived": "date_received", "LastError": "last_error"},
 }
 QUEUE_ACTIONS = {"retry": actions.retry_queue, "suspend": actions.suspend_queue, "resume": actions.resume_queue}
@@ -79,8 +80,9 @@ class ViewerState:
         if self.server:
             found = found.filter(**{server_field: self.server})
         if self.sort:
-            field = SORT_FIELDS[self.tab][self.sort.lstrip("-")]
-            found = found.order_by(("-" if self.sort.startswith("-") else "") + field, "id")
+            key = SORT_FIELDS[self.tab][self.sort.lstrip("-")]
+            key = F(key) if isinstance(key, str) else key
+            found = found.order_by(key.desc() if self.sort.startswith("-") else key.asc(), "id")
         return found
 
     def objects(self):
