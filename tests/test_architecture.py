@@ -9,9 +9,9 @@ import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Module-level values that are fixed once built: constructors of immutable things and loggers.
+# Module-level values that are fixed once built: constructors of immutable things, loggers, query expressions.
 IMMUTABLE_CALLS = {"frozenset", "tuple", "re.compile", "logging.getLogger", "getLogger", "MappingProxyType",
-                   "types.MappingProxyType", "object", "RecipientReport", "BytesHeaderParser", "fields"}
+                   "types.MappingProxyType", "object", "RecipientReport", "BytesHeaderParser", "fields", "Substr"}
 
 
 def import_cycles(*packages):
