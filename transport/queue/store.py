@@ -147,12 +147,11 @@ class MessageStore:
             return Envelope.from_json(file.readline().decode())
 
     def remove(self, *message_ids):
-        """Remove messages from the store; one folder sync covers them all."""
-        if not message_ids:
-            return
+        """Remove messages from the store. No folder sync: a removal lost to a power failure (not to a killed
+        process: the unlink is the file system's at once) only brings a delivered message back, to be sent again,
+        as Postfix's queue manager allows too; what must survive, an accepted message, is synced when stored."""
         for message_id in message_ids:
             self._path(message_id).unlink(missing_ok=True)
-        self._sync_directory(self._count_rename())
 
     def discard_spools(self):
         """Delete spools a receive process left when it died mid-DATA: they never became messages."""
