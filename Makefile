@@ -7,7 +7,7 @@ DEMO_SERVER ?= HUB01
 WEB_ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate seed bench bench-console bench-queues bench-relay bench-receive bench-latency clean
+.PHONY: run test install migrate seed bench bench-console bench-queues bench-relay bench-receive bench-latency bench-sessions clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench-relay: install
 
 bench-receive: install
 	$(PY) bench/receive_bench $(BENCH_MESSAGES)
+
+# 2,000 concurrent SMTP sessions (10% sending) on one receive connector: the receive process's RSS per idle session.
+BENCH_SESSIONS ?= 2000
+bench-sessions: install
+	$(PY) bench/sessions_bench --sessions $(BENCH_SESSIONS)
 
 # Relay latency at half the peak rate: the worker on the embedded broker and on Redis (db 14), then Postfix.
 bench-latency: install
