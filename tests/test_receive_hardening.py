@@ -3,6 +3,8 @@ smuggled transaction), control characters in commands, sessions the client ends 
 steady clients, over-long AUTH lines, messages too large to hold in memory, and RCPT TO:<postmaster>."""
 import os
 import re
+import resource
+import selectors
 import signal
 import socket
 import subprocess
@@ -130,6 +132,46 @@ def test_it_answers_data_on_one_line_whatever_the_message_id_holds(worker):
     assert [reply for reply in replies if "InternalId" in reply or "forged" in reply] == [
         next(reply for reply in replies if reply.startswith("250 2.6.0 <id@example.com> 250 2.0.0 forged line "))]
     assert replies[-1] == "221 2.0.0 Service closing transmission channel"
+
+
+BURST = 1000
+
+
+def first_lines(sockets, timeout):
+    """The first line each socket receives within `timeout` (b'' for one closed or silent)."""
+    received = {sock: b"" for sock in sockets}
+    with selectors.DefaultSelector() as selector:
+        for sock in sockets:
+            selector.register(sock, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while selector.get_map() and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0.5):
+                data = key.fileobj.recv(512)
+                received[key.fileobj] += data
+                if not data or b"\n" in received[key.fileobj]:
+                    selector.unregister(key.fileobj)
+    return [received[sock].split(b"\r\n")[0].decode(errors="replace") for sock in sockets]
+
+
+def test_every_client_of_a_burst_gets_an_answer_none_is_left_hanging(worker):
+    """A thousand clients connecting at once: each gets the banner or the per-source refusal (421), none is
+    dropped from the listen queue unanswered."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * BURST)), hard))
+    sockets = []
+    try:
+        for _ in range(BURST):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex((HOST, INTERNET))
+            sockets.append(sock)
+        lines = first_lines(sockets, timeout=30)
+    finally:
+        for sock in sockets:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [line for line in lines if not line.startswith(("220 ", "421 "))] == []
+    assert sum(line.startswith("220 ") for line in lines) >= 1
 
 
 def close_waiting(port):

@@ -11,6 +11,11 @@ from transport.receive.session import TOO_MANY_CONNECTIONS, TOO_MANY_FROM_SOURCE
 
 log = logging.getLogger(__name__)
 
+# Connections the kernel may hold before a session takes them (it caps this at net.core.somaxconn). asyncio's
+# default of 100 drops the rest of a burst of clients; with SYN cookies neither side notices, and an SMTP client,
+# waiting for the banner, hangs until its own timeout, below every limit the connector sets.
+LISTEN_BACKLOG = 4096
+
 LISTENING = "Listening"
 RATE_WINDOW = 60.0   # MessageRateLimit is per minute
 
@@ -43,7 +48,8 @@ class ReceiveService:
     async def _open(self, binding):
         try:
             self.listeners[binding] = await self.loop.create_server(
-                lambda: ReceiveSession(self), host=str(binding.address), port=binding.port, reuse_address=True)
+                lambda: ReceiveSession(self), host=str(binding.address), port=binding.port, reuse_address=True,
+                backlog=LISTEN_BACKLOG)
         except OSError as error:
             self.status[str(binding)] = _binding_error(binding, error)
             log.error("Receive binding %s can't open: %s", binding, self.status[str(binding)], extra=self._log_fields())
