@@ -142,9 +142,12 @@ def notify_servers(schema, obj):
 
 
 def _send_reload(servers):
+    from exchange_console.organization.models import TransportServer
     from transport import dispatch
 
-    for server in servers:
+    # The other side's servers (an organization's Edges, an Edge's Hubs) run elsewhere, on another broker.
+    local = set(TransportServer.objects.local().values_list("pk", flat=True))
+    for server in (server for server in servers if server.pk in local):
         try:
             dispatch.reload_configuration(server.name)
         except Exception:  # the change is saved; a worker also reloads when it starts

@@ -52,6 +52,9 @@ class TransportConfig(ConfigObject):
     tls_send_domain_secure_list = models.JSONField(default=list, blank=True)
     tls_receive_domain_secure_list = models.JSONField(default=list, blank=True)
     external_postmaster_address = models.CharField(max_length=320, blank=True, default="")
+    # IP addresses and ranges of the organization's own SMTP servers in front of or beside the Edge (a DLP or
+    # anti-spam appliance): what an Edge relays for like for its Hubs.
+    internal_smtp_servers = models.JSONField(default=list, blank=True)
 
     name = "Transport Settings"
 
@@ -67,6 +70,19 @@ class TransportConfig(ConfigObject):
         return f"postmaster@{default.domain_name.removeprefix('*.')}" if default else ""
 
 
+class Installation(models.Model):
+    """What this database is: an organization's (its Hub Transport servers share it) or one Edge Transport
+    server's own, which stands alone in the perimeter and gets the organization's objects only by EdgeSync.
+    One row, written by setup; without one the database is an organization's."""
+    ORGANIZATION, EDGE = "Organization", "EdgeTransport"
+    kind = models.CharField(max_length=16, choices=[(ORGANIZATION, ORGANIZATION), (EDGE, EDGE)],
+                            default=ORGANIZATION)
+
+    @classmethod
+    def is_edge(cls):
+        return cls.objects.filter(kind=cls.EDGE).exists()
+
+
 class Site(ConfigObject):
     name = models.CharField(max_length=64, unique=True)
 
@@ -74,6 +90,11 @@ class Site(ConfigObject):
 class TransportServerQuerySet(models.QuerySet):
     def hubs(self):
         return self.filter(role=TransportServer.HUB)
+
+    def local(self):
+        """The servers whose workers use this database and its broker: an organization's Hubs, or an Edge's
+        database's own Edge (the other side's servers are known here only to route mail to them)."""
+        return self.filter(role=TransportServer.EDGE if Installation.is_edge() else TransportServer.HUB)
 
 
 class TransportServer(ConfigObject):
