@@ -141,6 +141,15 @@ def notify_servers(schema, obj):
     transaction.on_commit(lambda: _send_reload(servers))
 
 
+def reload_local_servers():
+    """Once the transaction commits, every server running on this database reloads (a change that concerns them
+    all without being one of their objects: a certificate of the other side trusted or dropped)."""
+    from exchange_console.organization.models import TransportServer
+
+    servers = list(TransportServer.objects.local())
+    transaction.on_commit(lambda: _send_reload(servers))
+
+
 def _send_reload(servers):
     from exchange_console.organization.models import TransportServer
     from transport import dispatch
@@ -213,10 +222,33 @@ def propose(schema, values):
     return obj
 
 
+# What EdgeSync replicates to a subscribed Edge, where only EdgeSync may change it.
+EDGESYNC_NOUNS = {"AcceptedDomain", "RemoteDomain", "SendConnector", "TransportConfig"}
+
+
+def check_not_synchronized(schema, obj):
+    """On a subscribed Edge Transport server, the objects EdgeSync manages are read-only (Exchange locks them)."""
+    from exchange_console.edge.models import EdgeSyncState
+    from exchange_console.organization.models import Installation
+
+    replicated = schema.noun in EDGESYNC_NOUNS or (schema.noun == "TransportServer" and obj.pk and not obj.runs_here)
+    if not replicated or not Installation.is_edge():
+        return
+    state = EdgeSyncState.objects.first()
+    if state is None or not (state.site or state.bootstrap_expires):
+        return
+    identity = _identity_or_blank(schema, obj) if obj.pk else str(getattr(obj, "name", ""))
+    raise ConfigurationError([ParameterError("Identity", (
+        f"The {schema.noun} '{identity}' is managed by EdgeSync: this Edge Transport server is subscribed to an "
+        "Exchange organization, which replicates it here. Change it in the organization (EdgeSync brings the change "
+        "here), or remove the Edge subscription to manage it on this server."))])
+
+
 @transaction.atomic
 def _new_object(schema, values):
     obj = propose(schema, values)
     authorize("New", schema, obj)
+    check_not_synchronized(schema, obj)
     check_rules(schema, obj)
     save(schema, obj)
     return obj
@@ -226,6 +258,7 @@ def _new_object(schema, values):
 def _set_object(schema, obj, values, expected_version):
     current = schema.model.objects.select_for_update().get(pk=obj.pk)
     authorize("Set", schema, current)
+    check_not_synchronized(schema, current)
     if expected_version is not None and current.version != expected_version:
         raise ConcurrentChangeError(schema, current, expected_version)
     before = list(schema.affected_servers(current)) if schema.affected_servers else []
@@ -253,6 +286,7 @@ def _notify_previous(before, schema, obj):
 def _remove_object(schema, obj, expected_version):
     current = schema.model.objects.select_for_update().get(pk=obj.pk)
     authorize("Remove", schema, current)
+    check_not_synchronized(schema, current)
     if expected_version is not None and current.version != expected_version:
         raise ConcurrentChangeError(schema, current, expected_version)
     servers = list(schema.affected_servers(current)) if schema.affected_servers else []

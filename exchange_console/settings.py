@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "exchange_console.connectors",
     "exchange_console.certificates",
     "exchange_console.accounts",
+    "exchange_console.edge",
     "exchange_console.shell",
     "exchange_console.toolbox",
     "transport",
@@ -239,6 +240,10 @@ if LOG_FORMAT == "json":
 TRANSPORT_HEARTBEAT_INTERVAL = env_int("TRANSPORT_HEARTBEAT_INTERVAL", 10, 1, 300)
 TRANSPORT_METRICS_PORT = env_int("TRANSPORT_METRICS_PORT", 0, 0, 65535)
 TRANSPORT_METRICS_ADDRESS = env_str("TRANSPORT_METRICS_ADDRESS", "127.0.0.1")
+
+# The address an Edge Transport server's EdgeSync listener binds (its port is the Edge's, set by
+# `install_server --edgesync-port`, 50636 by default); the organization's Hubs push to it (docs/edge.md).
+EDGESYNC_LISTEN_ADDRESS = env_str("EDGESYNC_LISTEN_ADDRESS", "0.0.0.0")
 
 LOGGING = {
     "version": 1,

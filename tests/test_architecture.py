@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Module-level values that are fixed once built: constructors of immutable things, loggers, query expressions.
 IMMUTABLE_CALLS = {"frozenset", "tuple", "re.compile", "logging.getLogger", "getLogger", "MappingProxyType",
-                   "types.MappingProxyType", "object", "RecipientReport", "BytesHeaderParser", "fields", "Substr"}
+                   "types.MappingProxyType", "object", "RecipientReport", "BytesHeaderParser", "fields", "Substr",
+                   "TlsPolicy"}
 
 
 def import_cycles(*packages):

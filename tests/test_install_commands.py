@@ -15,8 +15,9 @@ from exchange_console.organization.models import (
 )
 from tests.deploy_helpers import production_environment, run
 
-EDGE_REFUSED = ("CommandError: --role Edge: an Edge Transport server is installed on its own machine, outside the "
-                "organization, and that isn't available in this version yet.\n")
+EDGE_REFUSED = ("CommandError: --role Edge: this database holds the organization 'First Organization'. An Edge "
+                "Transport server has a database of its own: set DATABASE_URL and EXCHANGE_DATA_DIR to the Edge's "
+                "before installing it.\n")
 INSTALLED_HUB02 = ("Installed the Hub Transport server HUB02 (hub02.contoso.com) in the site Default-First-Site-Name, "
                    "with the receive connectors Default HUB02 on 0.0.0.0:2025, Client HUB02 on 0.0.0.0:2587 and a "
                    "self-signed certificate for SMTP.\n")
@@ -220,7 +221,7 @@ def test_it_refuses_a_bad_value_and_leaves_nothing_of_the_server_behind(organiza
 # --- As an administrator runs them -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["Edge", "edgetransport"])
-def test_it_refuses_the_edge_role_in_one_line(installed_organization, role):
+def test_it_refuses_an_edge_in_the_organizations_database_in_one_line(installed_organization, role):
     result = manage(installed_organization, "install_server", "EDGE01", "--role", role, "--fqdn", "edge01.contoso.com")
 
     assert result.returncode == 1
@@ -228,9 +229,29 @@ def test_it_refuses_the_edge_role_in_one_line(installed_organization, role):
     assert result.stdout == ""
 
 
+def test_it_installs_an_edge_in_a_database_of_its_own_as_edge_setup_does(tmp_path):
+    assert manage(tmp_path, "migrate", "-v", "0").returncode == 0
+    installed = manage(tmp_path, "install_server", "EDGE01", "--role", "Edge", "--fqdn", "edge01.contoso.com",
+                       "--smtp-port", "2525", "--edgesync-port", "50637")
+
+    assert (installed.returncode, installed.stderr) == (0, "")
+    assert installed.stdout == (
+        "Installed the Edge Transport server EDGE01 (edge01.contoso.com) in a database of its own (subscribe it with "
+        "New-EdgeSubscription), with the receive connectors Default internal receive connector EDGE01 on "
+        "0.0.0.0:2525 and a self-signed certificate for SMTP.\n")
+    again = manage(tmp_path, "install_server", "EDGE01", "--role", "Edge", "--fqdn", "edge01.contoso.com")
+    assert again.stdout == "The Edge Transport server EDGE01 is already installed; nothing changed.\n"
+    hub = manage(tmp_path, "install_server", "HUB01", "--role", "Hub", "--fqdn", "hub01.contoso.com")
+    assert (hub.returncode, hub.stderr) == (1, "CommandError: --role Hub: this database is the Edge Transport server "
+                                               "EDGE01's own; a Hub Transport server joins the organization's "
+                                               "database.\n")
+    second = manage(tmp_path, "install_server", "EDGE02", "--role", "Edge", "--fqdn", "edge02.contoso.com")
+    assert second.returncode == 1 and "this database holds another transport server" in second.stderr
+
+
 @pytest.mark.parametrize("name, arguments, error", [
     ("HUB05", ["--role", "Mailbox", "--fqdn", "hub05.contoso.com"],
-     "CommandError: --role: 'Mailbox' isn't a transport server role this command installs; use Hub.\n"),
+     "CommandError: --role: 'Mailbox' isn't a transport server role this command installs; use Hub or Edge.\n"),
     ("HUB06", ["--role", "Hub", "--fqdn", "hub06.contoso.com", "--smtp-port", "0"],
      "CommandError: Bindings: '0.0.0.0:0': the port must be a number from 1 to 65535\n"),
     ("HUB07", ["--role", "Hub", "--fqdn", "hub 07.contoso.com"],

@@ -11,14 +11,16 @@ from transport.batching import Batcher
 log = logging.getLogger(__name__)
 
 TASKS = "transport.tasks."
+EDGESYNC_TASKS = "exchange_console.edge.tasks."
 
 
 def _send(task, server_name, *args, countdown=None, **options):
     """Fire and forget unless options say ignore_result=False: no result is kept, and the sender doesn't wait
-    for one (with a Redis result backend, it would otherwise listen for every task's result, never to come)."""
+    for one (with a Redis result backend, it would otherwise listen for every task's result, never to come).
+    `task`: a transport task's name, or a full task name."""
     options.setdefault("ignore_result", True)
-    return app.send_task(TASKS + task, args=list(args), queue=celery_queue(server_name), countdown=countdown,
-                         **options)
+    name = task if "." in task else TASKS + task
+    return app.send_task(name, args=list(args), queue=celery_queue(server_name), countdown=countdown, **options)
 
 
 def reload_configuration(server_name):
@@ -54,6 +56,22 @@ def transfer_message(server_name, envelope_json, content_b64, connector_name, re
 
 def remove_message(server_name, message_id, with_ndr):
     _send("remove_message", server_name, server_name, message_id, with_ndr)
+
+
+def synchronize_edges(server_name, wait=False, timeout=None):
+    """Start-EdgeSynchronization: the Hub pushes to the Edges of its site now; with `wait`, its results (one
+    per Edge and kind), or ServerUnavailable as read_message raises it."""
+    if not wait:
+        return _send(EDGESYNC_TASKS + "synchronize", server_name, server_name)
+    return _ask(EDGESYNC_TASKS + "synchronize", server_name, [], ServerUnavailable, "synchronize its Edges",
+                timeout)
+
+
+def test_edge_synchronization(server_name, exclude_recipients=False, timeout=None):
+    """Test-EdgeSynchronization as the Hub sees it: its answer (one row per Edge of its site). Raises
+    ServerUnavailable as read_message does."""
+    return _ask(EDGESYNC_TASKS + "test_synchronization", server_name, [exclude_recipients], ServerUnavailable,
+                "compare its Edges", timeout)
 
 
 def read_message(server_name, store_id, timeout=None):

@@ -38,7 +38,8 @@ def decide(configuration, address, size, unavailable=frozenset(), via_connector=
     if via_connector is not None:
         return Decision(ROUTE, connector=via_connector)
     domain = address.rpartition("@")[2].lower()
-    domain_type = accepted_domain_type(configuration, domain)
+    # An Edge delivers to no mailbox: its accepted domains are routed, to the Hubs (the `--` address space).
+    domain_type = accepted_domain_type(configuration, domain) if configuration.delivers_to_mailboxes else None
     if domain_type == DomainType.AUTHORITATIVE:
         return Decision(LOCAL) if address.lower() in configuration.mailboxes else Decision(FAIL, report=NOT_FOUND)
     if domain_type == DomainType.INTERNAL_RELAY and address.lower() in configuration.mailboxes:

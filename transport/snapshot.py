@@ -3,7 +3,7 @@
 The SMTP hot path reads only this, never the ORM, so it can be tested without Django and a configuration
 change is applied by swapping one object.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -92,6 +92,15 @@ class ServerSnapshot:
     organization_hosts: frozenset = frozenset()   # FQDNs of the organization's servers and receive connectors
     postmaster_address: str = ""                  # what RCPT TO:<postmaster> stands for
     configuration_stamp: datetime = None           # the latest WhenChanged among the objects read
+    # An Edge's: the organization's recipients as EdgeSync brought them (SHA-256 of each address in lower case;
+    # None until EdgeSync brought them: no recipient filtering then), and InternalSMTPServers (IPRanges: the
+    # organization's own SMTP servers in front of the Edge, which it relays for).
+    recipient_hashes: frozenset = None
+    internal_smtp_servers: tuple = ()
+
+    @property
+    def is_edge(self):
+        return self.role == "Edge"
 
     def enabled_connectors(self):
         return tuple(connector for connector in self.receive_connectors if connector.enabled)
@@ -162,8 +171,7 @@ def _receive_snapshot(server, config, certificate):
         max_recipient_envelope_limit=config.max_recipient_envelope_limit,
         tls_receive_domain_secure_list=tuple(domain.lower() for domain in config.tls_receive_domain_secure_list),
         certificate_pem=certificate.certificate_pem, private_key_pem=certificate.private_key_pem,
-        organization_certificates=tuple(ExchangeCertificate.objects.filter(services="SMTP").values_list(
-            "thumbprint_sha256", "certificate_pem")),
+        organization_certificates=_organization_certificates(),
         trusted_roots_pem=certificate.trusted_roots_pem,
         credentials=tuple(Credential(name.lower(), address.lower(), password) for name, address, password
                           in Mailbox.objects.values_list("name", "primary_smtp_address", "password")),
@@ -174,7 +182,29 @@ def _receive_snapshot(server, config, certificate):
         queue_directory=queue_directory(server), configuration_stamp=stamp,
         organization_hosts=_organization_hosts(),
         postmaster_address=config.postmaster_address(),
+        recipient_hashes=_recipient_hashes(server),
+        internal_smtp_servers=tuple(parse_ip_range(text) for text in config.internal_smtp_servers),
     )
+
+
+def _recipient_hashes(server):
+    from exchange_console.edge.models import EdgeRecipient, EdgeSyncState
+
+    if not server.is_edge:
+        return None
+    state = EdgeSyncState.objects.filter(server=server).first()
+    if state is None or "Recipient" not in state.digests:
+        return None
+    return frozenset(EdgeRecipient.objects.values_list("address_hash", flat=True))
+
+
+def _organization_certificates():
+    """(SHA-256, PEM) of the SMTP certificate of every server known here: the organization's, and across an Edge
+    subscription the other side's (what ExchangeServer authentication trusts: Direct Trust)."""
+    from exchange_console.certificates.models import ExchangeCertificate
+
+    return tuple(ExchangeCertificate.objects.filter(services="SMTP").values_list("thumbprint_sha256",
+                                                                                 "certificate_pem"))
 
 
 def queue_directory(server):
@@ -260,6 +290,9 @@ class SendConnectorConfig:
     smtp_max_messages_per_connection: int
     usage: str = "Custom"
     linked_receive_connector: str = ""   # identity 'SERVER\Name' of the receive connector linked to it
+    # A Hub's view of a connector whose source is a subscribed Edge: mail for it goes to the Edge over SMTP
+    # (Exchange's implicit intra-organization connector), not through another worker's queue.
+    edge_relay: bool = False
     is_foreign = False
 
 
@@ -319,6 +352,8 @@ class SendSnapshot:
     trusted_roots_pem: bytes
     organization_hosts: frozenset = frozenset()      # FQDNs of the organization's servers and receive connectors
     organization_bindings: frozenset = frozenset()   # (address, port) its receive connectors listen on
+    organization_certificates_pem: bytes = b""       # the SMTP certificates of every server (Direct Trust)
+    delivers_to_mailboxes: bool = True               # False on an Edge: its accepted domains go to the Hubs
 
     @property
     def connectors(self):
@@ -347,9 +382,10 @@ def _send_snapshot(server, config, certificate):
     return SendSnapshot(
         server=_send_server_config(server),
         server_sites=dict(TransportServer.objects.values_list("name", "site__name")),
-        send_connectors=tuple(_send_connector_config(connector, server.fqdn) for connector
-                              in SendConnector.objects.prefetch_related("source_transport_servers")
-                              .select_related("linked_receive_connector__server")),
+        send_connectors=_edge_view(server, tuple(
+            _send_connector_config(connector, server.fqdn) for connector
+            in SendConnector.objects.prefetch_related("source_transport_servers")
+            .select_related("linked_receive_connector__server"))),
         foreign_connectors=tuple(_foreign_connector_config(connector) for connector
                                  in ForeignConnector.objects.prefetch_related("source_transport_servers")),
         accepted_domains=tuple(AcceptedDomain.objects.values_list("domain_name", "domain_type")),
@@ -362,6 +398,8 @@ def _send_snapshot(server, config, certificate):
         certificate_pem=certificate.certificate_pem, private_key_pem=certificate.private_key_pem,
         trusted_roots_pem=certificate.trusted_roots_pem,
         organization_hosts=_organization_hosts(), organization_bindings=_organization_bindings(),
+        organization_certificates_pem="".join(pem for _, pem in _organization_certificates()).encode(),
+        delivers_to_mailboxes=not server.is_edge,
     )
 
 
@@ -425,3 +463,67 @@ def _foreign_connector_config(connector):
         max_message_size=connector.max_message_size, drop_directory=connector.drop_directory or connector.name,
         drop_directory_quota=connector.drop_directory_quota,
     )
+
+
+# --- Edge subscriptions: how each side sees the EdgeSync connectors ----------------------------------------------
+
+def _edge_view(server, connectors):
+    """On a Hub, a connector whose sources are subscribed Edges is reached by relaying to an Edge over SMTP; on an
+    Edge, `--` stands for the organization's accepted domains (address space) and its site's Hubs (smart host)."""
+    if server.is_edge:
+        return tuple(_on_edge(connector) for connector in connectors)
+    edges = _subscribed_edges()
+    return tuple(_to_edge(connector, edges) if connector.source_transport_servers
+                 and all(source in edges for source in connector.source_transport_servers) else connector
+                 for connector in connectors)
+
+
+@dataclass(frozen=True)
+class SubscribedEdge:
+    fqdn: str
+    smtp_port: int
+    hubs: tuple     # the Hub servers of the site it is subscribed to
+
+
+def _subscribed_edges():
+    from exchange_console.edge.models import EdgeSubscription
+    from exchange_console.organization.models import TransportServer
+
+    hubs = {}
+    for name, site_id in TransportServer.objects.local().values_list("name", "site_id"):
+        hubs.setdefault(site_id, []).append(name)
+    return {subscription.server.name: SubscribedEdge(subscription.server.fqdn, subscription.smtp_port,
+                                                     tuple(sorted(hubs.get(subscription.site_id, ()))))
+            for subscription in EdgeSubscription.objects.select_related("server")}
+
+
+def _to_edge(connector, edges):
+    """The connector as the Hubs of the Edges' sites run it: smart hosts the Edges, over TLS, the Edge's
+    certificate verified against the one its subscription brought, the Hub authenticating as an Exchange server."""
+    sources = [edges[name] for name in connector.source_transport_servers]
+    return replace(connector, source_transport_servers=tuple(sorted({hub for edge in sources for hub in edge.hubs})),
+                   smart_hosts=tuple(edge.fqdn for edge in sources), port=sources[0].smtp_port,
+                   dns_routing_enabled=False, smart_host_auth_mechanism="ExchangeServer", require_tls=True,
+                   ignore_starttls=False, tls_auth_level="CertificateValidation", tls_domain="", usage="Internal",
+                   authentication_credential=None, edge_relay=True)
+
+
+def _on_edge(connector):
+    from exchange_console.edge.models import EdgeSyncState
+    from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, SITE_HUB_SERVERS, AddressSpace
+    from exchange_console.organization.models import AcceptedDomain, DomainType
+
+    spaces = connector.address_spaces
+    if any(space.address == ALL_ACCEPTED_DOMAINS for space in spaces):
+        domains = AcceptedDomain.objects.exclude(domain_type=DomainType.EXTERNAL_RELAY).values_list(
+            "domain_name", flat=True)
+        spaces = tuple(space for space in spaces if space.address != ALL_ACCEPTED_DOMAINS) + tuple(
+            AddressSpace("SMTP", domain.lower(), space.cost) for space in connector.address_spaces
+            if space.address == ALL_ACCEPTED_DOMAINS for domain in domains)
+    if SITE_HUB_SERVERS not in connector.smart_hosts:
+        return replace(connector, address_spaces=spaces)
+    state = EdgeSyncState.objects.first()
+    hubs = state.hub_servers if state else []
+    return replace(connector, address_spaces=spaces, smart_hosts=tuple(hub["fqdn"] for hub in hubs),
+                   port=hubs[0]["smtp_port"] if hubs else connector.port, require_tls=True,
+                   tls_auth_level="CertificateValidation", edge_relay=True)

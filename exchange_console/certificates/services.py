@@ -17,9 +17,17 @@ SELF_SIGNED_VALIDITY = datetime.timedelta(days=5 * 365)   # Exchange 2010's self
 
 
 def issue_certificate_at_creation(sender, instance, created, **kwargs):
-    """Exchange setup gives every transport server a self-signed certificate enabled for SMTP."""
-    if created:
+    """Exchange setup gives every transport server a self-signed certificate enabled for SMTP. A server of the
+    other side (an Edge in the organization's database, a Hub in an Edge's) brings its own, without its key."""
+    if created and sender.objects.local().filter(pk=instance.pk).exists():
         new_self_signed_certificate(instance)
+
+
+def trust_certificate(server, pem):
+    """Store the certificate of a server of the other side (without a key): what Direct Trust between an
+    organization and its Edge rests on; the servers of both accept it for ExchangeServer authentication."""
+    chain = x509.load_pem_x509_certificates(pem.encode() if isinstance(pem, str) else pem)
+    return _store(server, chain, None, enable=False, services="SMTP")
 
 
 def new_self_signed_certificate(server):
@@ -97,7 +105,7 @@ def _private_key_block(data):
     return data[start:] if start != -1 else b""
 
 
-def _store(server, chain, key, enable):
+def _store(server, chain, key, enable, services=None):
     leaf = chain[0]
     try:
         domains = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
@@ -105,7 +113,7 @@ def _store(server, chain, key, enable):
     except x509.ExtensionNotFound:
         domains = []
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+                                serialization.NoEncryption()).decode() if key else ""
     certificate, _ = ExchangeCertificate.objects.update_or_create(
         server=server, thumbprint=leaf.fingerprint(hashes.SHA1()).hex().upper(), defaults={
             "thumbprint_sha256": leaf.fingerprint(hashes.SHA256()).hex(),
@@ -113,6 +121,7 @@ def _store(server, chain, key, enable):
             "not_before": leaf.not_valid_before_utc, "not_after": leaf.not_valid_after_utc,
             "is_self_signed": leaf.issuer == leaf.subject,
             "certificate_pem": "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in chain),
-            "private_key_encrypted": secrets.encrypt(key_pem),
+            "private_key_encrypted": secrets.encrypt(key_pem) if key_pem else "",
+            **({"services": services} if services else {}),
         })
     return enable_certificate(certificate) if enable else certificate

@@ -7,7 +7,7 @@ from exchange_console import params as p
 from exchange_console.connectors.models import (
     ForeignConnector, ReceiveConnector, ReceiveConnectorPermission, SendConnector,
 )
-from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, parse_address_space
+from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, SITE_HUB_SERVERS, parse_address_space
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
 from exchange_console.organization.models import Mailbox, TransportServer
 from exchange_console.organization.schemas import MAX_INT, SECOND, all_servers, common_params, unique_name
@@ -53,6 +53,9 @@ def source_servers_rules(connector):
         if not space.is_smtp and edge_only:
             yield rule("AddressSpaces", f"AddressSpaces: '{space}': Edge Transport servers accept only SMTP "
                                         f"address spaces.")
+    if SITE_HUB_SERVERS in (getattr(connector, "smart_hosts", None) or ()) and not edge_only:
+        yield rule("SmartHosts", "SmartHosts: '--' (the Hub servers of the subscribed site) is only valid for a "
+                                 "connector whose source servers are Edge Transport servers.")
 
 
 # --- Send connectors ------------------------------------------------------------------------------------------

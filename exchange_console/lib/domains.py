@@ -1,10 +1,12 @@
 """SMTP domain names and send/foreign connector address spaces ('Type:Space;Cost')."""
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.I)
 ALL_ACCEPTED_DOMAINS = "--"
+SITE_HUB_SERVERS = "--"   # as an Edge's smart host: the Hub servers of the site it is subscribed to
 
 
 def is_domain(text):
@@ -102,8 +104,11 @@ def parse_address_space(text, allow_non_smtp=True):
 
 
 def parse_smart_host(text):
-    """A smart host is an FQDN or an IP literal; IPs are kept as '[192.168.1.100]' like the EMC shows them."""
+    """A smart host is an FQDN or an IP literal; IPs are kept as '[192.168.1.100]' like the EMC shows them. `--`
+    (an Edge's inbound connector) stands for the Hub servers of the Edge's site."""
     raw = str(text).strip()
+    if raw == SITE_HUB_SERVERS:
+        return raw
     try:
         return f"[{ipaddress.ip_address(raw.strip('[]'))}]"
     except ValueError:
@@ -120,3 +125,9 @@ def parse_smtp_address(text):
     if not sep or not local or not is_domain(domain) or any(c in local for c in ' <>()[],;:"\\'):
         raise ValueError(f"'{raw}' is not a valid SMTP address (local@domain)")
     return f"{local}@{domain.lower()}"
+
+
+def recipient_hash(address):
+    """How a recipient travels to an Edge and is kept there: SHA-256 of the address in lower case, as Exchange
+    hashes recipients for recipient filtering (the perimeter never holds the organization's address list)."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()

@@ -151,6 +151,11 @@ class TransportServer(ConfigObject):
     def is_edge(self):
         return self.role == self.EDGE
 
+    @property
+    def runs_here(self):
+        """Whether this server's worker uses this database (see TransportServerQuerySet.local)."""
+        return self.is_edge == Installation.is_edge()
+
     def binding_status(self, binding):
         """What the worker last reported for one binding: "Listening", why it doesn't, or "Not running"."""
         return self.listener_bindings().get(binding, "Not running")

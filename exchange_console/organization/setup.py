@@ -4,7 +4,7 @@ from django.db import transaction
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization.models import (
-    AcceptedDomain, Mailbox, Organization, RemoteDomain, Site, TransportConfig, TransportServer,
+    AcceptedDomain, Installation, Mailbox, Organization, RemoteDomain, Site, TransportConfig, TransportServer,
 )
 from exchange_console.organization.schemas import (
     ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, SITE, TRANSPORT_SERVER,
@@ -13,6 +13,8 @@ from exchange_console.services import new_object
 
 DEFAULT_AUTH = ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer"]
 CLIENT_AUTH = ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS"]
+EDGE_AUTH = ["Tls", "ExchangeServer"]
+EDGE_PERMISSION_GROUPS = ["AnonymousUsers", "ExchangeServers", "Partners"]
 
 
 def install_organization(name, site_name):
@@ -54,3 +56,23 @@ def install_transport_server(name, fqdn, site_name, smtp_port=25, submission_por
 def ensure_mailbox(name, address, password):
     if not Mailbox.objects.filter(primary_smtp_address=address).exists():
         new_object(MAILBOX, {"Name": name, "PrimarySmtpAddress": address, "Password": password})
+
+
+@transaction.atomic
+def install_edge_server(name, fqdn, site_name, smtp_port=25, edgesync_port=None):
+    """An Edge Transport server in a database of its own: what Edge setup creates (the server, its self-signed
+    certificate, `Default internal receive connector NAME` and the EdgeSync state that New-EdgeSubscription
+    fills in). The organization's objects come later, by EdgeSync."""
+    from exchange_console.edge.models import EDGESYNC_PORT, EdgeSyncState
+
+    Installation.objects.update_or_create(defaults={"kind": Installation.EDGE})
+    if not Site.objects.filter(name=site_name).exists():
+        new_object(SITE, {"Name": site_name})
+    server = new_object(TRANSPORT_SERVER, {"Name": name, "Fqdn": fqdn, "Site": site_name, "ServerRole": "Edge"})
+    new_object(RECEIVE_CONNECTOR, {
+        "Name": f"Default internal receive connector {name}", "Server": server, "Bindings": f"0.0.0.0:{smtp_port}",
+        "RemoteIPRanges": "0.0.0.0-255.255.255.255", "AuthMechanism": EDGE_AUTH,
+        "PermissionGroups": EDGE_PERMISSION_GROUPS,
+    })
+    EdgeSyncState.objects.create(server=server, edgesync_port=edgesync_port or EDGESYNC_PORT)
+    return server

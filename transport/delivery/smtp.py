@@ -36,10 +36,18 @@ class TlsPolicy:
     verify_chain: bool          # the certificate must chain to a trusted root
     certificate_name: str       # the name the certificate must match ('' = any)
     client_certificate: bool    # present the server's certificate (mutual TLS, Exchange server authentication)
+    organization_peer: bool = False   # the peer is a server of ours: its certificate is one the configuration holds
+
+
+# Between a Hub and its Edge: TLS always, each side presenting its certificate and accepting only the other's
+# as the subscription exchanged them (Exchange's Direct Trust).
+EDGE_RELAY = TlsPolicy(True, False, True, "", True, organization_peer=True)
 
 
 def tls_policy(connector, domain, snapshot):
     """What the connector's TLS parameters demand for mail to `domain`."""
+    if connector.edge_relay:
+        return EDGE_RELAY
     if connector.domain_secure_enabled and domain.lower() in snapshot.tls_send_domain_secure_list:
         return TlsPolicy(True, False, True, domain.lower(), True)
     exchange_server = connector.smart_host_auth_mechanism == "ExchangeServer"
@@ -83,13 +91,15 @@ class ClientContexts:
             return self._contexts[key]
 
 
-def client_context(verify_chain, trusted_roots_pem, certificate_pem=b"", private_key_pem=b""):
-    """The key is loaded into memory only (see load_certificate_chain)."""
+def client_context(verify_chain, trusted_roots_pem, certificate_pem=b"", private_key_pem=b"", system_roots=True):
+    """The key is loaded into memory only (see load_certificate_chain). Without `system_roots`, only
+    `trusted_roots_pem` vouch for the peer (a server of ours, pinned)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False   # names are checked by certificate_matches, which knows TlsDomain patterns
     if verify_chain:
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_default_certs()
+        if system_roots:
+            context.load_default_certs()
         if trusted_roots_pem:
             context.load_verify_locations(cadata=trusted_roots_pem.decode())
     else:
@@ -141,7 +151,9 @@ class SmtpSession:
     def _starttls(self, host_name):
         snapshot = self.snapshot
         certificate = (snapshot.certificate_pem, snapshot.private_key_pem) if self.policy.client_certificate else ()
-        context = self.contexts.get(self.policy.verify_chain, snapshot.trusted_roots_pem, *certificate)
+        roots = snapshot.organization_certificates_pem if self.policy.organization_peer else snapshot.trusted_roots_pem
+        context = self.contexts.get(self.policy.verify_chain, roots, *(certificate or (b"", b"")),
+                                    not self.policy.organization_peer)
         self.client._host = host_name.strip("[]")   # smtplib sends it as the TLS server name (SNI)
         try:
             code, text = self.client.starttls(context=context)

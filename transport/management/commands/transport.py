@@ -6,6 +6,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.signals import connection_created
 
 from exchange_console.celery import app
+from exchange_console.edge.service import EdgeSyncStep
 from exchange_console.organization.models import TransportServer
 from transport.worker import TransportServerStep
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         app.user_options["worker"].add(Option(("--transport-server",), default=found.name,
                                               help="Transport server whose configuration this worker runs"))
         app.steps["worker"].add(TransportServerStep)
+        app.steps["worker"].add(EdgeSyncStep)   # the EdgeSync service runs beside the transport, as in Exchange
         app.worker_main([
             *(["--quiet"] if settings.LOG_FORMAT == "json" else []),   # no banner: every line is an event
             "worker", f"--queues={found.celery_queue},management", f"--hostname={found.name.lower()}@%h",
