@@ -74,10 +74,36 @@ def test_it_takes_exchange_defaults(hub):
     assert not any([connector.require_ehlo_domain, connector.require_tls, connector.domain_secure_enabled])
 
 
-def test_edge_receive_connectors_limit_message_rate(organization):
-    setup.install_transport_server("EDGE01", "edge01.contoso.com", "Default-First-Site-Name", role="Edge")
+@pytest.fixture
+def edge(organization):
+    return setup.install_transport_server("EDGE01", "edge01.contoso.com", "Default-First-Site-Name", role="Edge")
+
+
+def test_edge_receive_connectors_take_the_edge_defaults(edge):
     connector = new(Usage="Internet", Bindings=BINDING)
     assert connector.message_rate_limit == 600
+    assert (str(connector.connection_timeout), str(connector.connection_inactivity_timeout)) == ("0:05:00", "0:01:00")
+    assert connector.max_inbound_connection_per_source == 20   # the same as on a Hub
+    assert str(connector.tarpit_interval) == "0:00:05"
+
+
+def test_given_limits_win_over_the_edge_defaults(edge):
+    connector = new(Usage="Internet", Bindings=BINDING, MessageRateLimit="unlimited", ConnectionTimeout="00:20:00",
+                    ConnectionInactivityTimeout="00:10:00")
+    assert connector.message_rate_limit is None
+    assert (str(connector.connection_timeout), str(connector.connection_inactivity_timeout)) == ("0:20:00", "0:10:00")
+
+
+def test_an_edge_connector_checks_its_timeouts_against_the_edge_default(edge):
+    refused(RECEIVE_CONNECTOR, {"Name": "Slow", "Usage": "Internet", "Bindings": BINDING,
+                                "ConnectionInactivityTimeout": "00:06:00"},
+            "ConnectionInactivityTimeout", "must be lower than ConnectionTimeout")
+
+
+def test_client_usage_is_refused_on_an_edge(edge):
+    refused(RECEIVE_CONNECTOR, {"Name": "Clients", "Usage": "Client", "RemoteIPRanges": "10.0.0.0/8"}, "Usage",
+            "Usage: 'Client' isn't valid for a receive connector on the Edge Transport server EDGE01.")
+    assert not ReceiveConnector.objects.filter(name="Clients").exists()
 
 
 @pytest.mark.parametrize("values, parameter, message", [

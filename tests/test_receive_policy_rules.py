@@ -4,14 +4,16 @@ an address falls in, how an envelope path is read, and whether RCPT TO and MAIL 
 tests/test_receive_policy.py checks the same rules through SMTP sessions."""
 from dataclasses import replace
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
+from exchange_console.lib.domains import recipient_hash
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
 from transport.receive.policy import (
-    ANONYMOUS, EXCHANGE_SERVER, EXTENDED_RIGHTS, MAILBOX_USER, PARTNER, PERMISSION_ORDER, AddressError,
-    accepted_domain_of, authentication_useful, format_rights, group_grants, parse_path, recipient_accepted,
-    select_connector, sender_allowed, session_rights,
+    ANONYMOUS, EXCHANGE_SERVER, EXTENDED_RIGHTS, INTERNAL_SMTP_SERVER, MAILBOX_USER, PARTNER, PERMISSION_ORDER,
+    AddressError, accepted_domain_of, authentication_useful, format_rights, group_grants, is_internal_smtp_server,
+    parse_path, recipient_accepted, recipient_unknown, select_connector, sender_allowed, session_rights,
 )
 from transport.receive.session import SEND_AS_DENIED, UNABLE_TO_RELAY
 from transport.snapshot import ReceiveConnectorConfig
@@ -345,3 +347,69 @@ def test_a_domain_secured_partner_sends_only_from_the_domains_its_certificate_na
 def test_a_certificate_restricts_no_session_but_a_partners():
     # SMTPAcceptAnySender decides for an anonymous session that presented a certificate for another domain.
     assert mail_from(SESSIONS["anonymous"], "a@tailspin.com", certificate=FABRIKAM) == SENDER_OK
+
+
+# --- an Edge Transport server: InternalSMTPServers and recipient filtering ------------------------------------
+
+INTERNAL_LINE = ("SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender "
+                 "AcceptRoutingHeaders")
+
+
+def edge_snapshot(role="Edge", recipients=("alice@contoso.com",), internal=("10.0.0.5", "192.168.1.0/24")):
+    """What the receive policy reads of an Edge's snapshot; `recipients` None: EdgeSync hasn't brought them yet."""
+    return SimpleNamespace(
+        is_edge=role == "Edge", accepted_domains=ACCEPTED_DOMAINS,
+        recipient_hashes=None if recipients is None else frozenset(recipient_hash(r) for r in recipients),
+        internal_smtp_servers=tuple(parse_ip_range(text) for text in internal))
+
+
+@pytest.mark.parametrize("role, address, expected", [
+    ("Edge", "10.0.0.5", True), ("Edge", "192.168.1.77", True), ("Edge", "10.0.0.6", False),
+    ("Edge", "::ffff:10.0.0.5", True),                # an IPv4 client on a dual-stack listener
+    ("HubTransport", "10.0.0.5", False),               # a Hub relays for its own connectors' permission groups only
+])
+def test_an_edge_knows_the_organizations_internal_smtp_servers(role, address, expected):
+    assert is_internal_smtp_server(edge_snapshot(role), address) is expected
+
+
+@pytest.mark.parametrize("groups, expected", [
+    (("AnonymousUsers", "ExchangeServers", "Partners"), INTERNAL_LINE),   # the Default internal receive connector
+    (("Partners",), "SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender"),
+])
+def test_an_internal_smtp_server_relays_like_a_hub_without_organization_headers(groups, expected):
+    granted = rights(groups, INTERNAL_SMTP_SERVER)
+    assert format_rights(granted) == expected
+    assert rcpt(granted, "bob@fabrikam.com") == ACCEPTED
+
+
+def test_a_deny_for_anonymous_logon_applies_to_an_internal_smtp_server():
+    denied = replace(connector(groups=("AnonymousUsers",)), permissions=((ANON, RELAY, DENY),))
+    assert rcpt(session_rights(denied, INTERNAL_SMTP_SERVER), "bob@fabrikam.com") == UNABLE_TO_RELAY
+
+
+@pytest.mark.parametrize("session, recipient, unknown", [
+    ("anonymous", "nobody@contoso.com", True),          # Authoritative: only the organization's recipients
+    ("anonymous", "Alice@CONTOSO.com", False),
+    ("anonymous", "anyone@mail.contoso.com", False),    # InternalRelay: its recipients may live elsewhere
+    ("anonymous", "anyone@relay.example", False),       # ExternalRelay
+    ("partner", "nobody@contoso.com", True),            # a partner's mail is external mail too
+    ("Exchange server", "nobody@contoso.com", False),   # the organization's own servers aren't filtered
+    ("mailbox user", "nobody@contoso.com", False),
+    ("internal", "nobody@contoso.com", False),
+])
+def test_an_edge_filters_the_recipients_of_external_mail(session, recipient, unknown):
+    principals = {"anonymous": ANONYMOUS, "partner": PARTNER, "Exchange server": EXCHANGE_SERVER,
+                  "mailbox user": MAILBOX_USER, "internal": INTERNAL_SMTP_SERVER}
+    granted = SESSIONS.get(session) or rights(("AnonymousUsers",), INTERNAL_SMTP_SERVER)
+    assert recipient_unknown(principals[session], granted, edge_snapshot(), recipient) is unknown
+
+
+def test_nothing_is_filtered_before_edgesync_brought_the_recipients():
+    granted = SESSIONS["anonymous"]
+    assert recipient_unknown(ANONYMOUS, granted, edge_snapshot(recipients=None), "nobody@contoso.com") is False
+
+
+def test_a_session_granted_bypass_anti_spam_isnt_filtered():
+    bypass = replace(connector(groups=("AnonymousUsers",)), permissions=((ANON, "ms-Exch-Bypass-Anti-Spam", ALLOW),))
+    granted = session_rights(bypass, ANONYMOUS)
+    assert recipient_unknown(ANONYMOUS, granted, edge_snapshot(), "nobody@contoso.com") is False

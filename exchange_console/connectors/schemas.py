@@ -171,6 +171,15 @@ RECEIVE_USAGE_PRESETS = {
 }
 
 
+# Where a receive connector's defaults differ on an Edge Transport server (New-ReceiveConnector's reference): the
+# Internet's clients get less time and fewer messages than the organization's own.
+EDGE_RECEIVE_DEFAULTS = {
+    "MessageRateLimit": ("message_rate_limit", 600),
+    "ConnectionTimeout": ("connection_timeout", timedelta(minutes=5)),
+    "ConnectionInactivityTimeout": ("connection_inactivity_timeout", timedelta(minutes=1)),
+}
+
+
 def receive_usage_presets(connector, given):
     groups, mechanisms, bindings, ranges = RECEIVE_USAGE_PRESETS[connector.usage]
     presets = {"PermissionGroups": ("permission_groups", groups), "AuthMechanism": ("auth_mechanism", mechanisms),
@@ -184,8 +193,10 @@ def receive_usage_presets(connector, given):
             connector.server = servers[0]
     if connector.server_id and not connector.fqdn:
         connector.fqdn = connector.server.fqdn
-    if connector.server_id and connector.server.is_edge and "MessageRateLimit" not in given:
-        connector.message_rate_limit = 600
+    if connector.server_id and connector.server.is_edge:
+        for name, (field_name, value) in EDGE_RECEIVE_DEFAULTS.items():
+            if name not in given:
+                setattr(connector, field_name, value)
 
 
 def receive_required(connector):
@@ -195,6 +206,14 @@ def receive_required(connector):
         yield rule("Bindings", f"Bindings: required for a receive connector of usage '{connector.usage}'.")
     if not connector.remote_ip_ranges:
         yield rule("RemoteIPRanges", f"RemoteIPRanges: required for a receive connector of usage '{connector.usage}'.")
+
+
+def edge_usage_rules(connector):
+    """An Edge Transport server takes mail from the Internet, partners and the organization's servers; its users'
+    clients submit to the Hubs, so Client isn't a usage there (nor a page of the wizard)."""
+    if connector.pk is None and connector.usage == "Client" and connector.server_id and connector.server.is_edge:
+        yield rule("Usage", f"Usage: 'Client' isn't valid for a receive connector on the Edge Transport server "
+                            f"{connector.server.name}. Use Custom, Internet, Internal or Partner.")
 
 
 def receive_auth_rules(connector):
@@ -300,7 +319,8 @@ RECEIVE_CONNECTOR = ObjectSchema(
               getter=lambda connector: connector.listener_status),
     ],
     presets=receive_usage_presets,
-    rules=[receive_required, unique_name_on_server, receive_auth_rules, receive_session_rules, binding_conflicts],
+    rules=[receive_required, unique_name_on_server, edge_usage_rules, receive_auth_rules, receive_session_rules,
+           binding_conflicts],
     affected_servers=_own_server,
     default_columns=("Identity", "Bindings", "Enabled"),
 )

@@ -5,7 +5,7 @@ import ipaddress
 import re
 from types import MappingProxyType
 
-from exchange_console.lib.domains import is_domain, most_specific
+from exchange_console.lib.domains import is_domain, most_specific, recipient_hash
 from transport.tls import certificate_matches
 
 # Exchange's permission names, in the order its protocol log lists them ("Set Session Permissions").
@@ -38,14 +38,21 @@ GROUP_RIGHTS = MappingProxyType({
 })
 
 # Who a session is, and the permission groups that grant it rights (as in Exchange, an authenticated
-# session is no longer anonymous: AnonymousUsers rights stop applying once it authenticates).
+# session is no longer anonymous: AnonymousUsers rights stop applying once it authenticates). On an Edge, a client
+# at an address in InternalSMTPServers is the organization's own SMTP server (a DLP or anti-spam appliance between
+# the Hubs and the Edge): it doesn't authenticate, so it stays anonymous to the connector, but the Edge relays for
+# it as for the Hubs; its organization headers aren't trusted all the same.
 ANONYMOUS, MAILBOX_USER, EXCHANGE_SERVER, PARTNER = "anonymous", "user", "server", "partner"
+INTERNAL_SMTP_SERVER = "internal"
 _PRINCIPAL_GROUPS = MappingProxyType({
     ANONYMOUS: ("AnonymousUsers",),
     MAILBOX_USER: ("ExchangeUsers",),
     EXCHANGE_SERVER: ("ExchangeServers", "ExchangeLegacyServers", "ExchangeUsers"),
     PARTNER: ("Partners",),
+    INTERNAL_SMTP_SERVER: ("AnonymousUsers",),
 })
+_INTERNAL_SMTP_SERVER_RIGHTS = frozenset({SUBMIT, ACCEPT_ANY_RECIPIENT, ACCEPT_ANY_SENDER,
+                                          ACCEPT_AUTHORITATIVE_DOMAIN_SENDER})
 
 # Add-ADPermission's extended rights, by the names Exchange gives them, and the permission each grants.
 EXTENDED_RIGHTS = MappingProxyType({
@@ -87,7 +94,7 @@ _ORGANIZATION_SERVER = (HUB_TRANSPORT_SERVERS, EDGE_TRANSPORT_SERVERS, LEGACY_EX
 def security_principals(connector, principal, auth_user=""):
     """The principals (lowercase) a session stands for, that Add-ADPermission entries name. On an
     ExternalAuthoritative connector a server is Externally Secured, not an authenticated organization server."""
-    if principal == ANONYMOUS:
+    if principal in (ANONYMOUS, INTERNAL_SMTP_SERVER):
         names = (ANONYMOUS_LOGON,)
     elif principal == MAILBOX_USER:
         names = (AUTHENTICATED_USERS, auth_user)
@@ -103,7 +110,7 @@ def security_principals(connector, principal, auth_user=""):
 def session_rights(connector, principal, auth_user=""):
     """The rights a session of this principal gets on this connector: those of its permission groups and of
     the Allow entries for it, less those of the Deny entries for it (a Deny wins, as in Windows ACLs)."""
-    rights = set()
+    rights = set(_INTERNAL_SMTP_SERVER_RIGHTS if principal == INTERNAL_SMTP_SERVER else ())
     for group in _PRINCIPAL_GROUPS[principal]:
         if group in connector.permission_groups:
             rights |= GROUP_RIGHTS[group]
@@ -132,6 +139,11 @@ def authentication_useful(connector):
 
 def format_rights(rights):
     return " ".join(right for right in PERMISSION_ORDER if right in rights)
+
+
+def is_internal_smtp_server(snapshot, address):
+    """Whether a client is one of the organization's SMTP servers that an Edge relays for (InternalSMTPServers)."""
+    return snapshot.is_edge and any(address in servers for servers in snapshot.internal_smtp_servers)
 
 
 def select_connector(connectors, local_address, local_port, remote_address):
@@ -174,6 +186,18 @@ def recipient_accepted(rights, accepted_domains, address, tricks):
     if ACCEPT_ANY_RECIPIENT in rights:
         return True
     return not tricks and accepted_domain_of(accepted_domains, domain_of(address)) is not None
+
+
+def recipient_unknown(principal, rights, snapshot, address):
+    """Recipient filtering, as an Edge's Recipient Filter agent does with recipient validation (else 550 5.1.1
+    User unknown): a recipient in an Authoritative accepted domain must be one of the organization's recipients
+    EdgeSync brought. Only external mail is filtered (anonymous and partner sessions, unless granted
+    ms-Exch-Bypass-Anti-Spam); nothing is until EdgeSync brought the recipients. InternalRelay domains are not
+    filtered: their recipients may live elsewhere."""
+    if snapshot.recipient_hashes is None or principal not in (ANONYMOUS, PARTNER) or BYPASS_ANTI_SPAM in rights:
+        return False
+    return (is_authoritative(snapshot.accepted_domains, domain_of(address))
+            and recipient_hash(address) not in snapshot.recipient_hashes)
 
 
 def sender_allowed(rights, accepted_domains, address, auth_user="", partner=False, partner_certificate=None):

@@ -42,6 +42,7 @@ NOT_AUTHENTICATED = "530 5.7.1 Client was not authenticated"
 STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 UNABLE_TO_RELAY = "550 5.7.1 Unable to relay"
 SEND_AS_DENIED = "550 5.7.1 Client does not have permissions to send as this sender"
+USER_UNKNOWN = "550 5.1.1 User unknown"   # an Edge's recipient filtering
 DOMAIN_SECURE_FAILED = "454 4.7.5 Certificate validation failure"
 # Only <CRLF>.<CRLF> ends DATA, and lines end with CRLF alone: a bare CR or LF is how one message's data is
 # made to look like its end to one server and not to another (SMTP smuggling). Such a message is read to its
@@ -74,7 +75,8 @@ _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
 _PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, ORGANIZATION_HEADERS),
                       (policy.ACCEPT_FOREST_HEADERS, FOREST_HEADERS))
 _AUTH_AS = MappingProxyType({policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal",
-                             policy.EXCHANGE_SERVER: "Internal", policy.PARTNER: "Partner"})
+                             policy.EXCHANGE_SERVER: "Internal", policy.PARTNER: "Partner",
+                             policy.INTERNAL_SMTP_SERVER: "Anonymous"})
 _TOO_LONG = object()   # what the reader gives for a line over LINE_LIMIT (skipped whole)
 
 
@@ -210,7 +212,7 @@ class ReceiveSession(asyncio.Protocol):
         self._inactivity = self.loop.call_later(self._inactivity_timeout, self._inactivity_check)
         self._deadline = self.loop.call_later(self.connector.connection_timeout.total_seconds(),
                                               self._connection_timed_out)
-        self._set_principal(policy.EXCHANGE_SERVER if self._externally_secured() else policy.ANONYMOUS)
+        self._set_principal(self._connecting_principal())
         await self.push(self._banner())
         while (line := await self._read_line()) is not None:
             await self._dispatch(line)
@@ -377,6 +379,15 @@ class ReceiveSession(asyncio.Protocol):
     def _externally_secured(self):
         mechanisms = self.connector.auth_mechanism
         return "ExternalAuthoritative" in mechanisms
+
+    def _connecting_principal(self):
+        """Who the client is before it says anything: an externally secured server, one of the organization's
+        InternalSMTPServers (on an Edge), or anonymous."""
+        if self._externally_secured():
+            return policy.EXCHANGE_SERVER
+        if policy.is_internal_smtp_server(self.runtime.snapshot, self.client_ip):
+            return policy.INTERNAL_SMTP_SERVER
+        return policy.ANONYMOUS
 
     def _set_principal(self, principal, auth_user=""):
         self.principal, self.auth_user = principal, auth_user
@@ -624,6 +635,8 @@ class ReceiveSession(asyncio.Protocol):
             return await self.refuse("555 5.5.4 Unsupported option")
         if not policy.recipient_accepted(self.rights, self.runtime.snapshot.accepted_domains, address, tricks):
             return await self.refuse(UNABLE_TO_RELAY)
+        if policy.recipient_unknown(self.principal, self.rights, self.runtime.snapshot, address):
+            return await self.refuse(USER_UNKNOWN)
         if len(self.rcpt_tos) >= self.connector.max_recipients_per_message:
             return await self.push(TOO_MANY_RECIPIENTS)
         envelope_limit = self.runtime.snapshot.max_recipient_envelope_limit
