@@ -90,6 +90,7 @@ def test_it_refuses_an_unknown_recipient_of_an_authoritative_domain_and_takes_th
     assert reply(client, "MAIL FROM:<someone@fabrikam.com>") == (250, "2.1.0 Sender OK")
     assert reply(client, "RCPT TO:<nobody@contoso.com>") == (550, "5.1.1 User unknown")
     assert reply(client, "RCPT TO:<Alice@Contoso.com>") == (250, "2.1.5 Recipient OK")
+    assert reply(client, "RCPT TO:<postmaster>") == (250, "2.1.5 Recipient OK")
     code, text = client.data(MESSAGE.encode())
     assert code == 250 and b"Queued mail for delivery" in text
     client.quit()

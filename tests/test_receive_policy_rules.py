@@ -358,7 +358,7 @@ INTERNAL_LINE = ("SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcce
 def edge_snapshot(role="Edge", recipients=("alice@contoso.com",), internal=("10.0.0.5", "192.168.1.0/24")):
     """What the receive policy reads of an Edge's snapshot; `recipients` None: EdgeSync hasn't brought them yet."""
     return SimpleNamespace(
-        is_edge=role == "Edge", accepted_domains=ACCEPTED_DOMAINS,
+        is_edge=role == "Edge", accepted_domains=ACCEPTED_DOMAINS, postmaster_address=POSTMASTER,
         recipient_hashes=None if recipients is None else frozenset(recipient_hash(r) for r in recipients),
         internal_smtp_servers=tuple(parse_ip_range(text) for text in internal))
 
@@ -392,6 +392,7 @@ def test_a_deny_for_anonymous_logon_applies_to_an_internal_smtp_server():
     ("anonymous", "Alice@CONTOSO.com", False),
     ("anonymous", "anyone@mail.contoso.com", False),    # InternalRelay: its recipients may live elsewhere
     ("anonymous", "anyone@relay.example", False),       # ExternalRelay
+    ("anonymous", "Postmaster@contoso.com", False),     # every server takes mail for the postmaster
     ("partner", "nobody@contoso.com", True),            # a partner's mail is external mail too
     ("Exchange server", "nobody@contoso.com", False),   # the organization's own servers aren't filtered
     ("mailbox user", "nobody@contoso.com", False),

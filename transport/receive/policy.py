@@ -193,8 +193,10 @@ def recipient_unknown(principal, rights, snapshot, address):
     User unknown): a recipient in an Authoritative accepted domain must be one of the organization's recipients
     EdgeSync brought. Only external mail is filtered (anonymous and partner sessions, unless granted
     ms-Exch-Bypass-Anti-Spam); nothing is until EdgeSync brought the recipients. InternalRelay domains are not
-    filtered: their recipients may live elsewhere."""
+    filtered: their recipients may live elsewhere; nor is the postmaster, whom every server takes (RFC 5321)."""
     if snapshot.recipient_hashes is None or principal not in (ANONYMOUS, PARTNER) or BYPASS_ANTI_SPAM in rights:
+        return False
+    if address.lower() == snapshot.postmaster_address.lower():
         return False
     return (is_authoritative(snapshot.accepted_domains, domain_of(address))
             and recipient_hash(address) not in snapshot.recipient_hashes)
