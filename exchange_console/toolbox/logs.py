@@ -69,7 +69,8 @@ def _iso(moment):
 def search_tracking(search, servers=None, limit=1000, newest=True):
     """Matching tracking events of the servers (None: every server), oldest first, each with its 'server' name
     added: the newest `limit` of them, or with newest=False the oldest (None: as many as a server answers)."""
-    servers = TransportServer.objects.order_by("name") if servers is None else servers
+    # The servers whose workers this console reaches (the other side of an Edge subscription has its own).
+    servers = TransportServer.objects.local().order_by("name") if servers is None else servers
     found = _ask(servers, {"read": "tracking", "search": search.as_request(), "limit": limit, "newest": newest},
                  server_field=True)
     found.rows.sort(key=lambda row: row["date-time"])

@@ -136,12 +136,12 @@ def _context(request, state):
              "selected": record.obj.pk in state.selected} for record in records]
     return {"state": state, "rows": rows, "columns": columns, "page": page, "filter_error": error,
             "links": state.links(columns, page), "version": version,
-            "servers": TransportServer.objects.all(), "actions": _action_labels(state.tab)}
+            "servers": TransportServer.objects.local(), "actions": _action_labels(state.tab)}
 
 
 def _statistics(state):
     """The 24-hour charts of the chosen server, or of the first CHARTED_SERVERS of all."""
-    servers = TransportServer.objects.order_by("name")
+    servers = TransportServer.objects.local().order_by("name")
     if state.server:
         servers = servers.filter(name__iexact=state.server)
     charted = list(servers[:CHARTED_SERVERS + 1])

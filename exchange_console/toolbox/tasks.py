@@ -6,7 +6,7 @@ from exchange_console.organization.models import TransportServer
 
 @shared_task(ignore_result=True)
 def sample_all_servers():
-    for server in TransportServer.objects.all():
+    for server in TransportServer.objects.local():
         record_queue_sample.apply_async((server.name,), queue=server.celery_queue)
 
 

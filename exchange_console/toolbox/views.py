@@ -28,6 +28,10 @@ class TrackingForm(forms.Form):
     start = forms.DateTimeField(required=False, label="Start (UTC)")
     end = forms.DateTimeField(required=False, label="End (UTC)")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["server"].queryset = TransportServer.objects.local()   # whose logs this console can ask for
+
     def clean(self):
         data = super().clean()
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
@@ -83,7 +87,7 @@ def _direction(request):
 @require_GET
 @login_required
 def protocol_logs(request):
-    servers = list(TransportServer.objects.all())
+    servers = list(TransportServer.objects.local())
     server = next((s for s in servers if s.name == request.GET.get("server")), servers[0] if servers else None)
     direction = _direction(request)
     connector = request.GET.get("connector", "")
