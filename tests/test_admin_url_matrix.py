@@ -55,6 +55,7 @@ def matrix(world):
         "console:new-accepted-domain": (reverse("console:new-accepted-domain"), {"org": 200}),
         "console:new-remote-domain": (reverse("console:new-remote-domain"), {"org": 200}),
         "console:new-mailbox": (reverse("console:new-mailbox"), {"org": 200, "recipients": 200}),
+        "console:new-edge-subscription": (reverse("console:new-edge-subscription"), {"org": 200}),
         "console:completion": (reverse("console:completion", args=["expired"]), dict.fromkeys(MEMBERS, 404)),
         "console:properties": (reverse("console:properties", args=["send-connector", connector.pk]), everyone),
         "console:object-action": (reverse("console:object-action", args=["send-connector", connector.pk, "disable"]),

@@ -28,14 +28,15 @@ class Result:
 
 
 def summary(schema, values):
-    """(parameter, value as Get- shows it) for the values the change gives."""
+    """(parameter, value as Get- shows it) for the values the change gives (as given, for a cmdlet's own
+    parameters that aren't the object's)."""
     lines = []
     for name, value in values.items():
-        param = schema.param(name)
         try:
+            param = schema.param(name)
             lines.append((param.name, param.type.format(parse_param(param.name, param.type, value))))
         except ParameterError:
-            lines.append((param.name, str(value)))
+            lines.append((name, str(value)))
     return lines
 
 
@@ -53,29 +54,34 @@ def elapsed(seconds):
     return f"{seconds // 3600:02}:{seconds % 3600 // 60:02}:{seconds % 60:02}"
 
 
-def apply(verb, schema, values, obj=None, expected_version=None):
-    """New, Set or Remove through the service layer; returns the Result and the seconds it took."""
+def apply(verb, schema, values, obj=None, expected_version=None, change=None, command=""):
+    """New, Set or Remove through the service layer; returns the Result and the seconds it took. `change`: the
+    service call when it is more than new_object/set_object/remove_object (an Edge subscription's), and
+    `command` the line it amounts to."""
     identity = obj.identity if obj is not None else None
+    command = command or command_line(verb, schema, values, identity)
     started = time.monotonic()
     try:
-        if verb == "New":
+        if change is not None:
+            obj = change() or obj
+        elif verb == "New":
             obj = new_object(schema, values)
         elif verb == "Set":
             obj = set_object(schema, obj, values, expected_version=expected_version)
         else:
             remove_object(schema, obj, expected_version=expected_version)
-        result = Result(True, command_line(verb, schema, values, identity), obj=obj)
+        result = Result(True, command, obj=obj)
     except PermissionDenied as denied:  # the caller's role groups don't grant this change
         refusal = ConfigurationError([ParameterError("Identity", str(denied))])
-        result = Result(False, command_line(verb, schema, values, identity), error=str(refusal), refusal=refusal)
+        result = Result(False, command, error=str(refusal), refusal=refusal)
     except ConfigurationError as refusal:
-        result = Result(False, command_line(verb, schema, values, identity), error=str(refusal), refusal=refusal)
+        result = Result(False, command, error=str(refusal), refusal=refusal)
     return result, time.monotonic() - started
 
 
-def run(request, verb, schema, values, heading, finish_url, back_url=""):
+def run(request, verb, schema, values, heading, finish_url, back_url="", change=None, command=""):
     """Apply the change and keep its completion page; `result.url` shows it."""
-    result, seconds = apply(verb, schema, values)
+    result, seconds = apply(verb, schema, values, change=change, command=command)
     token = secrets.token_urlsafe(8)
     kept = request.session.get("completions", {})
     kept = dict(list(kept.items())[-(KEPT_RESULTS - 1):])

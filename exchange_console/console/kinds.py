@@ -11,12 +11,16 @@ from operator import attrgetter, or_
 from typing import Callable
 
 from django.db.models import Case, Exists, F, Min, OuterRef, Q, TextField, Value, When
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Lower
 from django.db.models.lookups import IContains
 from django.urls import reverse
 
 from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, SendConnector
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+from exchange_console.edge.models import CONFIGURATION, EdgeSubscription
+from exchange_console.edge.schemas import EDGE_SUBSCRIPTION
+from exchange_console.edge.services import remove_subscription
 from exchange_console.organization.models import (
     AcceptedDomain, Mailbox, RemoteDomain, TransportConfig, TransportServer,
 )
@@ -34,6 +38,7 @@ class Kind:
     queryset: Callable          # () -> QuerySet with what the dialog needs
     toggles: bool = False       # Disable/Enable
     removable: bool = True
+    remove: Callable = None     # (obj) -> None: the service that removes one, when it is more than remove_object
 
 
 def _servers_of(model):
@@ -51,6 +56,8 @@ KINDS = {kind.slug: kind for kind in (
     Kind("transport-server", "Transport server", TRANSPORT_SERVER,
          lambda: TransportServer.objects.select_related("site"), removable=False),
     Kind("mailbox", "Mailbox", MAILBOX, Mailbox.objects.all),
+    Kind("edge-subscription", "Edge subscription", EDGE_SUBSCRIPTION,
+         lambda: EdgeSubscription.objects.select_related("server", "site"), remove=remove_subscription),
 )}
 
 
@@ -159,6 +166,19 @@ LISTENER_STATUS = ListColumn("Listener Status", attrgetter("listener_status"),
 STATUS = flag("Status", "enabled", "Enabled", "Disabled")
 
 
+def related(title, name, text=None):
+    """A column showing a field of a related object (name as a lookup: "server__name")."""
+    return ListColumn(title, text or (lambda obj: str(attrgetter(name.replace("__", "."))(obj))), Lower(name),
+                      lambda needle, scope: Q(**{f"{name}__icontains": needle}))
+
+
+def edge_sync(title, key):
+    """What the Hubs wrote after their last configuration push to an Edge (EdgeSubscription.status)."""
+    lookup = f"status__{CONFIGURATION}__{key}"
+    return ListColumn(title, lambda obj: obj.status.get(CONFIGURATION, {}).get(key, ""),
+                      Coalesce(KT(lookup), Value("")), lambda needle, scope: Q(**{f"{lookup}__icontains": needle}))
+
+
 @dataclass(frozen=True)
 class ResultList:
     slug: str
@@ -195,13 +215,20 @@ RESULT_LISTS = {result.slug: result for result in (
                (field("Name", "name"), STATUS, values("Bindings", "bindings"),
                 values("Remote IP Ranges", "remote_ip_ranges"), LISTENER_STATUS),
                lambda server=None: ReceiveConnector.objects.select_related("server").filter(server=server)),
+    ResultList("edge-subscriptions", "Edge Subscriptions", KINDS["edge-subscription"],
+               (related("Name", "server__name"), related("Site", "site__name"),
+                related("Domain", "server__fqdn", lambda obj: EDGE_SUBSCRIPTION.value(
+                    obj, EDGE_SUBSCRIPTION.param("Domain"))),
+                edge_sync("Last Synchronization", "LastSync"), edge_sync("Synchronization Result", "Result")),
+               lambda: EdgeSubscription.objects.select_related("server", "site")),
     ResultList("mailboxes", "Mailbox", KINDS["mailbox"],
                (field("Display Name", "name"), field("Primary SMTP Address", "primary_smtp_address")),
                Mailbox.objects.all),
 )}
 
 ORGANIZATION_TABS = ("remote-domains", "accepted-domains", "send-connectors", "foreign-connectors",
-                     "global-settings")
+                     "global-settings", "edge-subscriptions")
+HUB_ONLY_TABS = ("foreign-connectors", "edge-subscriptions")   # not in an Edge Transport server's own console
 
 
 @dataclass

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import path
 
 from exchange_console.accounts.rbac import change_permission_required
-from exchange_console.console import changes, views, wizards
+from exchange_console.console import changes, edge, views, wizards
 
 app_name = "console"
 
@@ -32,6 +32,7 @@ urlpatterns = [
          name="new-accepted-domain"),
     path("remote-domains/new/", new_dialog("RemoteDomain"), {"kind_slug": "remote-domain"}, name="new-remote-domain"),
     path("mailboxes/new/", new_dialog("Mailbox"), {"kind_slug": "mailbox"}, name="new-mailbox"),
+    path("edge-subscriptions/new/", edge.new_edge_subscription, name="new-edge-subscription"),
     path("completion/<str:token>/", views.completion_page, name="completion"),
     path("properties/<slug:kind_slug>/<int:pk>/", views.properties, name="properties"),
     path("objects/<slug:kind_slug>/<int:pk>/<slug:action>/", views.object_action, name="object-action"),

@@ -14,12 +14,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from exchange_console.accounts.rbac import can_change, can_change_object
 from exchange_console.console import completion
 from exchange_console.console.changes import change_stamp
+from exchange_console.connectors.schemas import SEND_CONNECTOR
 from exchange_console.console.dialogs import DOMAIN_TYPES, PropertiesForm, SchemaForm, edit_rows
+from exchange_console.console.edge import (
+    SYNCHRONIZED_LIST, local_subscription, managed_elsewhere, synchronized_lock,
+)
 from exchange_console.console.fields import FieldSpec as F
 from exchange_console.console.kinds import (
-    KINDS, MAXIMUM_LIMIT, MAXIMUM_TO_DISPLAY, ORGANIZATION_TABS, RESULT_LISTS, properties_url, row_urls, table,
+    HUB_ONLY_TABS, KINDS, MAXIMUM_LIMIT, MAXIMUM_TO_DISPLAY, ORGANIZATION_TABS, RESULT_LISTS, properties_url, row_urls,
+    table,
 )
-from exchange_console.organization.models import TransportServer
+from exchange_console.organization.models import Installation, TransportServer
+from exchange_console.organization.schemas import TRANSPORT_SERVER
 
 CHANGED = "configChanged"   # the htmx event that makes the visible list refresh itself
 
@@ -47,7 +53,7 @@ def list_url(kind_slug, obj):
         return reverse("console:mailboxes")
     tab = {"send-connector": "send-connectors", "foreign-connector": "foreign-connectors",
            "accepted-domain": "accepted-domains", "remote-domain": "remote-domains",
-           "transport-config": "global-settings"}[kind_slug]
+           "transport-config": "global-settings", "edge-subscription": "edge-subscriptions"}[kind_slug]
     return reverse("console:organization", args=[tab])
 
 
@@ -56,7 +62,7 @@ PARTS = {"result-list": "console/result_list.html", "more-rows": "console/result
 
 def pane(request, template_context, node):
     """The whole page; with htmx the console (tree and panes), just the list that asked, or its next rows."""
-    context = {"node": node, **template_context}
+    context = {"node": node, "on_edge": Installation.is_edge(), **template_context}
     if request.htmx and not request.htmx.history_restore_request:
         template = PARTS.get(request.htmx.target, "console/console.html")
     else:
@@ -97,42 +103,74 @@ def list_context(request, result, **scope):
     view = table(result, choices["query"], choices["sort"], choices["descending"], choices["maximum"],
                  choices["start"], **scope)
     build = row_urls(result.kind)
+    synchronized = bool(synchronized_lock(result.kind.schema))
     sort_links = [(column.title, list_link(request.path, choices, sort=column.title, dir="desc" if (
         column.title == choices["sort"] and not choices["descending"]) else "")) for column in result.columns]
     return {**choices, "result": result, "rows": [build(obj, cells) for obj, cells in view.rows],
             "count": view.count, "more_objects": view.more, "sort_links": sort_links, "next_start": view.next_start,
             "next_url": list_link(request.path, choices, start=view.next_start) if view.next_start else "",
             "list_path": request.path,
-            "may_change_list": can_change(request.user, result.kind.schema.noun, scope.get("server")),
+            "may_change_list": not synchronized and can_change(request.user, result.kind.schema.noun,
+                                                                scope.get("server")),
+            "synchronized": SYNCHRONIZED_LIST if synchronized else "",
             "stamp": change_stamp(result, scope.get("server"))}
 
 
 @require_GET
 @login_required
 def organization(request, tab):
-    if tab not in ORGANIZATION_TABS:
+    tabs = organization_tabs()
+    if tab not in tabs:
         raise Http404("No such tab")
     context = list_context(request, RESULT_LISTS[tab])
-    context["tabs"] = [RESULT_LISTS[slug] for slug in ORGANIZATION_TABS]
+    context["tabs"] = [RESULT_LISTS[slug] for slug in tabs]
+    # On a subscribed Edge, what the New... actions would create is EdgeSync's to manage.
+    context["new_locked"] = bool(synchronized_lock(SEND_CONNECTOR))
     return pane(request, context, "organization")
+
+
+def organization_tabs():
+    """The tabs of Organization Configuration > Hub Transport; an Edge's own console has no Edge subscriptions."""
+    if Installation.is_edge():
+        return tuple(slug for slug in ORGANIZATION_TABS if slug not in HUB_ONLY_TABS)
+    return ORGANIZATION_TABS
 
 
 @require_GET
 @login_required
 def server(request, name=None):
-    servers = list(TransportServer.objects.hubs().select_related("site"))
-    selected = next((s for s in servers if s.name == name), None) if name else (servers[0] if servers else None)
+    servers = transport_servers()
+    selected = next((s for s in servers if s.name == name), None) if name else next(
+        (s for s in servers if s.managed_here), None)
     if name and selected is None:
-        raise Http404("No such Hub Transport server")
+        raise Http404("No such transport server")
     context = list_context(request, RESULT_LISTS["receive-connectors"], server=selected)
     context.update(servers=server_list(request, servers), selected_server=selected,
                    server_query=request.GET.get("servers_q", "").strip(),
-                   server_sort=request.GET.get("servers_sort", "Name"), server_columns=list(SERVER_COLUMNS))
+                   server_sort=request.GET.get("servers_sort", "Name"), server_columns=list(SERVER_COLUMNS),
+                   managed_elsewhere=managed_elsewhere(TRANSPORT_SERVER, selected) if selected else "",
+                   edge_subscription=local_subscription())
     return pane(request, context, "servers")
 
 
-SERVER_COLUMNS = {"Name": lambda s: s.name, "Role": lambda s: s.role, "Site": lambda s: s.site.name,
-                  "FQDN": lambda s: s.fqdn, "Transport Worker": lambda s: s.worker_health}
+ROLE_NAMES = {TransportServer.HUB: "Hub Transport", TransportServer.EDGE: "Edge Transport"}
+WORKER_ON_THE_EDGE = "Managed on the Edge Transport server"
+
+
+def transport_servers():
+    """Server Configuration's servers: in the organization its Hubs and the Edges subscribed to it (read-only:
+    they are managed on the Edge); in an Edge's own console, that Edge."""
+    edge_database = Installation.is_edge()
+    servers = TransportServer.objects.select_related("site")
+    servers = list(servers.filter(role=TransportServer.EDGE) if edge_database else servers)
+    for server in servers:
+        server.managed_here = server.is_edge == edge_database   # runs_here, without a query per row
+    return servers
+
+
+SERVER_COLUMNS = {"Name": lambda s: s.name, "Role": lambda s: ROLE_NAMES[s.role], "Site": lambda s: s.site.name,
+                  "FQDN": lambda s: s.fqdn,
+                  "Transport Worker": lambda s: s.worker_health if s.managed_here else WORKER_ON_THE_EDGE}
 
 
 def server_list(request, servers):
@@ -140,13 +178,17 @@ def server_list(request, servers):
     query = request.GET.get("servers_q", "").strip().lower()
     sort = request.GET.get("servers_sort", "Name")
     cell = SERVER_COLUMNS.get(sort.lstrip("-"), SERVER_COLUMNS["Name"])
-    shown = [s for s in servers if not query or any(query in value(s).lower() for value in SERVER_COLUMNS.values())]
+    for s in servers:
+        s.cells = [value(s) for value in SERVER_COLUMNS.values()]
+    shown = [s for s in servers if not query or any(query in text.lower() for text in s.cells)]
     return sorted(shown, key=lambda s: cell(s).lower(), reverse=sort.startswith("-"))
 
 
 @require_GET
 @login_required
 def mailboxes(request):
+    if Installation.is_edge():
+        raise Http404("An Edge Transport server has no mailboxes")
     return pane(request, list_context(request, RESULT_LISTS["mailboxes"]), "mailboxes")
 
 
@@ -170,9 +212,12 @@ def _object(kind_slug, pk):
 
 
 def _dialog(request, form, kind, obj, status=200, command=""):
-    context = {"form": form, "kind": kind, "obj": obj, "command": command,
+    managed = managed_elsewhere(kind.schema, obj)
+    for form_field in form.fields.values() if managed else ():
+        form_field.disabled = True   # shown as it is, like the settings nobody may change
+    context = {"form": form, "kind": kind, "obj": obj, "command": command, "managed_elsewhere": managed,
                "action_url": properties_url(kind, obj), "cancel_url": list_url(kind.slug, obj),
-               "may_change": can_change_object(request.user, kind.schema, obj)}
+               "may_change": can_change_object(request.user, kind.schema, obj) and not managed}
     template = "console/properties.html" if request.htmx else "console/properties_page.html"
     return render(request, template, context, status=status)
 
@@ -188,6 +233,10 @@ def properties(request, kind_slug, pk):
         form.show_errors = False
         return _dialog(request, form, kind, obj)
     form = PropertiesForm(kind.schema, obj, request.POST)
+    if managed := managed_elsewhere(kind.schema, obj):   # the dialog offered no OK; refuse a post all the same
+        form.is_valid()   # cleaned first: the refusal is added to the posted form's errors
+        form.add_error(None, managed)
+        return _dialog(request, form, kind, obj, status=403)
     if not form.is_valid():
         return _dialog(request, form, kind, obj)
     changes = form.changed_values()
@@ -239,7 +288,8 @@ def object_action(request, kind_slug, pk, action):
     kind, obj = _actionable(kind_slug, pk, action)
     back = list_url(kind.slug, obj)
     if action == "remove":
-        result, _ = completion.apply("Remove", kind.schema, {}, obj)
+        remove = kind.remove and (lambda: kind.remove(obj))
+        result, _ = completion.apply("Remove", kind.schema, {}, obj, change=remove)
     else:
         result, _ = completion.apply("Set", kind.schema, {"Enabled": action == "enable"}, obj)
     if result.succeeded:
@@ -254,6 +304,8 @@ def object_action(request, kind_slug, pk, action):
 @require_http_methods(["GET", "POST"])
 @login_required
 def new_object_dialog(request, kind_slug):
+    if kind_slug == "mailbox" and Installation.is_edge():
+        raise Http404("An Edge Transport server has no mailboxes")
     heading, specs = NEW_DIALOGS[kind_slug]
     kind, cancel_url = KINDS[kind_slug], list_url(kind_slug, None)
     form = SchemaForm(kind.schema, [("General", specs)], request.POST or None, creating=True)

@@ -44,9 +44,8 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def console(chromium, live_server, admin_user, hub):
-    """A signed-in administrator's browser tab at the console."""
+def signed_in(chromium, live_server):
+    """A browser context and its tab, signed in as pytest-django's admin_user, at the console."""
     context = chromium.new_context(base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -55,5 +54,12 @@ def console(chromium, live_server, admin_user, hub):
     page.get_by_label("Password:").fill("password")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/console/organization/hub-transport/send-connectors/")
+    return context, page
+
+
+@pytest.fixture
+def console(chromium, live_server, admin_user, hub):
+    """A signed-in administrator's browser tab at the console."""
+    context, page = signed_in(chromium, live_server)
     yield page
     context.close()
