@@ -12,6 +12,7 @@ from exchange_console.organization.models import TransportServer
 from exchange_console.services import new_object
 from tests.console_data import edge_subscription_file
 from tests.console_helpers import dialog_data, errors, text
+from tests.queue_data import add_queued_messages
 
 SITE = "Default-First-Site-Name"
 SEND_CONNECTORS = "/console/organization/hub-transport/send-connectors/"
@@ -83,3 +84,12 @@ def test_the_subscription_dialog_shows_its_settings(admin_client, subscribed):
     page = admin_client.get(f"/console/properties/edge-subscription/{subscribed.pk}/")
     assert page.status_code == 200
     assert "EDGE01 Properties" in text(page) and 'value="edge01.contoso.com"' in page.content.decode()
+
+
+def test_an_edge_console_queue_viewer_shows_the_edges_queues(admin_client, edge):
+    TransportServer.objects.create(name="HUB01", fqdn="hub01.contoso.com", role=TransportServer.HUB, site=edge.site)
+    add_queued_messages(edge, 2, queues=1)
+    page = admin_client.get("/toolbox/queues/").content.decode()
+    assert '<option value="EDGE01">EDGE01</option>' in page and 'value="HUB01"' not in page
+    messages = admin_client.get("/toolbox/queues/", {"tab": "messages", "server": "EDGE01"}).content.decode()
+    assert messages.count('name="selected"') == 2 and "Invoice 00001" in messages
