@@ -10,6 +10,8 @@ Paths are the shell's (exchange_console.shell.files): C:\\EdgeSubscriptionInfo.x
 the machine whose shell runs the command; carry the file from the Edge's to the organization's as Exchange's is."""
 from functools import partial
 
+from django.db.models import Q
+
 from exchange_console.edge import services
 from exchange_console.edge.models import EdgeSubscription, EdgeSyncServiceConfig
 from exchange_console.edge.schemas import EDGE_SUBSCRIPTION, EDGESYNC_SERVICE_CONFIG, LOCAL_EDGE_SUBSCRIPTION
@@ -22,9 +24,15 @@ from exchange_console.shell.registry import Parameter, cmdlet
 from exchange_console.shell.values import ConfigRecord, PSObject, to_string, truthy
 from transport import dispatch
 
-SUBSCRIPTIONS = ConfigNoun(EDGE_SUBSCRIPTION, "Edge subscription", verbs=(),
-                           queryset=lambda: EdgeSubscription.objects.select_related("server", "site"),
-                           identity_fields=("server__name", "server__fqdn"))
+class EdgeSubscriptionNoun(ConfigNoun):
+    """Identified by the Edge's name or FQDN."""
+
+    def lookup(self, text):
+        return self.objects().filter(Q(server__name__iexact=text) | Q(server__fqdn__iexact=text))
+
+
+SUBSCRIPTIONS = EdgeSubscriptionNoun(EDGE_SUBSCRIPTION, "Edge subscription", verbs=(),
+                                     queryset=lambda: EdgeSubscription.objects.select_related("server", "site"))
 class EdgeSyncServiceNoun(ConfigNoun):
     """Identified by its site: `Default-First-Site-Name` or `Default-First-Site-Name\\EdgeSyncService`."""
 

@@ -2,6 +2,7 @@
 smart hosts, and the DNS servers the transport server is configured with."""
 import ipaddress
 import random
+import socket
 from dataclasses import dataclass
 
 import dns.exception
@@ -34,7 +35,7 @@ def resolver_for(server, connector):
     InternalDNSServers; each 'ip' or 'ip:port'. Neither configured: the system's resolver."""
     servers = server.external_dns_servers if connector.use_external_dns_servers_enabled else server.internal_dns_servers
     if not servers:
-        return dns.resolver.Resolver()
+        return SystemResolver()
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = [dns.nameserver.Do53Nameserver(*_endpoint(text)) for text in servers]
     resolver.lifetime = 10
@@ -82,7 +83,15 @@ def smart_host_hosts(smart_hosts, resolver):
     return hosts
 
 
+class SystemResolver(dns.resolver.Resolver):
+    """The machine's own resolver, for a server configured with no DNS servers (Exchange's "use the network
+    adapter's settings"): MX records from its name servers, host names as the system looks them up, so the hosts
+    file counts, as it does on Windows."""
+
+
 def _host(name, resolver):
+    if isinstance(resolver, SystemResolver):
+        return Host(name, _system_addresses(name))
     addresses = []
     for record_type in ("A", "AAAA"):
         try:
@@ -92,3 +101,11 @@ def _host(name, resolver):
         except dns.exception.DNSException:
             continue
     return Host(name, tuple(addresses))
+
+
+def _system_addresses(name):
+    try:
+        found = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return ()
+    return tuple(dict.fromkeys(info[4][0] for info in found))
