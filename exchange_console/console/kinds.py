@@ -227,7 +227,7 @@ RESULT_LISTS = {result.slug: result for result in (
 )}
 
 ORGANIZATION_TABS = ("remote-domains", "accepted-domains", "send-connectors", "foreign-connectors",
-                     "global-settings", "edge-subscriptions")
+                     "edge-subscriptions", "global-settings")   # the EMC's order
 HUB_ONLY_TABS = ("foreign-connectors", "edge-subscriptions")   # not in an Edge Transport server's own console
 
 
