@@ -99,3 +99,28 @@ def test_whatif_says_what_it_would_do_and_creates_nothing(organization):
 def test_filename_is_for_the_edge_and_filedata_for_the_organization(organization):
     assert "New-EdgeSubscription -FileName runs on an Edge Transport server" in refusal(
         'New-EdgeSubscription -FileName "C:\\x.xml" -Force')
+
+
+def test_only_organization_management_starts_a_synchronization(organization):
+    from django.contrib.auth import get_user_model
+
+    from exchange_console.accounts.models import RoleGroup, RoleGroupMember
+
+    viewer = get_user_model().objects.create_user("viewer", password="Corr3ct-Horse!")
+    RoleGroupMember.objects.create(user=viewer, role_group=RoleGroup.named(RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT))
+    with pytest.raises(ShellError, match="Access denied: viewer isn't allowed to run Start-EdgeSynchronization"):
+        ems("Start-EdgeSynchronization", user=viewer)
+
+
+def test_start_edgesynchronization_without_a_subscription_says_so(organization):
+    assert "No Edge Transport server is subscribed to the organization." in refusal("Start-EdgeSynchronization")
+
+
+def test_every_site_has_its_edgesync_service_settings(organization):
+    from exchange_console.organization.schemas import SITE
+    from exchange_console.services import new_object
+
+    new_object(SITE, {"Name": "Branch"})
+    output = " ".join(ems("Get-EdgeSyncServiceConfig").split())
+    assert "EdgeSyncService Branch 00:03:00 00:05:00" in output
+    assert "EdgeSyncService Default-First-Site-Name 00:03:00 00:05:00" in output

@@ -12,11 +12,13 @@ from functools import partial
 
 from django.db.models import Q
 
+from exchange_console.accounts.rbac import check_change
 from exchange_console.edge import services
 from exchange_console.edge.models import EdgeSubscription, EdgeSyncServiceConfig
 from exchange_console.edge.schemas import EDGE_SUBSCRIPTION, EDGESYNC_SERVICE_CONFIG, LOCAL_EDGE_SUBSCRIPTION
 from exchange_console.organization.models import TransportServer
 from exchange_console.organization.schemas import TRANSPORT_SERVER
+from exchange_console.services import current_caller
 from exchange_console.shell import files
 from exchange_console.shell.cmdlets import CHANGE_SWITCHES, ConfigNoun, apply, find, register_configuration_cmdlets
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError, ShellError
@@ -146,6 +148,9 @@ _HUB_NOUN = ConfigNoun(TRANSPORT_SERVER, "Hub Transport server", verbs=(), ident
 def start_edge_synchronization(invocation):
     """The first Hub that answers pushes every kind to every Edge of its site now, and says how each went."""
     _refuse_on_edge("Start-EdgeSynchronization")
+    caller = current_caller()
+    if caller is not None:   # Organization Management's, as Exchange's EdgeSync role
+        check_change(caller.user, "Start", "EdgeSynchronization")
     hubs = _hubs(invocation)
     rows = _ask_hubs(hubs, lambda hub: dispatch.synchronize_edges(hub.name, wait=True))
     target = to_string(invocation.get("TargetServer")).lower() if "TargetServer" in invocation else ""
