@@ -124,3 +124,37 @@ def test_it_is_not_found_for_an_unknown_server(admin_client, hub):
 def test_it_requires_login(client, hub):
     response = client.get("/console/servers/HUB01/receive-connectors/new/introduction/")
     assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+# --- on an Edge Transport server ---------------------------------------------------------------------------
+
+@pytest.fixture
+def edge_wizard(admin_client, organization):
+    from exchange_console.organization import setup
+
+    edge = setup.install_transport_server("EDGE01", "edge01.contoso.com", "Default-First-Site-Name", role="Edge")
+    driver = WizardDriver(admin_client, "console:new-receive-connector-step",
+                          f"new_receive_connector_wizard_{edge.pk}", server="EDGE01")
+    driver.start()
+    return driver
+
+
+def test_it_offers_no_client_usage_on_an_edge(edge_wizard):
+    page = text(edge_wizard.client.get(edge_wizard.url("introduction")))
+    assert "Internet - Receive e-mail from the Internet." in page
+    assert "Partner - Receive e-mail from partner domains" in page
+    assert "Client - " not in page
+    refused = edge_wizard.post("introduction", {"Name": "Clients", "Usage": "Client"})
+    assert errors(refused) == ["Select a valid choice. Client is not one of the available choices."]
+
+
+def test_it_creates_an_internet_connector_on_an_edge_with_the_edge_defaults(edge_wizard):
+    edge_wizard.next("introduction", {"Name": "From Internet", "Usage": "Internet"}, "local-network")
+    edge_wizard.next("local-network", binding("127.0.0.1", "2526"), "new-connector")
+    page = text(edge_wizard.finish("new-connector"))
+    connector = ReceiveConnector.objects.get(name="From Internet")
+    assert connector.permission_groups == ["AnonymousUsers"]
+    assert connector.message_rate_limit == 600
+    assert (str(connector.connection_timeout), str(connector.connection_inactivity_timeout)) == ("0:05:00", "0:01:00")
+    assert ("Exchange Management Shell command completed: New-ReceiveConnector -Name 'From Internet' "
+            "-Server 'EDGE01' -Usage 'Internet' -Bindings '127.0.0.1:2526'") in page

@@ -12,7 +12,7 @@ from formtools.wizard.views import NamedUrlSessionWizardView
 
 from exchange_console.connectors.models import SendConnector
 from exchange_console.connectors.schemas import (
-    RECEIVE_CONNECTOR, RECEIVE_USAGE_PRESETS, SEND_CONNECTOR, binding_conflicts, send_auth_rules,
+    RECEIVE_CONNECTOR, RECEIVE_USAGE_PRESETS, SEND_CONNECTOR, binding_conflicts, edge_usage_rules, send_auth_rules,
     send_routing_rules, source_servers_rules, unique_name_on_server,
 )
 from exchange_console.console import completion
@@ -179,9 +179,15 @@ def binding_row(text):
 class ReceiveIntroduction(WizardPage):
     schema, title = RECEIVE_CONNECTOR, "Introduction"
     description = "This wizard helps you create a new Receive connector."
-    rules = (unique_name_on_server,)
+    rules = (unique_name_on_server, edge_usage_rules)
     Name = forms.CharField(label="Name:", required=False)
     Usage = usage_field(RECEIVE_USAGES)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if getattr(self.earlier.get("Server"), "is_edge", False):   # no clients submit to an Edge
+            self.fields["Usage"].choices = [(usage, text) for usage, text in RECEIVE_USAGES.items()
+                                            if usage != "Client"]
 
 
 class ReceiveLocalNetwork(WizardPage):
