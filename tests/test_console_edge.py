@@ -11,7 +11,7 @@ from exchange_console.organization import setup
 from exchange_console.organization.models import TransportServer
 from exchange_console.services import new_object
 from tests.console_data import edge_subscription_file
-from tests.console_helpers import dialog_data, errors, text
+from tests.console_helpers import WizardDriver, dialog_data, errors, rows, text
 from tests.queue_data import add_queued_messages
 
 SITE = "Default-First-Site-Name"
@@ -93,3 +93,18 @@ def test_an_edge_console_queue_viewer_shows_the_edges_queues(admin_client, edge)
     assert '<option value="EDGE01">EDGE01</option>' in page and 'value="HUB01"' not in page
     messages = admin_client.get("/toolbox/queues/", {"tab": "messages", "server": "EDGE01"}).content.decode()
     assert messages.count('name="selected"') == 2 and "Invoice 00001" in messages
+
+
+def test_an_unsubscribed_edge_creates_a_send_connector_with_itself_as_source(admin_client, edge):
+    TransportServer.objects.create(name="HUB01", fqdn="hub01.contoso.com", role=TransportServer.HUB, site=edge.site)
+    wizard = WizardDriver(admin_client, "console:new-send-connector-step", "new_send_connector_wizard")
+    wizard.start()
+    wizard.next("introduction", {"Name": "To Internet", "Usage": "Internet"}, "address-space")
+    wizard.next("address-space", rows("AddressSpaces", {"type": ["SMTP"], "address": ["*"], "cost": ["1"]}),
+                "network")
+    wizard.next("network", {"DNSRoutingEnabled": "True"}, "source-server")
+    page = wizard.client.get(wizard.url("source-server")).content.decode()
+    assert 'value="EDGE01"' in page and 'value="HUB01"' not in page
+    wizard.next("source-server", {"SourceTransportServers": ["EDGE01"]}, "new-connector")
+    assert "Exchange Management Shell command completed:" in text(wizard.finish("new-connector"))
+    assert list(SendConnector.objects.get().source_transport_servers.values_list("name", flat=True)) == ["EDGE01"]

@@ -142,7 +142,7 @@ class SendSourceServer(WizardPage):
     rules = (source_servers_rules,)
     SourceTransportServers = forms.MultipleChoiceField(
         label="Source servers:", widget=forms.CheckboxSelectMultiple, required=False,
-        choices=lambda: [(server.name, server.name) for server in TransportServer.objects.hubs()])
+        choices=lambda: [(server.name, server.name) for server in TransportServer.objects.local()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
