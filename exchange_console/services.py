@@ -24,12 +24,28 @@ from exchange_console.schema import pending_refs
 log = logging.getLogger(__name__)
 
 _caller = ContextVar("exchange_caller", default=None)
+_forced = ContextVar("exchange_forced", default=False)
 
 
 @dataclass(frozen=True)
 class Caller:
     user: object
     origin: str  # the console client's IP address, or "EMS"
+
+
+def forcing(force=True):
+    """Within it, changes are saved despite the checks' errors (-Force, the console's confirmation, -WhatIf's
+    report); the findings are on the object as `findings` either way."""
+    return _forcing_context(force)
+
+
+@contextmanager
+def _forcing_context(force):
+    token = _forced.set(bool(force))
+    try:
+        yield
+    finally:
+        _forced.reset(token)
 
 
 @contextmanager
@@ -173,7 +189,7 @@ def set_object(schema, obj, values, expected_version=None):
 
 
 def remove_object(schema, obj, expected_version=None):
-    audited("Remove", schema, obj, {}, lambda: _remove_object(schema, obj, expected_version))
+    return audited("Remove", schema, obj, {}, lambda: _remove_object(schema, obj, expected_version))
 
 
 def audited(verb, schema, obj, values, change):
@@ -244,13 +260,45 @@ def check_not_synchronized(schema, obj):
         "here), or remove the Edge subscription to manage it on this server."))])
 
 
+class MailFlowChecks:
+    """The checks before a change is saved (exchange_console.insight.checks), for administrators' changes: what the
+    organization would be after the change, less what it already was. Errors refuse the change unless forced."""
+
+    def __init__(self, schema, obj):
+        self.servers = []
+        if current_caller() is None:   # setup and the transport's own bookkeeping aren't checked
+            return
+        from exchange_console.insight import checks
+
+        self.checks = checks
+        self.servers = checks.servers_concerned(schema, obj)
+        self.before = checks.evaluate(self.servers) if self.servers else []
+
+    def after(self, schema, obj, removed=False):
+        """Attach the change's findings to obj; raise ConfigurationError for its errors unless forced."""
+        obj.findings = []
+        if current_caller() is None:
+            return
+        now = [] if removed else self.checks.servers_concerned(schema, obj)
+        servers = list(dict.fromkeys(self.servers + now))
+        if not servers:
+            return
+        obj.findings = [finding for finding in self.checks.evaluate(servers) if finding not in self.before]
+        errors = [finding for finding in obj.findings if finding.severity == self.checks.ERROR]
+        if errors and not _forced.get():
+            raise ConfigurationError([ParameterError(finding.parameter, f"{finding.message} To save the change "
+                                                     "anyway, run it again with -Force.") for finding in errors])
+
+
 @transaction.atomic
 def _new_object(schema, values):
     obj = propose(schema, values)
     authorize("New", schema, obj)
     check_not_synchronized(schema, obj)
     check_rules(schema, obj)
+    flow = MailFlowChecks(schema, obj)
     save(schema, obj)
+    flow.after(schema, obj)
     return obj
 
 
@@ -266,10 +314,12 @@ def _set_object(schema, obj, values, expected_version):
     for param in schema.params:  # keep m2m values current for rules that read them
         if param.m2m and param not in parsed:
             parsed[param] = pending_refs(current, param.field)
+    flow = MailFlowChecks(schema, current)
     assign(current, parsed)
     check_rules(schema, current)
     current.version += 1
     save(schema, current)
+    flow.after(schema, current)
     _notify_previous(before, schema, current)
     return current
 
@@ -294,10 +344,13 @@ def _remove_object(schema, obj, expected_version):
         errors = list(check(current) or ())
         if errors:
             raise ConfigurationError(errors)
+    flow = MailFlowChecks(schema, current)
     try:
         current.delete()
     except ProtectedError as error:
         users = ", ".join(sorted(str(user) for user in error.protected_objects))
         raise ConfigurationError([ParameterError(
             "Identity", f"'{current.identity}' can't be removed because it is still used by: {users}.")]) from None
+    flow.after(schema, current, removed=True)
     transaction.on_commit(lambda: _send_reload(servers))
+    return current

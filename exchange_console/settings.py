@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "exchange_console.certificates",
     "exchange_console.accounts",
     "exchange_console.edge",
+    "exchange_console.insight",
     "exchange_console.shell",
     "exchange_console.toolbox",
     "transport",

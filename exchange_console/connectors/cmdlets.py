@@ -15,7 +15,7 @@ from exchange_console.lib.errors import ParameterError
 from exchange_console.params import parse_param, split_list
 from exchange_console.services import ConfigurationError
 from exchange_console.shell.cmdlets import (
-    CHANGE_SWITCHES, ReceiveConnectorNoun, apply, find, server_location,
+    CHANGE_SWITCHES, FORCE, ReceiveConnectorNoun, apply, find, server_location,
 )
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
 from exchange_console.shell.registry import Parameter, cmdlet
@@ -96,7 +96,7 @@ def get_ad_permission(invocation):
     return found
 
 
-@cmdlet("Add-ADPermission", IDENTITY, *ENTRY_PARAMETERS, *CHANGE_SWITCHES)
+@cmdlet("Add-ADPermission", IDENTITY, *ENTRY_PARAMETERS, *CHANGE_SWITCHES, FORCE)
 def add_ad_permission(invocation):
     planned = []
     for identity in invocation.each("Identity"):

@@ -58,8 +58,10 @@ def _add(connector, values):
     existing = matching_entries(connector, principal, rights, deny).first()
     if existing is not None:
         return existing
+    flow = services.MailFlowChecks(AD_PERMISSION, entry)
     entry.save()
     _changed(entry)
+    flow.after(AD_PERMISSION, entry)
     return entry
 
 

@@ -127,19 +127,34 @@ def apply(invocation, planned, confirm_by_default=False):
     if invocation.get("WhatIf"):
         for action, change in planned:
             try:
-                with transaction.atomic():
-                    change()
+                with transaction.atomic(), services.forcing():   # the checks' errors are reported, not raised
+                    result = change()
                     raise _DryRun
             except _DryRun:
                 invocation.session.host.write(f"What if: {action}")
+                report_findings(invocation, [result])
         return []
     if invocation.get("Confirm", confirm_by_default):
         confirmation = Confirmation(invocation.session.host, "Add -Confirm:$false to run it without confirmation.")
         planned = [(action, change) for action, change in planned if confirmation.ask(action)]
-    if len(planned) == 1:  # the service's own transaction suffices (and keeps a refusal's audit entry)
-        return [planned[0][1]()]
-    with transaction.atomic():
-        return [change() for _, change in planned]
+    with services.forcing(invocation.get("Force")):
+        if len(planned) == 1:  # the service's own transaction suffices (and keeps a refusal's audit entry)
+            results = [planned[0][1]()]
+        else:
+            with transaction.atomic():
+                results = [change() for _, change in planned]
+    report_findings(invocation, results)
+    return results
+
+
+def report_findings(invocation, results):
+    """The checks' findings on what a change saved (or would save), as warnings."""
+    for result in results:
+        for finding in getattr(result, "findings", ()):
+            forced = ""
+            if finding.severity == "Error":
+                forced = " The change needs -Force." if invocation.get("WhatIf") else " (Saved with -Force.)"
+            invocation.session.host.warn(finding.message + forced)
 
 
 def get_cmdlet(noun, invocation):
@@ -194,7 +209,7 @@ def change_values(noun, invocation, current):
     """The schema parameters given, as the service layer takes them; @{Add=...; Remove=...} edits lists."""
     values = {}
     for name, value in invocation.arguments.items():
-        if name in ("Identity", "WhatIf", "Confirm") or name in noun.usages:
+        if name in ("Identity", "WhatIf", "Confirm", "Force") or name in noun.usages:
             continue
         param = noun.schema.param(name)
         values[param.name] = (edit_multivalued(noun.schema, param, current, value) if isinstance(value, Hashtable)
@@ -252,20 +267,24 @@ def get_parameters(noun):
     return extra if noun.schema.singleton else (identity_parameter(False), *extra)
 
 
+# -Force: save a change despite the errors the checks before a save find (a loop, an open relay...).
+FORCE = Parameter("Force", switch=True)
+
+
 def new_parameters(noun):
     settable = [param for param in noun.schema.params if param.settable]
     return (*(schema_parameter(param, 0 if param.name == "Name" else None, param.mandatory) for param in settable),
-            *(Parameter(usage, switch=True) for usage in noun.usages), *CHANGE_SWITCHES)
+            *(Parameter(usage, switch=True) for usage in noun.usages), *CHANGE_SWITCHES, FORCE)
 
 
 def set_parameters(noun):
     settable = [param for param in noun.schema.params if param.settable and not param.create_only]
     return (identity_parameter(not noun.schema.singleton), *(schema_parameter(param) for param in settable),
-            *CHANGE_SWITCHES)
+            *CHANGE_SWITCHES, FORCE)
 
 
 def remove_parameters(noun):
-    return (identity_parameter(True), *CHANGE_SWITCHES)
+    return (identity_parameter(True), *CHANGE_SWITCHES, FORCE)
 
 
 VERBS = {"Get": (get_cmdlet, get_parameters), "New": (new_cmdlet, new_parameters),
