@@ -17,7 +17,7 @@ from transport.queue import state
 from transport.queue.models import DeliveryType
 from transport.queue.store import Envelope
 from transport.reports import send_report
-from transport.routing import FAIL, LOCAL, ROUTE, UNREACHABLE, Decision, decide
+from transport.routing import FAIL, LOCAL, ROUTE, UNREACHABLE, Decision, decide, transfer_target
 
 RECIPIENT_LIMIT = RecipientReport("", "5.5.3", "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients")
 
@@ -100,9 +100,9 @@ class Categorizer:
         return {envelope.message_id for hop_entries in entries.values() for envelope, _ in hop_entries}
 
     def transfer(self, configuration, envelope, content, connector, recipients):
-        """Hand recipients to a source server of their connector (the nearest: same site first, then by name)."""
-        target = min(connector.source_transport_servers,
-                     key=lambda name: (configuration.server_sites.get(name) != configuration.server.site, name))
+        """Hand recipients to a source server of their connector: the one in the least-cost site, or a server of
+        a hub site on the way there."""
+        target = transfer_target(connector, configuration.server_sites, configuration.site_routes)
         dispatch.transfer_message(target, envelope.to_json(), base64.b64encode(content).decode(), connector.name,
                                   recipients)
         self.runtime.tracking_log().event(

@@ -1,11 +1,13 @@
-"""What becomes of a recipient (decide) and which send or foreign connector carries it (choose_connector;
-docs/exchange-behaviour.md "Choosing a send connector").
+"""What becomes of a recipient (decide), which send or foreign connector carries it (choose_connector;
+docs/exchange-behaviour.md "Choosing a send connector"), and the server a message for a connector of other
+servers is transferred to (transfer_target), over the least-cost paths between sites (lib/sitelinks.py).
 
 Pure functions over the configuration's dataclasses: no ORM, no I/O, so every rule is tested by tables.
 """
 from dataclasses import dataclass
 
 from exchange_console.lib.domains import most_specific
+from exchange_console.lib.sitelinks import SiteRoute
 from exchange_console.organization.models import DomainType
 from transport.dsn import RecipientReport
 
@@ -46,7 +48,8 @@ def decide(configuration, address, size, unavailable=frozenset(), via_connector=
         return Decision(LOCAL)
     route = choose_connector(configuration.connectors, domain, size, configuration.server.name,
                              configuration.server_sites, unavailable,
-                             domain_secure=domain in configuration.tls_send_domain_secure_list)
+                             domain_secure=domain in configuration.tls_send_domain_secure_list,
+                             site_routes=configuration.site_routes)
     if route.connector is not None:
         return Decision(ROUTE, connector=route.connector)
     if route.failure == TOO_BIG:
@@ -63,30 +66,67 @@ class Route:
 
 
 def choose_connector(connectors, domain, size, server_name, server_sites, unavailable=frozenset(),
-                     domain_secure=False):
+                     domain_secure=False, site_routes=None):
     """The connector for `domain` as the router of `server_name` sees it.
 
-    `server_sites` maps every transport server to its site. `unavailable` holds names of connectors whose
-    every host has been failing to connect for this domain: the next matching connector by cost carries the
-    mail until they recover (beyond Exchange, which would queue). If all candidates are unavailable the best
-    one is kept, so mail queues there and retries. `domain_secure`: the domain is in TLSSendDomainSecureList,
-    so only connectors with DomainSecureEnabled are candidates: neither routing nor failover ever hands its
-    mail to a connector without mutual TLS (with none matching, it is unreachable).
+    `server_sites` maps every transport server to its site. `site_routes` maps each site reachable from this
+    server's site to its SiteRoute (least_cost_routes); a connector whose source servers are all in sites out
+    of reach is no candidate, and a route's cost is its address space's cost plus the cost of the path to the
+    nearest source's site (Exchange 2010). None: no site topology is given, every site is reachable at no cost.
+    `unavailable` holds names of connectors whose every host has been failing to connect for this domain: the
+    next matching connector by cost carries the mail until they recover (beyond Exchange, which would queue).
+    If all candidates are unavailable the best one is kept, so mail queues there and retries. `domain_secure`:
+    the domain is in TLSSendDomainSecureList, so only connectors with DomainSecureEnabled are candidates:
+    neither routing nor failover ever hands its mail to a connector without mutual TLS (with none matching,
+    it is unreachable).
     """
     site = server_sites.get(server_name)
+    path_to = {c.name: _nearest_source_route(c, server_sites, site_routes) for c in connectors}
     usable = [c for c in connectors if c.enabled and not _scoped_elsewhere(c, site, server_sites)
-              and (not domain_secure or _domain_secured(c))]
+              and path_to[c.name] is not None and (not domain_secure or _domain_secured(c))]
     matching = [(rank, c) for c in usable if (rank := best_match(c, domain)) is not None]
     if not matching:
         return Route(failure=UNREACHABLE)
-    fitting = [(rank, c) for rank, c in matching if c.max_message_size is None or size <= c.max_message_size]
+    fitting = [(rank, c) for rank, c in matching if _fits(size, c.max_message_size)
+               and _fits(size, path_to[c.name].max_message_size)]
     if not fitting:
         return Route(failure=TOO_BIG)
-    ordered = sorted(fitting, key=lambda item: (-item[0], _cost(item[1], domain),
+    ordered = sorted(fitting, key=lambda item: (-item[0], _cost(item[1], domain) + path_to[item[1].name].cost,
                                                 _proximity(item[1], server_name, site, server_sites),
                                                 item[1].name.lower()))
     available = [c for _, c in ordered if c.name not in unavailable]
     return Route(connector=available[0] if available else ordered[0][1])
+
+
+def transfer_target(connector, server_sites, site_routes=None):
+    """The server a message for a connector of other servers is handed to: its source server in the
+    least-cost site (then by name); if the path there crosses a hub site, a server of that hub site relays
+    it first (it routes the message on from there)."""
+    routes = {name: _site_route(server_sites.get(name), site_routes) for name in connector.source_transport_servers}
+    reachable = [name for name, route in routes.items() if route is not None] or list(routes)
+    target = min(reachable, key=lambda name: (routes[name].cost if routes[name] else 0, name))
+    hub_site = routes[target].hub_site if routes[target] else None
+    relays = sorted(name for name, site in server_sites.items() if site == hub_site)
+    return relays[0] if relays else target
+
+
+def _site_route(site, site_routes):
+    if site_routes is None:
+        return SiteRoute(0)
+    return site_routes.get(site)
+
+
+def _nearest_source_route(connector, server_sites, site_routes):
+    """The least-cost SiteRoute to a site of one of the connector's sources, None if none is reachable."""
+    if site_routes is None:
+        return SiteRoute(0)
+    routes = [route for source in connector.source_transport_servers
+              if (route := _site_route(server_sites.get(source), site_routes)) is not None]
+    return min(routes, key=lambda route: route.cost, default=None)
+
+
+def _fits(size, max_message_size):
+    return max_message_size is None or size <= max_message_size
 
 
 def best_match(connector, domain):

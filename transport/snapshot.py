@@ -354,6 +354,7 @@ class SendSnapshot:
     organization_bindings: frozenset = frozenset()   # (address, port) its receive connectors listen on
     organization_certificates_pem: bytes = b""       # the SMTP certificates of every server (Direct Trust)
     delivers_to_mailboxes: bool = True               # False on an Edge: its accepted domains go to the Hubs
+    site_routes: dict = None             # site -> lib.sitelinks.SiteRoute from this server's site, those reachable
 
     @property
     def connectors(self):
@@ -400,7 +401,21 @@ def _send_snapshot(server, config, certificate):
         organization_hosts=_organization_hosts(), organization_bindings=_organization_bindings(),
         organization_certificates_pem="".join(pem for _, pem in _organization_certificates()).encode(),
         delivers_to_mailboxes=not server.is_edge,
+        site_routes=_site_routes(server.site.name),
     )
+
+
+def _site_routes(site):
+    """The least-cost paths from `site` over the site links, computed once per configuration; hub sites are
+    those with HubSiteEnabled and a Hub server to relay."""
+    from exchange_console.lib.sitelinks import least_cost_routes
+    from exchange_console.organization.models import AdSiteLink, TransportServer
+
+    links = [(tuple(linked.name for linked in link.sites.all()), link.cost, link.max_message_size)
+             for link in AdSiteLink.objects.prefetch_related("sites")]
+    hub_sites = set(TransportServer.objects.hubs().filter(site__hub_site_enabled=True)
+                    .values_list("site__name", flat=True))
+    return least_cost_routes(site, links, hub_sites)
 
 
 def _send_server_config(server):

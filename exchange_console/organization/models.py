@@ -84,7 +84,33 @@ class Installation(models.Model):
 
 
 class Site(ConfigObject):
+    """An Active Directory site. Mail between sites follows the least-cost path over the site links;
+    HubSiteEnabled (Set-AdSite) makes a site on such a path relay the mail that crosses it."""
     name = models.CharField(max_length=64, unique=True)
+    hub_site_enabled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+
+class AdSiteLink(ConfigObject):
+    """An Active Directory IP site link between sites: its AD cost, and what Exchange adds on top
+    (Set-AdSiteLink): ExchangeCost, used for routing instead of the AD cost when set, and MaxMessageSize."""
+    DEFAULT_NAME = "DEFAULTIPSITELINK"   # what Active Directory creates with the forest's first site
+
+    name = models.CharField(max_length=64, unique=True)
+    sites = models.ManyToManyField(Site, related_name="site_links")
+    ad_cost = models.PositiveIntegerField(default=100)
+    exchange_cost = models.PositiveIntegerField(null=True, blank=True)
+    max_message_size = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    @property
+    def cost(self):
+        """The cost routing uses: ExchangeCost when set, else the AD cost."""
+        return self.ad_cost if self.exchange_cost is None else self.exchange_cost
 
 
 class TransportServerQuerySet(models.QuerySet):

@@ -9,9 +9,9 @@ from exchange_console import params as p
 from exchange_console.accounts.rbac import is_organization_manager
 from exchange_console.lib import domains
 from exchange_console.organization.models import (
-    AcceptedDomain, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
+    AcceptedDomain, AdSiteLink, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
 )
-from exchange_console.schema import ObjectSchema, Param, read_only, rule
+from exchange_console.schema import ObjectSchema, Param, pending_refs, read_only, rule
 from exchange_console.services import current_caller
 
 MAX_INT = 2147483647
@@ -64,12 +64,68 @@ TRANSPORT_CONFIG = ObjectSchema(
 
 # --- Site and TransportServer ----------------------------------------------------------------------------
 
+# Sites and site links come from Active Directory in Exchange; New-AdSite, New-AdSiteLink and Remove-AdSiteLink
+# are this product's own, and so are a site's Name and SiteLinks and a link's Sites and ADCost, which only
+# these set (Set-AdSite and Set-AdSiteLink change what Exchange 2010's do: HubSiteEnabled; ExchangeCost,
+# MaxMessageSize and Name).
+
+def _default_site_link(site, given):
+    """Like Active Directory's new-site dialog: a new site joins DEFAULTIPSITELINK unless links are named."""
+    if "SiteLinks" not in given:
+        site._pending_refs = {**getattr(site, "_pending_refs", {}),
+                              "site_links": list(AdSiteLink.objects.filter(name=AdSiteLink.DEFAULT_NAME))}
+
+
 SITE = ObjectSchema(
     noun="AdSite",
     model=Site,
-    params=common_params() + [Param("Name", "name", p.String(64, allow_empty=False), mandatory=True)],
+    params=common_params() + [
+        Param("Name", "name", p.String(64, allow_empty=False), mandatory=True, create_only=True),
+        Param("HubSiteEnabled", "hub_site_enabled", p.Bool()),
+        Param("SiteLinks", "site_links", p.ObjectRefs(AdSiteLink.objects.all, "Site link"), m2m=True,
+              create_only=True),
+    ],
+    presets=_default_site_link,
     rules=[unique_name(Site)],
-    default_columns=("Name",),
+    affected_servers=all_servers,
+    default_columns=("Name", "HubSiteEnabled"),
+)
+
+
+class ClearableInt(p.Int):
+    """A whole number that $null clears (ExchangeCost: back to the AD cost)."""
+
+    def parse(self, value):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return super().parse(value)
+
+    def format(self, value):
+        return "" if value is None else str(value)
+
+    def render(self, value):
+        return "$null" if value is None else str(value)
+
+
+def link_has_sites(link):
+    if not pending_refs(link, "sites"):
+        yield rule("Sites", "Sites: a site link joins at least one site.")
+
+
+SITE_LINK = ObjectSchema(
+    noun="AdSiteLink",
+    model=AdSiteLink,
+    params=common_params() + [
+        Param("Name", "name", p.String(64, allow_empty=False), mandatory=True),
+        Param("Cost", "cost", p.Int(1, MAX_INT), settable=False, getter=lambda link: link.cost),
+        Param("ADCost", "ad_cost", p.Int(1, 99999), create_only=True),
+        Param("ExchangeCost", "exchange_cost", ClearableInt(1, MAX_INT)),
+        Param("MaxMessageSize", "max_message_size", p.Size(64 * 1024)),
+        Param("Sites", "sites", p.ObjectRefs(Site.objects.all, "Site"), m2m=True, mandatory=True, create_only=True),
+    ],
+    rules=[unique_name(AdSiteLink), link_has_sites],
+    affected_servers=all_servers,
+    default_columns=("Name", "Cost", "ADCost", "ExchangeCost", "MaxMessageSize", "Sites"),
 )
 
 

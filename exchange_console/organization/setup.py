@@ -4,10 +4,11 @@ from django.db import transaction
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization.models import (
-    AcceptedDomain, Installation, Mailbox, Organization, RemoteDomain, Site, TransportConfig, TransportServer,
+    AcceptedDomain, AdSiteLink, Installation, Mailbox, Organization, RemoteDomain, Site, TransportConfig,
+    TransportServer,
 )
 from exchange_console.organization.schemas import (
-    ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, SITE, TRANSPORT_SERVER,
+    ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, SITE, SITE_LINK, TRANSPORT_SERVER,
 )
 from exchange_console.services import new_object
 
@@ -22,6 +23,8 @@ def install_organization(name, site_name):
     TransportConfig.objects.get_or_create(organization=organization)
     if not Site.objects.filter(name=site_name).exists():
         new_object(SITE, {"Name": site_name})
+    if not AdSiteLink.objects.exists():  # Active Directory creates it with the forest's first site
+        new_object(SITE_LINK, {"Name": AdSiteLink.DEFAULT_NAME, "Sites": [site_name]})
     if not RemoteDomain.objects.filter(domain_name="*").exists():
         new_object(REMOTE_DOMAIN, {"Name": "Default", "DomainName": "*"})
     return organization
