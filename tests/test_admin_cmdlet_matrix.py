@@ -1,13 +1,16 @@
 """Every cmdlet, for each role group: reads for every member, each change only for the role groups that grant
 it, refused for the others with an access-denied error and nothing changed. A new cmdlet must be added here."""
 import re
+from datetime import timedelta
 
 import pytest
 import trustme
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+from exchange_console.edge.subscription_file import SubscriptionFile
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN
 from exchange_console.services import acting_as, new_object
 from exchange_console.shell.engine import Session
@@ -20,6 +23,11 @@ ROLES = {"org": RoleGroup.ORGANIZATION_MANAGEMENT, "viewer": RoleGroup.VIEW_ONLY
          "server": RoleGroup.SERVER_MANAGEMENT, "recipients": RoleGroup.RECIPIENT_MANAGEMENT}
 ORG, SERVER, RECIPIENTS = {"org"}, {"org", "server"}, {"org", "recipients"}
 PEM = trustme.CA().issue_cert("hub01.contoso.com").private_key_and_cert_chain_pem.bytes().decode()
+SUBSCRIPTION_FILE = SubscriptionFile(
+    edge_name="EDGE01", edge_fqdn="edge01.contoso.com",
+    certificate_pem=trustme.CA().issue_cert("edge01.contoso.com").cert_chain_pems[0].bytes().decode(),
+    account="ESRA.EDGE01", password="bootstrap", effective=timezone.now(), duration=timedelta(days=1),
+    edgesync_port=50636, smtp_port=25).to_xml().decode()
 
 # Cmdlets that change nothing: allowed to every member of a role group.
 READS = {
@@ -37,6 +45,7 @@ READS = {
     "Sort-Object": "Get-AcceptedDomain | Sort-Object Name", "Where-Object": "Get-AcceptedDomain | Where-Object { $_.Default }",
     "Write-Host": "Write-Host hello", "Write-Output": "Write-Output hello", "Out-Null": "Get-AcceptedDomain | Out-Null",
     "Get-User": "Get-User", "Get-Recipient": "Get-Recipient", "Get-Date": "Get-Date",
+    "Get-EdgeSubscription": "Get-EdgeSubscription", "Get-EdgeSyncServiceConfig": "Get-EdgeSyncServiceConfig",
     "Get-RoleGroup": "Get-RoleGroup", "Get-RoleGroupMember": "Get-RoleGroupMember 'Organization Management'",
     "Get-ManagementScope": "Get-ManagementScope", "Get-AdSite": "Get-AdSite", "Get-AdSiteLink": "Get-AdSiteLink",
     "ForEach-Object": "Get-AcceptedDomain | ForEach-Object { $_.Name }",
@@ -50,6 +59,9 @@ READS = {
     "Add-Content": "Add-Content C:\\matrix\\notes.txt -Value more",
     "Get-Content": "Set-Content C:\\matrix\\notes.txt -Value first; Get-Content C:\\matrix\\notes.txt",
 }
+# They need an Edge subscribed and a Hub worker to answer: tests/test_edge_transport.py runs them, and
+# tests/test_shell_edge_subscription.py checks who may start a synchronization.
+EDGESYNC_RUNS = {"Start-EdgeSynchronization", "Test-EdgeSynchronization"}
 NOT_RUN = {"Get-Credential", "Read-Host"}   # prompt on a terminal; their runs are in test_shell_ems_command.py and
 # test_shell_utility_cmdlets.py
 AUDIT_READERS = {"org", "viewer"}
@@ -85,6 +97,12 @@ CHANGES = {
     "Set-Mailbox": ("Set-Mailbox Ann -PrimarySmtpAddress ann.b@contoso.com", RECIPIENTS),
     "Remove-Mailbox": ("Remove-Mailbox Ann -Confirm:$false", RECIPIENTS),
     "Set-TransportConfig": ("Set-TransportConfig -MaxSendSize 20MB", ORG),
+    # Edge subscriptions and EdgeSync's settings: Organization Management's (Exchange's Edge Subscriptions role).
+    "New-EdgeSubscription": (f"New-EdgeSubscription -FileData '{SUBSCRIPTION_FILE}' -Site Default-First-Site-Name", ORG),
+    "Remove-EdgeSubscription": (f"New-EdgeSubscription -FileData '{SUBSCRIPTION_FILE}' -Site Default-First-Site-Name;"
+                                " Remove-EdgeSubscription EDGE01 -Confirm:$false", ORG),
+    "Set-EdgeSyncServiceConfig": ("Set-EdgeSyncServiceConfig Default-First-Site-Name -RecipientSyncInterval 00:10:00",
+                                  ORG),
     # Sites and site links: Exchange's Transport configuration role (Organization Management's).
     "New-AdSite": ("New-AdSite Branch", ORG),
     "Set-AdSite": ("Set-AdSite Default-First-Site-Name -HubSiteEnabled $true", ORG),
@@ -137,7 +155,7 @@ def administrator(persona, hub):
 
 
 def test_the_matrix_names_every_cmdlet():
-    named = set(READS) | set(CHANGES) | NOT_RUN | {"Search-AdminAuditLog"}
+    named = set(READS) | set(CHANGES) | NOT_RUN | EDGESYNC_RUNS | {"Search-AdminAuditLog"}
     assert named == {cmdlet.name for cmdlet in CMDLETS}
 
 
