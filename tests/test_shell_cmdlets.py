@@ -235,6 +235,35 @@ def test_it_edits_the_domain_secure_lists_with_hash_tables(hub):
     assert config.tls_receive_domain_secure_list == ["woodgrovebank.com"]
 
 
+def test_it_sets_the_internal_smtp_servers_and_shows_them(hub):
+    ems("Set-TransportConfig -InternalSMTPServers 10.0.0.5,192.168.1.0/24\n"
+        'Set-TransportConfig -InternalSMTPServers @{Add="172.16.0.1-172.16.0.9"; Remove="10.0.0.5"}')
+    assert TransportConfig.objects.get().internal_smtp_servers == ["192.168.1.0/24", "172.16.0.1-172.16.0.9"]
+    assert lines(ems("Get-TransportConfig | Format-List InternalSMTPServers")) == [
+        "InternalSMTPServers : {192.168.1.0/24, 172.16.0.1-172.16.0.9}"]
+
+
+def test_it_refuses_an_internal_smtp_server_that_is_no_address(hub):
+    with pytest.raises(ShellError) as refused:
+        ems("Set-TransportConfig -InternalSMTPServers 10.0.0.5,edge.contoso.com")
+    assert "InternalSMTPServers" in refused.value.message
+    assert TransportConfig.objects.get().internal_smtp_servers == []
+
+
+def test_it_refuses_a_client_receive_connector_on_an_edge(organization):
+    from exchange_console.organization import setup
+
+    setup.install_transport_server("EDGE01", "edge01.contoso.com", "Default-First-Site-Name", role="Edge")
+    for command in ("New-ReceiveConnector -Name Clients -Client -RemoteIPRanges 10.0.0.0/8",
+                    "New-ReceiveConnector -Name Clients -Usage Client -RemoteIPRanges 10.0.0.0/8"):
+        with pytest.raises(ShellError) as refused:
+            ems(command)
+        assert refused.value.message.endswith(
+            "Usage: 'Client' isn't valid for a receive connector on the Edge Transport server EDGE01. Use Custom, "
+            "Internet, Internal or Partner.")
+    assert not ReceiveConnector.objects.exists()
+
+
 def test_it_sets_transport_limits_and_shows_them(hub):
     ems("Set-TransportConfig -MaxSendSize 20MB -MaxReceiveSize 25MB -MaxRecipientEnvelopeLimit unlimited")
     assert lines(ems("Get-TransportConfig | Format-List Max*")) == [

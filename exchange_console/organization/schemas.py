@@ -56,6 +56,8 @@ TRANSPORT_CONFIG = ObjectSchema(
         Param("TLSSendDomainSecureList", "tls_send_domain_secure_list", p.DomainList()),
         Param("TLSReceiveDomainSecureList", "tls_receive_domain_secure_list", p.DomainList()),
         Param("ExternalPostmasterAddress", "external_postmaster_address", p.String(320, check=p.check_smtp_address)),
+        # The organization's own SMTP servers (addresses, ranges a-b or CIDR) that its Edges relay for.
+        Param("InternalSMTPServers", "internal_smtp_servers", p.IPRanges()),
     ],
     affected_servers=all_servers,
     default_columns=("MaxSendSize", "MaxReceiveSize", "MaxRecipientEnvelopeLimit"),
