@@ -426,6 +426,32 @@ def test_it_fails_over_to_the_next_connector_by_cost_and_back_when_the_first_rec
     assert not DeliveryQueue.objects.get(next_hop_connector="Primary").connection_failing
 
 
+def test_a_failing_retry_defers_every_message_of_a_queue_read_in_chunks(org, tasks, monkeypatch):
+    from transport.queue import state
+
+    monkeypatch.setattr(state, "READ_CHUNK", 2)   # five messages: the retry reads them in three chunks
+    set_object(TRANSPORT_SERVER, TransportServer.objects.get(name="HUB01"), {
+        "DelayNotificationTimeout": "00:00:10", "TransientFailureRetryInterval": "00:00:01"})
+    smart_host_connector("Down", "127.0.0.65", 30065)     # nothing listens there yet
+    envelopes = [submit(tasks, [f"user{number}@fabrikam.com"], subject=f"Held {number}") for number in range(5)]
+    queue = DeliveryQueue.objects.get(next_hop_connector="Down")
+    assert queue.connection_failing and queue.message_count == 5
+    deferred = len([line for line in tracking_lines() if ",DEFER," in line])
+
+    QueuedMessage.objects.update(date_received=envelopes[0].arrival_time - timedelta(seconds=11))
+    expire_retries()
+    tasks.run(include_delayed=True, rounds=1)   # the retry fails again: each message deferred, each one late
+    tasks.run()                                 # the delay DSNs go to the sender's mailbox
+    assert len([line for line in tracking_lines() if ",DEFER," in line]) == deferred + 5
+    assert sorted(r["Subject"] for r in mailbox_messages(SENDER)) == [f"Delivery delayed: Held {n}" for n in range(5)]
+
+    with Sink("127.0.0.65", 30065) as recovered:
+        expire_retries()
+        tasks.run(include_delayed=True)
+    assert sorted(m.rcpt_tos[0] for m in recovered.received) == [f"user{number}@fabrikam.com" for number in range(5)]
+    assert store_ids() == [] and not QueuedMessage.objects.exists()
+
+
 def test_it_reuses_a_connection_for_up_to_smtp_max_messages_per_connection(org, tasks):
     smart_host_connector("To Smart Host", "127.0.0.44", 30044, SmtpMaxMessagesPerConnection=2,
                          ProtocolLoggingLevel="Verbose")

@@ -112,7 +112,10 @@ class QueuedMessage(models.Model):
         # page reads its 100 rows along an index instead of sorting the queue.
         indexes = [*(models.Index(fields=[field, "id"], name=f"queued_by_{field}") for field in (
             "date_received", "from_address", "size", "status", "queue")),
-                   models.Index(SUBJECT_SORT_KEY, "id", name="queued_by_subject_start")]
+                   models.Index(SUBJECT_SORT_KEY, "id", name="queued_by_subject_start"),
+                   # What a delivery attempt claims next: a queue's oldest messages, read in order along this
+                   # index rather than by sorting the whole queue for every batch (55 ms at 100,000 messages).
+                   models.Index(fields=["queue", "date_received", "id"], name="queued_in_delivery_order")]
 
     @property
     def identity(self):

@@ -19,6 +19,7 @@ from transport.queue.models import (
 
 WAITING = (MessageStatus.READY, MessageStatus.RETRY)
 ENQUEUE_CHUNK = 500   # queue entries per INSERT (nine parameters each: well within every database's limit)
+READ_CHUNK = 500      # queue entries read at a time when going through a whole queue
 
 
 def _in(values):
@@ -270,9 +271,40 @@ def next_due(queue):
     return earliest
 
 
+def each_entry(messages):
+    """The queue entries of `messages` (a QuerySet), each carrying `addresses` (its recipients, as claimed entries
+    do), read READ_CHUNK at a time in id order: going through a queue of 100,000 holds a few hundred of them in
+    memory, not the whole queue. The caller may move or delete each entry as it goes."""
+    last_id = 0
+    while chunk := with_addresses(list(messages.filter(id__gt=last_id).order_by("id")[:READ_CHUNK])):
+        last_id = chunk[-1].id   # before the caller may delete it (a deleted instance's id is None)
+        yield from chunk
+
+
+def with_addresses(messages):
+    """The messages (a list), each carrying `addresses`: its recipients still to deliver, read for READ_CHUNK
+    messages at a time as plain values. Not prefetched rows: those and the messages refer to one another, and
+    such cycles of thousands of objects wait for the garbage collector, whose full passes then cost a listing of
+    1,000 messages 100 ms more."""
+    found = {}
+    ids = [message.id for message in messages]
+    for start in range(0, len(ids), READ_CHUNK):
+        rows = QueuedRecipient.objects.filter(message_id__in=ids[start:start + READ_CHUNK]).order_by("id")
+        for message_id, address in rows.values_list("message_id", "address"):
+            found.setdefault(message_id, []).append(address)
+    for message in messages:
+        message.addresses = found.get(message.id, [])
+    return messages
+
+
+def waiting(queue):
+    """The queue's entries waiting for an attempt (Ready or Retry), as each_entry reads them."""
+    return each_entry(queue.messages.filter(status__in=WAITING))
+
+
 def expired(queue, expiration_timeout):
-    return list(queue.messages.filter(date_received__lte=timezone.now() - expiration_timeout,
-                                      status__in=WAITING + (MessageStatus.ACTIVE,)).prefetch_related("recipients"))
+    return each_entry(queue.messages.filter(date_received__lte=timezone.now() - expiration_timeout,
+                                            status__in=WAITING + (MessageStatus.ACTIVE,)))
 
 
 def due_for_delay_notice(message, delay_timeout):
