@@ -10,6 +10,13 @@ from transport.queue.models import DeliveryQueue, QueuedMessage, QueuedRecipient
 from exchange_console.schema import ObjectSchema, Param, read_only
 
 
+def recipients(message):
+    """A queued message's recipients: as listings read them with the message (state.with_addresses), else its
+    recipient rows (prefetched or not)."""
+    addresses = getattr(message, "addresses", None)
+    return list(addresses) if addresses is not None else [recipient.address for recipient in message.recipients.all()]
+
+
 QUEUE = ObjectSchema(
     noun="Queue",
     model=DeliveryQueue,
@@ -56,8 +63,7 @@ MESSAGE = ObjectSchema(
         read_only("RetryCount", "retry_count", p.Int(0, 2**31)),
         read_only("LastError", "last_error"),
         read_only("Queue", "queue", getter=lambda message: message.queue.identity),
-        read_only("Recipients", "recipients", p.MultiValued(),
-              getter=lambda message: [recipient.address for recipient in message.recipients.all()]),
+        read_only("Recipients", "recipients", p.MultiValued(), getter=recipients),
         Param("WithNDR", "with_ndr", p.Bool(), shown=False),
     ],
     default_columns=("Identity", "FromAddress", "Status", "Queue", "Subject"),

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from exchange_console.organization.models import TransportServer
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
 from exchange_console.shell.registry import Parameter, cmdlet
+from exchange_console.shell.results import MORE_RESULTS, result_size
 from exchange_console.shell.values import ShellObject, to_string, unroll
 from exchange_console.toolbox import logs
 
@@ -73,20 +74,6 @@ def _servers(invocation):
     return [server]
 
 
-def _result_size(invocation):
-    text = to_string(invocation.get("ResultSize", "1000"))
-    if text.lower() == "unlimited":
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ParameterBindingError(f"Cannot bind parameter 'ResultSize'. Cannot convert value \"{text}\" to type "
-                                    f"\"Microsoft.Exchange.Data.Unlimited`1[System.UInt32]\".")
-    return int(text)
-
-
-MORE_RESULTS = ("There are more results available than are currently displayed. To view them, increase the value "
-                "for the ResultSize parameter.")
-
-
 @cmdlet("Get-MessageTrackingLog", Parameter("Server"), Parameter("Start", type_name="System.DateTime"),
         Parameter("End", type_name="System.DateTime"), Parameter("Sender"),
         Parameter("Recipients", type_name="System.String[]"), Parameter("MessageId"),
@@ -101,7 +88,7 @@ def get_message_tracking_log(invocation):
         start=parse_date("Start", invocation.get("Start")) if "Start" in invocation else None,
         end=parse_date("End", invocation.get("End")) if "End" in invocation else None,
     )
-    found = logs.search_tracking(search, _servers(invocation), limit=_result_size(invocation), newest=False)
+    found = logs.search_tracking(search, _servers(invocation), limit=result_size(invocation), newest=False)
     for reason in found.unavailable:   # the other servers' events still come
         invocation.session.host.warn(f"Couldn't search the message tracking logs of a server: {reason}")
     if found.skipped:
