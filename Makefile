@@ -7,7 +7,7 @@ DEMO_SERVER ?= HUB01
 WEB_ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate seed bench bench-console bench-queues bench-relay bench-receive bench-latency bench-sessions clean
+.PHONY: run test install migrate seed bench bench-console bench-queues bench-relay bench-receive bench-latency bench-sessions bench-queue-scale clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ bench-sessions: install
 # Relay latency at half the peak rate: the worker on the embedded broker and on Redis (db 14), then Postfix.
 bench-latency: install
 	$(PY) bench/latency_bench
+
+# 100,000 messages queued through the transport while the smart host is down: the worker's RSS, Get-Queue,
+# Get-Message and the Queue Viewer's server time, then the drain rate once the smart host returns.
+BENCH_QUEUED ?= 100000
+bench-queue-scale: install
+	$(PY) bench/queue_scale --messages $(BENCH_QUEUED)
 
 clean:
 	rm -rf data .pytest_cache
