@@ -45,6 +45,7 @@ READS = {
     "Sort-Object": "Get-AcceptedDomain | Sort-Object Name", "Where-Object": "Get-AcceptedDomain | Where-Object { $_.Default }",
     "Write-Host": "Write-Host hello", "Write-Output": "Write-Output hello", "Out-Null": "Get-AcceptedDomain | Out-Null",
     "Get-User": "Get-User", "Get-Recipient": "Get-Recipient", "Get-Date": "Get-Date",
+    "Get-MailRoute": "Get-MailRoute -Recipient ann@contoso.com -Size 1MB",
     "Get-EdgeSubscription": "Get-EdgeSubscription", "Get-EdgeSyncServiceConfig": "Get-EdgeSyncServiceConfig",
     "Get-RoleGroup": "Get-RoleGroup", "Get-RoleGroupMember": "Get-RoleGroupMember 'Organization Management'",
     "Get-ManagementScope": "Get-ManagementScope", "Get-AdSite": "Get-AdSite", "Get-AdSiteLink": "Get-AdSiteLink",

@@ -276,6 +276,30 @@ def test_a_mailbox_created_in_the_organization_is_accepted_at_the_running_edge_a
     assert wait_for(accepted, timeout=15)   # the Edge's worker reloaded: no restart
 
 
+def hops(command):
+    """(server, action, connector) of each hop Get-MailRoute explains."""
+    return [(hop.get("Server"), hop.get("Action"), hop.get("Connector")) for hop in shell(command)]
+
+
+def test_get_mailroute_explains_what_the_workers_did(organization, edge):
+    """Each path was taken by the real workers in the tests above; Get-MailRoute runs the same routing code."""
+    hub, ann = organization
+    assert hops(f"Get-MailRoute -Sender {ann} -Recipient carol@fabrikam.example") == [
+        (hub.name, "Route", f"To DLP {hub.name}")]
+    [first, second] = shell("Get-MailRoute -Recipient dave@partner.test")
+    assert (first.get("Server"), first.get("Action"), first.get("Connector")) == (
+        hub.name, "Relay", INTERNET_CONNECTOR)
+    assert first.get("NextHop") == f"{EDGE_FQDN}:{EDGE_PORT}" and "Direct Trust" in first.get("Tls")
+    assert any(line.startswith(f"To DLP {hub.name}: not a candidate: partner.test is in TLSSendDomainSecureList")
+               for line in first.get("Candidates"))
+    assert (second.get("Server"), second.get("Action"), second.get("Connector")) == (
+        edge.name, "Route", INTERNET_CONNECTOR)
+    assert "name partner.test; mutual TLS" in second.get("Tls")
+    assert hops(f"Get-MailRoute -Recipient {ann} -Server {edge.name}") == [
+        (edge.name, "Relay", INBOUND_CONNECTOR), (hub.name, "Deliver", "")]
+    assert hops(f"Get-MailRoute -Recipient nobody@contoso.com -Server {hub.name}") == [(hub.name, "NDR", "")]
+
+
 def test_removing_the_subscription_on_both_sides(organization, edge):
     ems(f"Remove-EdgeSubscription {edge.name} -Confirm:$false")
     assert ems("Get-EdgeSubscription").strip() == ""

@@ -8,7 +8,7 @@ from exchange_console.organization.models import TransportServer
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN, TRANSPORT_SERVER
 from exchange_console.services import new_object
 from tests.send_peers import Sink
-from tests.shell_helpers import ems
+from tests.shell_helpers import ems, shell
 from tests.transport_helpers import (
     SITE, Client, TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector,
     reconfigure, remove_server_data, server_store, unique_server_name, wait_for,
@@ -64,6 +64,12 @@ def send(recipient, subject):
         client.sendmail("sender@example.com", [recipient], f"From: sender@example.com\r\nSubject: {subject}\r\n\r\nbody\r\n")
 
 
+def route(recipient, server):
+    """(server, action, connector, next hop) of each hop Get-MailRoute explains: what the worker just did."""
+    return [(hop.get("Server"), hop.get("Action"), hop.get("Connector"), hop.get("NextHop"))
+            for hop in shell(f"Get-MailRoute -Recipient {recipient} -Server {server}")]
+
+
 def apply_on(worker):
     """Wait until the worker runs the configuration saved so far. Its reported stamp covers its receive side
     only, so the server itself is saved once more (the same value) and that save is waited for."""
@@ -76,6 +82,8 @@ def test_mail_crosses_the_cheaper_site_link_and_follows_a_changed_exchange_cost(
     with Sink(HOST, NORTH_SMART_HOST) as north_host, Sink(HOST, SOUTH_SMART_HOST) as south_host:
         send("ann@fabrikam.example", "First")
         assert wait_for(lambda: north_host.received)           # 1 + 10 < 1 + 20: the North site's connector
+        assert route("ann@fabrikam.example", main) == [(main, "Transfer", f"Via {north}", north),
+                                                       (north, "Route", f"Via {north}", f"[{HOST}]:{NORTH_SMART_HOST}")]
         assert wait_for(lambda: all(server_store(name).ids() == [] for name in servers))
         assert south_host.received == []
 
@@ -83,6 +91,7 @@ def test_mail_crosses_the_cheaper_site_link_and_follows_a_changed_exchange_cost(
         apply_on(workers[0])
         send("bob@fabrikam.example", "Second")
         assert wait_for(lambda: south_host.received)
+        assert route("bob@fabrikam.example", main)[0] == (main, "Transfer", f"Via {south}", south)
         assert wait_for(lambda: all(server_store(name).ids() == [] for name in servers))
         assert [m.rcpt_tos for m in north_host.received] == [["ann@fabrikam.example"]]
         assert [m.rcpt_tos for m in south_host.received] == [["bob@fabrikam.example"]]

@@ -80,22 +80,73 @@ def choose_connector(connectors, domain, size, server_name, server_sites, unavai
     neither routing nor failover ever hands its mail to a connector without mutual TLS (with none matching,
     it is unreachable).
     """
-    site = server_sites.get(server_name)
-    path_to = {c.name: _nearest_source_route(c, server_sites, site_routes) for c in connectors}
-    usable = [c for c in connectors if c.enabled and not _scoped_elsewhere(c, site, server_sites)
-              and path_to[c.name] is not None and (not domain_secure or _domain_secured(c))]
-    matching = [(rank, c) for c in usable if (rank := best_match(c, domain)) is not None]
-    if not matching:
+    evaluated = candidates(connectors, domain, size, server_name, server_sites, domain_secure, site_routes)
+    if not any(candidate.matches for candidate in evaluated):
         return Route(failure=UNREACHABLE)
-    fitting = [(rank, c) for rank, c in matching if _fits(size, c.max_message_size)
-               and _fits(size, path_to[c.name].max_message_size)]
+    fitting = [candidate for candidate in evaluated if candidate.usable]
     if not fitting:
         return Route(failure=TOO_BIG)
-    ordered = sorted(fitting, key=lambda item: (-item[0], _cost(item[1], domain) + path_to[item[1].name].cost,
-                                                _proximity(item[1], server_name, site, server_sites),
-                                                item[1].name.lower()))
-    available = [c for _, c in ordered if c.name not in unavailable]
-    return Route(connector=available[0] if available else ordered[0][1])
+    available = [candidate for candidate in fitting if candidate.connector.name not in unavailable]
+    return Route(connector=(available or fitting)[0].connector)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What routing makes of one connector for one domain: `excluded` says why it can't carry the mail ('' when it
+    can), `too_big` that only the message's size stands in its way; for those that match, the sort key: address
+    space specificity (higher first), cost (address space + site path), proximity of its sources, name."""
+    connector: object
+    excluded: str = ""
+    too_big: bool = False
+    rank: int = None
+    cost: int = None
+    proximity: int = None
+
+    @property
+    def matches(self):
+        return not self.excluded or self.too_big
+
+    @property
+    def usable(self):
+        return not self.excluded
+
+    @property
+    def key(self):
+        return (-self.rank, self.cost, self.proximity, self.connector.name.lower())
+
+
+def candidates(connectors, domain, size, server_name, server_sites, domain_secure=False, site_routes=None):
+    """Every connector as routing sees it for `domain` from `server_name`: the usable ones first, best first (the
+    order choose_connector takes them in), then the others with why not. Get-MailRoute shows this list."""
+    site = server_sites.get(server_name)
+    evaluated = [_evaluate(connector, domain, size, server_name, site, server_sites, domain_secure, site_routes)
+                 for connector in connectors]
+    usable = sorted((candidate for candidate in evaluated if candidate.usable), key=lambda c: c.key)
+    return usable + [candidate for candidate in evaluated if not candidate.usable]
+
+
+def _evaluate(connector, domain, size, server_name, site, server_sites, domain_secure, site_routes):
+    route = _nearest_source_route(connector, server_sites, site_routes)
+    if not connector.enabled:
+        return Candidate(connector, "disabled")
+    if _scoped_elsewhere(connector, site, server_sites):
+        return Candidate(connector, "scoped (IsScopedConnector) to the site of its source servers, not this one")
+    if route is None:
+        return Candidate(connector, "no site link leads to the sites of its source servers")
+    if domain_secure and not _domain_secured(connector):
+        return Candidate(connector, f"{domain} is in TLSSendDomainSecureList and it has no DomainSecureEnabled")
+    rank = best_match(connector, domain)
+    if rank is None:
+        return Candidate(connector, f"no address space matches {domain}")
+    ordering = {"rank": rank, "cost": _cost(connector, domain) + route.cost,
+                "proximity": _proximity(connector, server_name, site, server_sites)}
+    if not _fits(size, connector.max_message_size):
+        return Candidate(connector, f"its MaxMessageSize ({connector.max_message_size} bytes) is below the "
+                                    f"message ({size} bytes)", too_big=True, **ordering)
+    if not _fits(size, route.max_message_size):
+        return Candidate(connector, f"a site link on the way carries at most {route.max_message_size} bytes",
+                         too_big=True, **ordering)
+    return Candidate(connector, **ordering)
 
 
 def transfer_target(connector, server_sites, site_routes=None):

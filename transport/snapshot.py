@@ -148,7 +148,8 @@ class SmtpCertificate:
     def of(cls, server):
         from exchange_console.certificates.models import ExchangeCertificate, trusted_roots_pem
 
-        found = ExchangeCertificate.objects.filter(server=server, services="SMTP").last()
+        found = ExchangeCertificate.objects.filter(server=server, services="SMTP").exclude(
+            private_key_encrypted="").last()   # the other side's servers' certificates come without their keys
         return cls(found.certificate_pem.encode() if found else b"", found.private_key_pem() if found else b"",
                    trusted_roots_pem(server))
 
@@ -293,6 +294,7 @@ class SendConnectorConfig:
     # A Hub's view of a connector whose source is a subscribed Edge: mail for it goes to the Edge over SMTP
     # (Exchange's implicit intra-organization connector), not through another worker's queue.
     edge_relay: bool = False
+    peer_servers: tuple = ()             # where an edge relay goes: a Hub's to its Edges, an Edge's to its Hubs
     is_foreign = False
 
 
@@ -485,8 +487,9 @@ def _foreign_connector_config(connector):
 def _edge_view(server, connectors):
     """On a Hub, a connector whose sources are subscribed Edges is reached by relaying to an Edge over SMTP; on an
     Edge, `--` stands for the organization's accepted domains (address space) and its site's Hubs (smart host)."""
-    if server.is_edge:
-        return tuple(_on_edge(connector) for connector in connectors)
+    if server.is_edge:   # its own connectors only (in its database they are all its own)
+        return tuple(_on_edge(connector, server) for connector in connectors
+                     if server.name in connector.source_transport_servers)
     edges = _subscribed_edges()
     return tuple(_to_edge(connector, edges) if connector.source_transport_servers
                  and all(source in edges for source in connector.source_transport_servers) else connector
@@ -520,11 +523,11 @@ def _to_edge(connector, edges):
                    smart_hosts=tuple(edge.fqdn for edge in sources), port=sources[0].smtp_port,
                    dns_routing_enabled=False, smart_host_auth_mechanism="ExchangeServer", require_tls=True,
                    ignore_starttls=False, tls_auth_level="CertificateValidation", tls_domain="", usage="Internal",
-                   authentication_credential=None, edge_relay=True)
+                   authentication_credential=None, edge_relay=True,
+                   peer_servers=tuple(connector.source_transport_servers))
 
 
-def _on_edge(connector):
-    from exchange_console.edge.models import EdgeSyncState
+def _on_edge(connector, server):
     from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, SITE_HUB_SERVERS, AddressSpace
     from exchange_console.organization.models import AcceptedDomain, DomainType
 
@@ -537,8 +540,24 @@ def _on_edge(connector):
             if space.address == ALL_ACCEPTED_DOMAINS for domain in domains)
     if SITE_HUB_SERVERS not in connector.smart_hosts:
         return replace(connector, address_spaces=spaces)
-    state = EdgeSyncState.objects.first()
-    hubs = state.hub_servers if state else []
+    hubs = _edge_hubs(server)
     return replace(connector, address_spaces=spaces, smart_hosts=tuple(hub["fqdn"] for hub in hubs),
                    port=hubs[0]["smtp_port"] if hubs else connector.port, require_tls=True,
-                   tls_auth_level="CertificateValidation", edge_relay=True)
+                   tls_auth_level="CertificateValidation", edge_relay=True,
+                   peer_servers=tuple(hub["name"] for hub in hubs))
+
+
+def _edge_hubs(server):
+    """[{name, fqdn, smtp_port}] of the Hubs `--` leads to from this Edge: as EdgeSync brought them (in the Edge's
+    database), or, read in the organization's (Get-MailRoute explaining the Edge's hop), as its subscription has them."""
+    from exchange_console.edge.models import EdgeSubscription, EdgeSyncState
+    from exchange_console.organization.models import TransportServer
+
+    state = EdgeSyncState.objects.filter(server=server).first()
+    if state is not None:
+        return state.hub_servers
+    subscription = EdgeSubscription.objects.filter(server=server).first()
+    if subscription is None:
+        return []
+    return [{"name": hub.name, "fqdn": hub.fqdn, "smtp_port": hub.exchange_smtp_port}
+            for hub in TransportServer.objects.local().filter(site=subscription.site).order_by("name")]

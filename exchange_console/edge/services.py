@@ -216,12 +216,3 @@ def start_synchronization(site=None):
 def organization_name():
     organization = Organization.objects.first()
     return organization.name if organization else ""
-
-
-def hub_smtp_port(hub):
-    """The port the Hub takes mail from Exchange servers on: its first receive connector granting ExchangeServers."""
-    for connector in hub.receive_connectors.order_by("pk"):
-        if "ExchangeServers" in connector.permission_groups and connector.bindings:
-            return int(connector.bindings[0].rpartition(":")[2])
-    return 25
-

@@ -65,12 +65,12 @@ def _rows(queryset, exclude=()):
 
 
 def _hub_servers(subscription):
-    from exchange_console.edge.services import hub_smtp_port, organization_name
+    from exchange_console.edge.services import organization_name
 
     hubs = TransportServer.objects.local().filter(site=subscription.site).order_by("name")
     return {
         "Organization": organization_name(), "Site": subscription.site.name,
-        "Hubs": [{"guid": str(hub.guid), "name": hub.name, "fqdn": hub.fqdn, "smtp_port": hub_smtp_port(hub),
+        "Hubs": [{"guid": str(hub.guid), "name": hub.name, "fqdn": hub.fqdn, "smtp_port": hub.exchange_smtp_port,
                   "certificates": sorted(hub.certificates.filter(services="SMTP").values_list(
                       "certificate_pem", flat=True))} for hub in hubs],
     }

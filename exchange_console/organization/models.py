@@ -178,6 +178,16 @@ class TransportServer(ConfigObject):
         return self.role == self.EDGE
 
     @property
+    def exchange_smtp_port(self):
+        """The port it takes mail from the organization's servers on: the first binding of its first receive
+        connector granting ExchangeServers (25 without one). What an Edge's `--` smart host and a Hub's relay
+        to its Edge connect to."""
+        for connector in self.receive_connectors.order_by("pk"):
+            if "ExchangeServers" in connector.permission_groups and connector.bindings:
+                return int(connector.bindings[0].rpartition(":")[2])
+        return 25
+
+    @property
     def runs_here(self):
         """Whether this server's worker uses this database (see TransportServerQuerySet.local)."""
         return self.is_edge == Installation.is_edge()
