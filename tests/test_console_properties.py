@@ -8,7 +8,7 @@ from exchange_console.console.kinds import KINDS
 from exchange_console.console.views import NEW_DIALOGS
 from exchange_console.console.wizards import NewReceiveConnectorWizard, NewSendConnectorWizard
 from exchange_console.organization.models import AcceptedDomain, RemoteDomain, TransportConfig, TransportServer
-from exchange_console.organization.schemas import MAILBOX
+from exchange_console.organization.schemas import MAILBOX, TRANSPORT_CONFIG
 from exchange_console.services import new_object, set_object
 from tests.console_helpers import dialog_data, errors, rows, text
 
@@ -153,6 +153,18 @@ def test_the_organization_and_server_dialogs_save(admin_client, hub, kind, get_o
     assert response.status_code == 302, errors(response)
     obj.refresh_from_db()
     assert check(obj)
+
+
+def test_the_transport_settings_dialog_lists_and_saves_the_internal_smtp_servers(admin_client, hub):
+    config = set_object(TRANSPORT_CONFIG, TransportConfig.objects.get(), {"InternalSMTPServers": "10.0.0.5"})
+    page = admin_client.get(dialog_url("transport-config", config)).content.decode()
+    assert "IP addresses of internal SMTP servers:" in page and 'value="10.0.0.5"' in page
+    data = dialog_data("transport-config", config, action="ok",
+                       **rows("InternalSMTPServers", {"value": ["10.0.0.5", "192.168.1.0/24"]}))
+    response = admin_client.post(dialog_url("transport-config", config), data)
+    assert response.status_code == 302, errors(response)
+    config.refresh_from_db()
+    assert config.internal_smtp_servers == ["10.0.0.5", "192.168.1.0/24"]
 
 
 def test_a_mailbox_password_is_changed_only_when_typed(admin_client, hub):

@@ -8,6 +8,7 @@ from django import forms
 from exchange_console import params as p
 from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
 from exchange_console.console.fields import TICKED, FieldSpec as F, field_for, initial_for
+from exchange_console.edge.schemas import EDGE_SUBSCRIPTION
 from exchange_console.organization.schemas import (
     ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, TRANSPORT_CONFIG, TRANSPORT_SERVER, Password,
 )
@@ -123,7 +124,9 @@ TRANSPORT_CONFIG_TABS = (
                  F("MaxRecipientEnvelopeLimit", "Maximum number of recipients:"),
                  F("ExternalPostmasterAddress", "External postmaster address:"))),
     ("Message Delivery", (F("TLSReceiveDomainSecureList", "Receive domain secure (TLS) domains:", help="Domain"),
-                          F("TLSSendDomainSecureList", "Send domain secure (TLS) domains:", help="Domain"))),
+                          F("TLSSendDomainSecureList", "Send domain secure (TLS) domains:", help="Domain"),
+                          F("InternalSMTPServers", "IP addresses of internal SMTP servers:",
+                            help="IP address, range (a-b) or CIDR"))),
 )
 
 TRANSPORT_SERVER_TABS = (
@@ -154,11 +157,21 @@ MAILBOX_TABS = (
                  F("Password", "Password:", secret=True))),
 )
 
+EDGE_SUBSCRIPTION_TABS = (
+    ("General", (F("Name", "Name:"), F("Site", "Site:"), F("Domain", "Domain:"), F("Fqdn", "FQDN:"),
+                 F("SmtpPort", "SMTP port:"), F("EdgeSyncPort", "EdgeSync port:"),
+                 F("BootstrapExpires", "Subscription file valid until:"))),
+    ("Synchronization", (F("LastConfigurationSync", "Last configuration synchronization:"),
+                         F("LastRecipientSync", "Last recipient synchronization:"),
+                         F("LastSyncResult", "Result:"), F("FailureDetails", "Failure details:"))),
+)
+
 TABS = {
     SEND_CONNECTOR.noun: SEND_CONNECTOR_TABS, RECEIVE_CONNECTOR.noun: RECEIVE_CONNECTOR_TABS,
     FOREIGN_CONNECTOR.noun: FOREIGN_CONNECTOR_TABS, ACCEPTED_DOMAIN.noun: ACCEPTED_DOMAIN_TABS,
     REMOTE_DOMAIN.noun: REMOTE_DOMAIN_TABS, TRANSPORT_CONFIG.noun: TRANSPORT_CONFIG_TABS,
     TRANSPORT_SERVER.noun: TRANSPORT_SERVER_TABS, MAILBOX.noun: MAILBOX_TABS,
+    EDGE_SUBSCRIPTION.noun: EDGE_SUBSCRIPTION_TABS,
 }
 
 PASSWORD_SUFFIX = "Password"
