@@ -242,11 +242,21 @@ def propose(schema, values):
 EDGESYNC_NOUNS = {"AcceptedDomain", "RemoteDomain", "SendConnector", "TransportConfig"}
 
 
+def managed_on_the_edge(server):
+    """Why the organization doesn't change a subscribed Edge's settings (the shell and the console say it)."""
+    return (f"{server.name} is an Edge Transport server subscribed to the site {server.site.name}. It is managed on "
+            "the Edge Transport server itself, in the console or shell run there; the organization only routes mail "
+            "to it and synchronizes its configuration with EdgeSync.")
+
+
 def check_not_synchronized(schema, obj):
-    """On a subscribed Edge Transport server, the objects EdgeSync manages are read-only (Exchange locks them)."""
+    """On a subscribed Edge Transport server, the objects EdgeSync manages are read-only (Exchange locks them);
+    in the organization, a subscribed Edge is managed on the Edge itself."""
     from exchange_console.edge.models import EdgeSyncState
     from exchange_console.organization.models import Installation
 
+    if schema.noun == "TransportServer" and obj.pk and obj.is_edge and not obj.runs_here:
+        raise ConfigurationError([ParameterError("Identity", managed_on_the_edge(obj))])
     replicated = schema.noun in EDGESYNC_NOUNS or (schema.noun == "TransportServer" and obj.pk and not obj.runs_here)
     if not replicated or not Installation.is_edge():
         return

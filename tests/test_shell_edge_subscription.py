@@ -124,3 +124,11 @@ def test_every_site_has_its_edgesync_service_settings(organization):
     output = " ".join(ems("Get-EdgeSyncServiceConfig").split())
     assert "EdgeSyncService Branch 00:03:00 00:05:00" in output
     assert "EdgeSyncService Default-First-Site-Name 00:03:00 00:05:00" in output
+
+
+def test_a_subscribed_edge_is_managed_on_the_edge_not_in_the_organization(organization):
+    write(subscription_file().to_xml())
+    ems(IMPORT.format(site=SITE))
+    error = refusal("Set-TransportServer EDGE01 -MessageRetryInterval 00:02:00")
+    assert "EDGE01 is an Edge Transport server subscribed to the site Default-First-Site-Name. It is managed on the " \
+           "Edge Transport server itself" in error

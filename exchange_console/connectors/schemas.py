@@ -30,10 +30,11 @@ def spaces(connector):
 
 
 def default_source_servers(connector, given):
-    """Exchange takes the local server; a console has none, so all Hub servers are the sources."""
+    """Exchange takes the local server; a console has none, so the servers that run on this database are the
+    sources: the organization's Hubs, or an Edge's own server."""
     if "SourceTransportServers" not in given:
         connector._pending_refs = {**getattr(connector, "_pending_refs", {}),
-                                   "source_transport_servers": list(TransportServer.objects.hubs())}
+                                   "source_transport_servers": list(TransportServer.objects.local())}
 
 
 def source_servers_rules(connector):

@@ -19,9 +19,6 @@ from exchange_console.organization.models import Installation, Site
 from exchange_console.params import shell_quote
 
 HEADING = "New Edge Subscription"
-MANAGED_ON_THE_EDGE = ("{name} is an Edge Transport server subscribed to the site {site}. It is managed on the Edge "
-                       "Transport server itself, in the console or shell run there; the organization only routes "
-                       "mail to it and synchronizes its configuration with EdgeSync.")
 SYNCHRONIZED_LIST = ("These objects are managed by EdgeSync: this Edge Transport server is subscribed to an Exchange "
                      "organization, which replicates them here. Change them in the organization, or remove the "
                      "Edge subscription to manage them on this server.")
@@ -44,7 +41,7 @@ def managed_elsewhere(schema, obj):
         return lock
     server = obj if schema.noun == "TransportServer" else getattr(obj, "server", None)
     if server is not None and server.is_edge and not Installation.is_edge():
-        return MANAGED_ON_THE_EDGE.format(name=server.name, site=server.site.name)
+        return services.managed_on_the_edge(server)
     return ""
 
 
