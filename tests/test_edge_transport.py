@@ -87,7 +87,7 @@ def organization(committed_db):
                                 "DNSRoutingEnabled": False, "Port": DLP_PORT, "SourceTransportServers": [name]})
     set_object(TRANSPORT_CONFIG, TransportConfig.objects.get(), {
         "TLSSendDomainSecureList": ["partner.test", "impostor.test"]})
-    TransportConfig.objects.update(internal_smtp_servers=[DLP])
+    ems(f"Set-TransportConfig -InternalSMTPServers {DLP}")   # the DLP appliance relays to the Edge
     ann = f"ann-{name.lower()}@contoso.com"
     setup.ensure_mailbox("Ann", ann, "Passw0rd!")
     yield hub, ann
