@@ -112,3 +112,27 @@ def test_findings_that_were_there_before_are_not_the_next_changes_doing(admin):
     run(admin, WIDE_RELAY + " -Force")
     _, warnings = run(admin, "Set-ReceiveConnector Relay -MaxMessageSize 20MB")
     assert warnings == []
+
+
+def test_a_connector_whose_sources_another_site_cant_reach_is_a_warning(admin):
+    from exchange_console.organization.schemas import TRANSPORT_SERVER
+    from exchange_console.services import new_object
+
+    run(admin, "New-AdSite Branch -SiteLinks $null")
+    new_object(TRANSPORT_SERVER, {"Name": "HUB02", "Fqdn": "hub02.contoso.com", "Site": "Branch"})
+    _, warnings = run(admin, "New-SendConnector Internet -AddressSpaces * -SourceTransportServers HUB01")
+    assert warnings == [f"The servers of site Branch can't reach the source servers of 'Internet': no site link "
+                        f"leads to {SITE}. Its address spaces are out of their reach."]
+
+
+def test_an_address_and_port_another_server_binds_is_a_warning(admin):
+    from exchange_console.organization.schemas import TRANSPORT_SERVER
+    from exchange_console.services import new_object
+
+    new_object(TRANSPORT_SERVER, {"Name": "HUB02", "Fqdn": "hub02.contoso.com", "Site": SITE})
+    run(admin, "New-ReceiveConnector Printers -Server HUB02 -Usage Custom -Bindings 10.0.0.5:2525 "
+               "-RemoteIPRanges 10.0.0.9")
+    _, warnings = run(admin, "New-ReceiveConnector Printers -Server HUB01 -Usage Custom -Bindings 10.0.0.5:2525 "
+                             "-RemoteIPRanges 10.0.0.9")
+    assert warnings == ["Receive connector 'HUB01\\Printers' binds 10.0.0.5:2525, as 'HUB02\\Printers' of HUB02 does: "
+                        "two servers can't listen on one address and port."]

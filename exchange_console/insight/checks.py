@@ -55,10 +55,59 @@ def evaluate(servers):
     for name in servers:
         configuration = organization.configuration(name)
         findings += open_relays(name, configuration.receive)
+        findings += shared_bindings(organization, name)
         findings += smart_host_authentication(name, configuration.send)
         findings += domain_secure_fallbacks(name, configuration.send)
+        findings += out_of_reach(organization, name)
         findings += routing_loops(organization, name)
     return list(dict.fromkeys(findings))
+
+
+# --- Bindings and reach ----------------------------------------------------------------------------------------
+
+def shared_bindings(organization, server):
+    """An address and port that a receive connector of another server binds too: two servers on one machine
+    can't both listen there (on two machines the address can't be both's)."""
+    findings = []
+    mine = {(str(binding.address), binding.port): connector.identity
+            for connector in organization.configuration(server).receive.enabled_connectors()
+            for binding in connector.bindings if not binding.is_all_addresses}
+    for other, connector in organization.receive_connectors():
+        if other == server:
+            continue
+        for binding in connector.bindings:
+            key = (str(binding.address), binding.port)
+            if key in mine:
+                findings.append(Finding(WARNING, "Bindings", (
+                    f"Receive connector '{mine[key]}' binds {key[0]}:{key[1]}, as '{connector.identity}' of {other} "
+                    "does: two servers can't listen on one address and port.")))
+    return findings
+
+
+def out_of_reach(organization, server):
+    """A connector of this server whose source servers the servers of another site can't reach (no site link
+    leads there): mail for its address spaces from that site goes elsewhere or to the Unreachable queue."""
+    findings = []
+    send = organization.configuration(server).send
+    others = {}
+    for name in organization.names:
+        site = send.server_sites.get(name)
+        if site != send.server.site:
+            others.setdefault(site, name)
+    mine = [connector for connector in send.connectors if server in connector.source_transport_servers]
+    for site, name in sorted(others.items()):
+        theirs = organization.configuration(name).send
+        for connector in mine:
+            probe = next(iter(_probe_domains(connector)), None)
+            if probe is None:
+                continue
+            [candidate] = [c for c in routing.candidates([theirs.connector(connector.name) or connector], probe, 1, name,
+                                                         theirs.server_sites, site_routes=theirs.site_routes)]
+            if candidate.excluded.startswith("no site link"):
+                findings.append(Finding(WARNING, "SourceTransportServers", (
+                    f"The servers of site {site} can't reach the source servers of '{connector.name}': no site link "
+                    f"leads to {send.server.site}. Its address spaces are out of their reach.")))
+    return findings
 
 
 # --- Open relay ---------------------------------------------------------------------------------------------
