@@ -24,6 +24,7 @@ from transport.tls import load_certificate_chain
 log = logging.getLogger("edgesync")
 
 TIMEOUT = 30                       # seconds for a connection, a handshake or an answer
+MAX_CONNECTIONS = 16               # at once: a site's Hubs need a few; the rest wait in the listen queue
 MAX_REQUEST = 256 * 1024 * 1024    # a push of a large organization's recipients (64 bytes each) fits
 STATUS, APPLY = "/edgesync/status", "/edgesync/apply"
 
@@ -110,6 +111,7 @@ class SyncListener:
 
     def __init__(self, address, port, certificate, authorize, handle):
         self.certificate, self.authorize, self.handle = certificate, authorize, handle
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -130,8 +132,21 @@ class SyncListener:
             daemon_threads = True
 
             def get_request(self):
-                sock, peer = self.socket.accept()
-                return listener._context().wrap_socket(sock, server_side=True, do_handshake_on_connect=False), peer
+                # A peer that connects and says nothing holds a thread for TIMEOUT at most, and no more than
+                # MAX_CONNECTIONS threads exist: a flood waits in the kernel's queue instead of growing the process.
+                listener.slots.acquire()
+                try:
+                    sock, peer = self.socket.accept()
+                    return listener._context().wrap_socket(sock, server_side=True, do_handshake_on_connect=False), peer
+                except BaseException:
+                    listener.slots.release()
+                    raise
+
+            def shutdown_request(self, request):
+                try:
+                    super().shutdown_request(request)
+                finally:
+                    listener.slots.release()
 
             def handle_error(self, request, client_address):
                 log.warning("EdgeSync request from %s failed", client_address[0], exc_info=True)
