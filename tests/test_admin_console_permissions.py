@@ -48,6 +48,7 @@ def pages(objects):
         reverse("console:properties", args=["mailbox", objects["mailbox"].pk]),
         reverse("console:properties", args=["transport-server", objects["hub1"].pk]),
         reverse("toolbox:queues"), reverse("toolbox:tracking"), reverse("toolbox:protocol-logs"),
+        reverse("toolbox:mail-route"),
     ]
 
 

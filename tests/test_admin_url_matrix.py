@@ -69,6 +69,7 @@ def matrix(world):
         "toolbox:tracking": (reverse("toolbox:tracking"), everyone),
         "toolbox:tracking-path": (reverse("toolbox:tracking-path"), everyone),
         "toolbox:protocol-logs": (reverse("toolbox:protocol-logs"), everyone),
+        "toolbox:mail-route": (reverse("toolbox:mail-route"), everyone),
         "toolbox:protocol-session": (reverse("toolbox:protocol-session", args=["HUB01", "08D675E58CA1DA38"]), everyone),
         "toolbox:protocol-tail": (reverse("toolbox:protocol-tail", args=["HUB01"]), everyone),
         "administrators": (reverse("administrators"), {"org": 200}),

@@ -40,7 +40,7 @@ NEW_DIALOGS = {
 }
 
 TOOLBOX = (("Queue Viewer", "toolbox:queues"), ("Message Tracking", "toolbox:tracking"),
-           ("Protocol Logs", "toolbox:protocol-logs"))
+           ("Protocol Logs", "toolbox:protocol-logs"), ("Mail Route", "toolbox:mail-route"))
 
 
 def list_url(kind_slug, obj):

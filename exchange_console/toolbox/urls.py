@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchange_console.toolbox import queue_viewer, views
+from exchange_console.toolbox import mail_route, queue_viewer, views
 
 app_name = "toolbox"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("message-tracking/", views.message_tracking, name="tracking"),
     path("message-tracking/path/", views.message_path, name="tracking-path"),
     path("protocol-logs/", views.protocol_logs, name="protocol-logs"),
+    path("mail-route/", mail_route.mail_route, name="mail-route"),
     path("protocol-logs/<str:server>/sessions/<str:session_id>/", views.protocol_session, name="protocol-session"),
     path("protocol-logs/<str:server>/tail/", views.protocol_tail, name="protocol-tail"),
 ]
