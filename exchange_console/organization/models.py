@@ -120,7 +120,9 @@ class TransportServerQuerySet(models.QuerySet):
     def local(self):
         """The servers whose workers use this database and its broker: an organization's Hubs, or an Edge's
         database's own Edge (the other side's servers are known here only to route mail to them)."""
-        return self.filter(role=TransportServer.EDGE if Installation.is_edge() else TransportServer.HUB)
+        edge = models.Exists(Installation.objects.filter(kind=Installation.EDGE))   # in the same query
+        return self.filter(role=models.Case(models.When(edge, then=models.Value(TransportServer.EDGE)),
+                                            default=models.Value(TransportServer.HUB)))
 
 
 class TransportServer(ConfigObject):

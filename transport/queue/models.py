@@ -76,7 +76,9 @@ class DeliveryQueue(models.Model):
 
     @property
     def message_count(self):
-        return self.messages.count()
+        """Its messages: as the listing counted them alongside (annotate(count=...)), else counted now."""
+        annotated = self.__dict__.get("count")
+        return self.messages.count() if annotated is None else annotated
 
     def __str__(self):
         return self.identity
