@@ -16,6 +16,7 @@ from exchange_console.organization.schemas import REMOTE_DOMAIN, TRANSPORT_CONFI
 from transport.queue.models import DeliveryQueue, DeliveryType, QueuedMessage, QueueStatus
 from exchange_console.services import new_object, set_object
 from tests.dns_server import TestDNSServer
+from tests.shell_helpers import shell
 from tests.send_peers import Sink, TaskRecorder
 from tests.transport_helpers import server_store
 from transport.delivery.mailbox import mailbox_folder
@@ -417,6 +418,9 @@ def test_it_fails_over_to_the_next_connector_by_cost_and_back_when_the_first_rec
     assert [m.rcpt_tos for m in backup.received] == [["first@fabrikam.com"], ["second@fabrikam.com"]]
     primary = DeliveryQueue.objects.get(next_hop_connector="Primary")
     assert primary.connection_failing and primary.message_count == 0
+    [hop] = shell("Get-MailRoute -Recipient third@fabrikam.com -Server HUB01")   # what the categorizer did
+    assert hop.get("Connector") == "Backup" and "Primary: candidate" in hop.get("Candidates")[0]
+    assert "failing to connect now" in hop.get("Candidates")[0]
 
     with Sink("127.0.0.42", 30042) as recovered:
         expire_retries()

@@ -95,3 +95,27 @@ def test_mail_crosses_the_cheaper_site_link_and_follows_a_changed_exchange_cost(
         assert wait_for(lambda: all(server_store(name).ids() == [] for name in servers))
         assert [m.rcpt_tos for m in north_host.received] == [["ann@fabrikam.example"]]
         assert [m.rcpt_tos for m in south_host.received] == [["bob@fabrikam.example"]]
+
+
+def test_a_scoped_connector_serves_its_own_site_only_as_get_mailroute_says(workers, servers):
+    main, north, south = servers
+    new_object(ACCEPTED_DOMAIN, {"Name": "Tailspin relay", "DomainName": "tailspin.example",
+                                 "DomainType": "ExternalRelay"})
+    new_object(SEND_CONNECTOR, {"Name": f"Scoped {north}", "AddressSpaces": "tailspin.example;1",
+                                "IsScopedConnector": True, "SmartHosts": f"[{HOST}]", "DNSRoutingEnabled": False,
+                                "Port": NORTH_SMART_HOST, "SourceTransportServers": [north]})
+    new_object(SEND_CONNECTOR, {"Name": f"Tailspin {south}", "AddressSpaces": "tailspin.example;5",
+                                "SmartHosts": f"[{HOST}]", "DNSRoutingEnabled": False, "Port": SOUTH_SMART_HOST,
+                                "SourceTransportServers": [south]})
+    for worker in workers:
+        apply_on(worker)
+    with Sink(HOST, NORTH_SMART_HOST) as north_host, Sink(HOST, SOUTH_SMART_HOST) as south_host:
+        send("carol@tailspin.example", "Scoped")
+        assert wait_for(lambda: south_host.received)
+        assert wait_for(lambda: all(server_store(name).ids() == [] for name in servers))
+        assert north_host.received == []
+    [first, _] = shell(f"Get-MailRoute -Recipient carol@tailspin.example -Server {main}")
+    assert (first.get("Action"), first.get("Connector"), first.get("NextHop")) == (
+        "Transfer", f"Tailspin {south}", south)
+    assert f"Scoped {north}: not a candidate: scoped (IsScopedConnector) to the site of its source servers, not this " \
+           "one" in first.get("Candidates")

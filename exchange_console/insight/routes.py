@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from transport import routing
 from transport.delivery.dns import PermanentRoutingError, TransientRoutingError, mx_hosts, resolver_for
 from transport.delivery.smtp import tls_policy
+from transport.queue import state
 from transport.snapshot import build_configuration
 
 MAX_HOPS = 10
@@ -51,14 +52,16 @@ def explain(recipient, sender="", size=0, server=None, unavailable=frozenset(), 
     return hops
 
 
-def _hop(number, send, recipient, size, unavailable, via, resolve):
+def _hop(number, send, recipient, size, assumed, via, resolve):
     server = send.server
     hop = Hop(number, server.name, server.site, "")
     domain = recipient.rpartition("@")[2].lower()
     via_connector = send.connector(via) if via else None
-    decision = routing.decide(send, recipient, size, unavailable, via_connector)
+    # As the categorizer: connectors failing to connect now are passed over (and those assumed down).
+    failing = state.failing_connectors(server.name, domain)
+    decision = routing.decide(send, recipient, size, assumed | failing, via_connector)
     if via_connector is None and decision.kind in (routing.ROUTE, routing.UNREACHABLE, routing.FAIL):
-        hop.candidates = [_describe(candidate, unavailable) for candidate in routing.candidates(
+        hop.candidates = [_describe(candidate, assumed, failing) for candidate in routing.candidates(
             send.connectors, domain, size, server.name, send.server_sites,
             domain in send.tls_send_domain_secure_list, send.site_routes)]
     if decision.kind == routing.LOCAL:
@@ -74,11 +77,13 @@ def _hop(number, send, recipient, size, unavailable, via, resolve):
     return hop
 
 
-def _describe(candidate, unavailable):
+def _describe(candidate, assumed, failing):
     name = candidate.connector.name
     if candidate.excluded:
         return f"{name}: not a candidate: {candidate.excluded}"
-    down = " (assumed down: the next one by cost takes the mail)" if name in unavailable else ""
+    down = (" (assumed down: the next one by cost takes the mail)" if name in assumed else
+            " (failing to connect now: the next one by cost takes the mail until it recovers)" if name in failing
+            else "")
     return (f"{name}: candidate: address space specificity {candidate.rank}, cost {candidate.cost}, "
             f"proximity {candidate.proximity}{down}")
 
