@@ -5,6 +5,7 @@ Every face goes through these, so `-MaxMessageSize 25MB` in the shell, "25MB" in
 `max_message_size=26214400` in a test are one value with one error message. Parsed values are what the
 model fields store: ints, bools, strings, timedeltas, lists of canonical strings, model instances.
 """
+import ipaddress
 from datetime import timedelta
 
 from exchange_console.lib import domains, ipranges, sizes, timespans
@@ -204,26 +205,27 @@ def split_list(value):
 
 
 class MultiEnum(MultiValued):
-    """Flags such as PermissionGroups: 'None' stands for the empty set and cannot be combined."""
+    """Flags such as PermissionGroups: 'None' (or the flags' own zero name, e.g. ErrorPolicies' 'Default') stands
+    for the empty set and cannot be combined."""
 
-    def __init__(self, *choices):
+    def __init__(self, *choices, empty="None"):
         super().__init__()
-        self.choices = choices
-        self.enum = Enum("None", *choices)
+        self.choices, self.empty = choices, empty
+        self.enum = Enum(empty, *choices)
 
     def parse(self, value):
         items = [self.enum.parse(item) for item in split_list(value)]
-        if "None" in items:
+        if self.empty in items:
             if len(items) > 1:
-                raise ValueError("None can't be combined with other values")
+                raise ValueError(f"{self.empty} can't be combined with other values")
             return []
         return [choice for choice in self.choices if choice in items]
 
     def format(self, value):
-        return ", ".join(value) if value else "None"
+        return ", ".join(value) if value else self.empty
 
     def render(self, value):
-        return shell_quote(", ".join(value) if value else "None")
+        return shell_quote(", ".join(value) if value else self.empty)
 
 
 class AddressSpaces(MultiValued):
@@ -265,6 +267,17 @@ class DomainList(MultiValued):
         if not domains.is_domain(text):
             raise ValueError(f"'{text}' is not a valid domain name")
         return text
+
+
+class IPAddress(ParamType):
+    """One IPv4 or IPv6 address (SourceIPAddress); 0.0.0.0 means any local address."""
+
+    def parse(self, value):
+        text = "" if value is None else str(value).strip().strip("[]")
+        try:
+            return str(ipaddress.ip_address(text or "0.0.0.0"))
+        except ValueError:
+            raise ValueError(f"'{text}' is not a valid IP address") from None
 
 
 def check_fqdn(text):

@@ -39,6 +39,9 @@ class ObjectSchema:
     default_columns: tuple = ("Identity",)
     identity: Callable = staticmethod(lambda obj: obj.identity)
     singleton: bool = False
+    # notes(obj) -> [(parameter, text)]: what the object sets that is stored but can't take effect here, so that
+    # Get-, the console and a cmdlet's warning say so instead of letting it look as if it worked
+    notes: Callable | None = None   # may be a generator function
 
     def __post_init__(self):
         self._by_name = {param.name.lower(): param for param in self.params}
@@ -55,6 +58,13 @@ class ObjectSchema:
         if param.m2m:
             return pending_refs(obj, param.field)
         return getattr(obj, param.field)
+
+
+def notes_param(notes):
+    """NotAppliedHere: what the object sets that is stored but takes no effect here (ObjectSchema.notes), each
+    with why, as 'Parameter: why; ...'."""
+    return read_only("NotAppliedHere", "not_applied_here",
+                     getter=lambda obj: "; ".join(f"{parameter}: {why}" for parameter, why in notes(obj)))
 
 
 def read_only(name, field, param_type=None, getter=None):

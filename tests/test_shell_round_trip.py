@@ -31,7 +31,8 @@ SEND = {
     "AuthenticationCredential": ("contoso\\relay", SMART_HOST_PASSWORD), "Port": 587, "Fqdn": "mail.contoso.com",
     "MaxMessageSize": "25MB", "ConnectionInactivityTimeOut": "00:15:00", "ProtocolLoggingLevel": "Verbose",
     "RequireTLS": True, "IgnoreSTARTTLS": False, "TlsAuthLevel": "DomainValidation",
-    "TlsDomain": "relay.contoso.com", "ForceHELO": True, "ErrorPolicies": "DowngradeDnsFailures",
+    "TlsDomain": "relay.contoso.com", "ForceHELO": True, "ErrorPolicies": ["DowngradeDnsFailures", "UpgradeCustomFailures"],
+    "SourceIPAddress": "127.0.0.2", "IsCoexistenceConnector": True, "RequireOorg": True,
     "SmtpMaxMessagesPerConnection": 50, "SourceTransportServers": ["HUB01"], "Enabled": False,
     "Comment": 'It\'s a "test" with $dollar, `backtick; and a semicolon',
 }
@@ -48,7 +49,10 @@ RECEIVE = {
     "MaxLogonFailures": 5, "SizeEnabled": "EnabledWithoutValue", "EightBitMimeEnabled": False,
     "PipeliningEnabled": False, "ChunkingEnabled": False, "BinaryMimeEnabled": False,
     "DeliveryStatusNotificationEnabled": False, "EnhancedStatusCodesEnabled": False, "RequireEHLODomain": True,
-    "RequireTLS": True, "DomainSecureEnabled": True,
+    "RequireTLS": True, "DomainSecureEnabled": True, "BareLinefeedRejectionEnabled": True,
+    "LongAddressesEnabled": True, "OrarEnabled": True, "SuppressXAnonymousTls": True, "AdvertiseClientSettings": True,
+    "EnableAuthGSSAPI": True, "MaxAcknowledgementDelay": "00:00:00", "ExtendedProtectionPolicy": "Require",
+    "TlsDomainCapabilities": ["mail.contoso.com:AcceptOorgProtocol", "NO-TLS:AcceptOorgProtocol"],
 }
 FOREIGN = {
     "Name": "Fax Gateway", "AddressSpaces": ["FAX:*;10", "X400:c=US;a=Fabrikam;P=Contoso;5"],

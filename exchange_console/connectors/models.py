@@ -56,10 +56,14 @@ class SendConnector(OrganizationConnector):
     tls_domain = models.CharField(max_length=255, blank=True, default="")
     domain_secure_enabled = models.BooleanField(default=False)
     force_helo = models.BooleanField(default=False)
-    error_policies = models.CharField(max_length=64, default="Default")
+    error_policies = models.JSONField(default=list, blank=True)   # flags; empty = Default
     smtp_max_messages_per_connection = models.PositiveIntegerField(default=20)
     linked_receive_connector = models.ForeignKey("ReceiveConnector", null=True, blank=True,
                                                  on_delete=models.PROTECT, related_name="linked_send_connectors")
+    source_ip_address = models.GenericIPAddressField(default="0.0.0.0")   # 0.0.0.0: the system chooses
+    # Hybrid (Office 365) mail flow: stored and shown, without effect here (no cloud tenant).
+    is_coexistence_connector = models.BooleanField(default=False)
+    require_oorg = models.BooleanField(default=False)
 
     class Meta(OrganizationConnector.Meta):
         constraints = [
@@ -141,6 +145,18 @@ class ReceiveConnector(ConfigObject):
     require_ehlo_domain = models.BooleanField(default=False)
     require_tls = models.BooleanField(default=False)
     domain_secure_enabled = models.BooleanField(default=False)
+    bare_linefeed_rejection_enabled = models.BooleanField(default=False)
+    long_addresses_enabled = models.BooleanField(default=False)
+    orar_enabled = models.BooleanField(default=False)
+    # Stored and shown, without effect here (docs/exchange-behaviour.md "Stored without effect").
+    suppress_xanonymous_tls = models.BooleanField(default=False)
+    max_acknowledgement_delay = models.DurationField(default=timedelta(seconds=30))
+    default_domain = models.ForeignKey("organization.AcceptedDomain", null=True, blank=True, default=None,
+                                       on_delete=models.SET_NULL, related_name="+")
+    advertise_client_settings = models.BooleanField(default=False)
+    enable_auth_gssapi = models.BooleanField(default=False)
+    extended_protection_policy = models.CharField(max_length=8, default="None")
+    tls_domain_capabilities = models.JSONField(default=list, blank=True)
 
     objects = ReceiveConnectorQuerySet.as_manager()
 

@@ -9,15 +9,19 @@ from exchange_console.connectors.models import (
 )
 from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, SITE_HUB_SERVERS, parse_address_space
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
-from exchange_console.organization.models import Mailbox, TransportServer
+from exchange_console.organization.models import AcceptedDomain, Mailbox, TransportServer
 from exchange_console.organization.schemas import MAX_INT, SECOND, all_servers, common_params, unique_name
-from exchange_console.schema import ObjectSchema, Param, pending_refs, read_only, rule
+from exchange_console.schema import ObjectSchema, Param, notes_param, pending_refs, read_only, rule
 from transport.receive.policy import EXTENDED_RIGHTS, WELL_KNOWN_PRINCIPALS
 
 KB = 1024
 SMART_HOST_AUTH = ("None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer", "ExternalAuthoritative")
 TLS_AUTH_LEVELS = ("EncryptionOnly", "CertificateValidation", "DomainValidation")
-ERROR_POLICIES = ("Default", "DowngradeDnsFailures", "DowngradeCustomFailures", "UpgradeCustomFailures")
+# Flags (several may be given); none is 'Default' (docs/exchange-behaviour.md "ErrorPolicies" says what each does).
+ERROR_POLICIES = ("DowngradeDnsFailures", "DowngradeCustomFailures", "UpgradeCustomFailures")
+EXTENDED_PROTECTION_POLICIES = ("None", "Allow", "Require")
+TLS_DOMAIN_CAPABILITIES = ("AcceptOorgProtocol",)   # Exchange 2010's only one
+HYBRID = "hybrid mail flow with Office 365 isn't part of this transport"
 
 
 def source_servers_param():
@@ -92,13 +96,28 @@ def send_routing_rules(connector):
 
 
 def send_auth_rules(connector):
+    """SmartHostAuthMechanism without SmartHosts is accepted and stored, as Exchange does (Microsoft's own
+    New-SendConnector example); it takes effect once smart hosts are set (the notes say so meanwhile)."""
     mechanism = connector.smart_host_auth_mechanism
-    if mechanism != "None" and not connector.smart_hosts:
-        yield rule("SmartHostAuthMechanism",
-                   f"SmartHostAuthMechanism: '{mechanism}' applies to smart hosts only; set SmartHosts first.")
     if mechanism in ("BasicAuth", "BasicAuthRequireTLS") and not connector.auth_username:
         yield rule("AuthenticationCredential",
                    f"AuthenticationCredential: required when SmartHostAuthMechanism is '{mechanism}'.")
+
+
+def send_error_policy_rules(connector):
+    if {"DowngradeCustomFailures", "UpgradeCustomFailures"} <= set(connector.error_policies):
+        yield rule("ErrorPolicies", "ErrorPolicies: DowngradeCustomFailures and UpgradeCustomFailures can't be "
+                                    "combined.")
+
+
+def send_notes(connector):
+    if connector.smart_host_auth_mechanism != "None" and not connector.smart_hosts:
+        yield ("SmartHostAuthMechanism", "used only with smart hosts; this connector routes by DNS MX records, so "
+                                         "no authentication is offered until SmartHosts is set")
+    if connector.is_coexistence_connector:
+        yield "IsCoexistenceConnector", HYBRID
+    if connector.require_oorg:
+        yield "RequireOorg", HYBRID
 
 
 def send_tls_rules(connector):
@@ -143,7 +162,10 @@ SEND_CONNECTOR = ObjectSchema(
         Param("TlsDomain", "tls_domain", p.String(255, check=p.check_domain_pattern)),
         Param("DomainSecureEnabled", "domain_secure_enabled", p.Bool()),
         Param("ForceHELO", "force_helo", p.Bool()),
-        Param("ErrorPolicies", "error_policies", p.Enum(*ERROR_POLICIES)),
+        Param("ErrorPolicies", "error_policies", p.MultiEnum(*ERROR_POLICIES, empty="Default")),
+        Param("SourceIPAddress", "source_ip_address", p.IPAddress()),
+        Param("IsCoexistenceConnector", "is_coexistence_connector", p.Bool()),
+        Param("RequireOorg", "require_oorg", p.Bool()),
         Param("SmtpMaxMessagesPerConnection", "smtp_max_messages_per_connection", p.Int(1, MAX_INT)),
         Param("LinkedReceiveConnector", "linked_receive_connector",
               p.ObjectRef(lambda: ReceiveConnector.objects.select_related("server"), "Receive connector",
@@ -151,11 +173,14 @@ SEND_CONNECTOR = ObjectSchema(
         source_servers_param(),
         Param("Enabled", "enabled", p.Bool()),
         Param("Comment", "comment", p.String(1024)),
+        notes_param(send_notes),
     ],
     presets=send_usage_presets,
-    rules=[unique_name(SendConnector), send_routing_rules, send_auth_rules, send_tls_rules, source_servers_rules],
+    rules=[unique_name(SendConnector), send_routing_rules, send_auth_rules, send_error_policy_rules, send_tls_rules,
+           source_servers_rules],
     affected_servers=all_servers,
     default_columns=("Identity", "AddressSpaces", "Enabled"),
+    notes=send_notes,
 )
 
 
@@ -231,6 +256,51 @@ def receive_auth_rules(connector):
         yield rule("RequireTLS", "RequireTLS: requires the Tls authentication mechanism.")
     if connector.domain_secure_enabled and "Tls" not in mechanisms:
         yield rule("DomainSecureEnabled", "DomainSecureEnabled: requires the Tls authentication mechanism.")
+
+
+def receive_edge_rules(connector):
+    if connector.long_addresses_enabled and connector.server_id and connector.server.is_edge:
+        yield rule("LongAddressesEnabled", "LongAddressesEnabled: can't be $true on an Edge Transport server "
+                                           f"({connector.server.name}); X.400 addresses are a Hub's.")
+
+
+WINDOWS_AUTH = "Integrated Windows authentication (NTLM, Kerberos) isn't offered here"
+
+
+def receive_notes(connector):
+    if "Integrated" in connector.auth_mechanism:
+        yield "AuthMechanism", f"Integrated: {WINDOWS_AUTH}; clients authenticate with Basic authentication or TLS"
+    if connector.enable_auth_gssapi:
+        yield "EnableAuthGSSAPI", WINDOWS_AUTH
+    if connector.extended_protection_policy != "None":
+        yield "ExtendedProtectionPolicy", f"applies to Windows authentication only; {WINDOWS_AUTH}"
+    if connector.suppress_xanonymous_tls:
+        yield "SuppressXAnonymousTls", "X-ANONYMOUSTLS is never offered here (servers authenticate with TLS certificates)"
+    if connector.max_acknowledgement_delay:
+        yield ("MaxAcknowledgementDelay", "no shadow redundancy here: the 250 after DATA comes once the message is "
+                                          "stored on disk, without delay")
+    if connector.advertise_client_settings:
+        yield "AdvertiseClientSettings", "there is no Outlook Web App here to show the settings"
+    if connector.default_domain_id:
+        yield "DefaultDomain", "no per-connector effect; the organization's default accepted domain is used"
+    if connector.tls_domain_capabilities:
+        yield "TlsDomainCapabilities", HYBRID
+    if connector.orar_enabled:
+        yield "OrarEnabled", "ORAR is accepted in RCPT TO and kept with the recipient, but no X.400 delivery uses it"
+
+
+class TlsDomainCapabilities(p.MultiValued):
+    """'domain:capability' items; the domain may be NO-TLS (sessions without TLS)."""
+
+    def parse_item(self, item):
+        text = str(item).strip()
+        domain, colon, capability = text.partition(":")
+        if not colon:
+            raise ValueError(f"'{text}' must be domain:capability, e.g. contoso.com:AcceptOorgProtocol")
+        if domain.upper() != "NO-TLS":
+            p.check_domain_pattern(domain)
+        choice = p.Enum(*TLS_DOMAIN_CAPABILITIES).parse(capability)
+        return f"{'NO-TLS' if domain.upper() == 'NO-TLS' else domain.lower()}:{choice}"
 
 
 def receive_session_rules(connector):
@@ -315,15 +385,26 @@ RECEIVE_CONNECTOR = ObjectSchema(
                       ("DeliveryStatusNotificationEnabled", "delivery_status_notification_enabled"),
                       ("EnhancedStatusCodesEnabled", "enhanced_status_codes_enabled"),
                       ("RequireEHLODomain", "require_ehlo_domain"), ("RequireTLS", "require_tls"),
-                      ("DomainSecureEnabled", "domain_secure_enabled")),
+                      ("DomainSecureEnabled", "domain_secure_enabled"),
+                      ("BareLinefeedRejectionEnabled", "bare_linefeed_rejection_enabled"),
+                      ("LongAddressesEnabled", "long_addresses_enabled"), ("OrarEnabled", "orar_enabled"),
+                      ("SuppressXAnonymousTls", "suppress_xanonymous_tls"),
+                      ("AdvertiseClientSettings", "advertise_client_settings"),
+                      ("EnableAuthGSSAPI", "enable_auth_gssapi")),
+        Param("MaxAcknowledgementDelay", "max_acknowledgement_delay", p.TimeSpan(timedelta(0), timedelta(minutes=10))),
+        Param("DefaultDomain", "default_domain", p.ObjectRef(AcceptedDomain.objects.all, "Accepted domain")),
+        Param("ExtendedProtectionPolicy", "extended_protection_policy", p.Enum(*EXTENDED_PROTECTION_POLICIES)),
+        Param("TlsDomainCapabilities", "tls_domain_capabilities", TlsDomainCapabilities()),
         Param("ListenerStatus", "listener_status", p.String(), settable=False,
               getter=lambda connector: connector.listener_status),
+        notes_param(receive_notes),
     ],
     presets=receive_usage_presets,
-    rules=[receive_required, unique_name_on_server, edge_usage_rules, receive_auth_rules, receive_session_rules,
-           binding_conflicts],
+    rules=[receive_required, unique_name_on_server, edge_usage_rules, receive_edge_rules, receive_auth_rules,
+           receive_session_rules, binding_conflicts],
     affected_servers=_own_server,
     default_columns=("Identity", "Bindings", "Enabled"),
+    notes=receive_notes,
 )
 
 

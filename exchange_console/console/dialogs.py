@@ -18,6 +18,12 @@ HELO_FQDN = F("Fqdn", "Specify the FQDN this connector will provide in response 
 MODIFIED = F("WhenChanged", "Modified:")
 STATUS = F("Enabled", "Enabled")
 COMMENT = F("Comment", "Comment:")
+NOT_APPLIED = F("NotAppliedHere", "Saved, but without effect here:")
+ERROR_POLICIES = {
+    "DowngradeDnsFailures": "Retry DNS failures (no NDR)",
+    "DowngradeCustomFailures": "Retry permanent SMTP failures other than addressing ones",
+    "UpgradeCustomFailures": "Fail at once on transient SMTP replies",
+}
 
 AUTH_MECHANISMS = {
     "Tls": "Transport Layer Security (TLS)",
@@ -54,7 +60,11 @@ RECEIVE_CONNECTOR_TABS = (
                    help="IP address, range (a-b) or CIDR"))),
     ("Authentication", (F("AuthMechanism", "Authentication mechanisms:", AUTH_MECHANISMS),
                         F("DomainSecureEnabled", "Enable Domain Security (Mutual Auth TLS)"),
-                        F("RequireTLS", "Require Transport Layer Security (TLS)"))),
+                        F("RequireTLS", "Require Transport Layer Security (TLS)"),
+                        F("EnableAuthGSSAPI", "Enable Kerberos (GSSAPI) for Integrated Windows authentication"),
+                        F("ExtendedProtectionPolicy", "Extended Protection for Authentication:"),
+                        F("SuppressXAnonymousTls", "Don't offer X-ANONYMOUSTLS"),
+                        F("TlsDomainCapabilities", "TLS domain capabilities:", help="domain:capability"))),
     ("Permission Groups", (F("PermissionGroups", "Specify who is allowed to connect:", PERMISSION_GROUPS),)),
     ("Limits", (F("MaxHeaderSize", "Maximum header size:"),
                 F("MaxRecipientsPerMessage", "Maximum recipients per message:"),
@@ -72,7 +82,14 @@ RECEIVE_CONNECTOR_TABS = (
                     F("BinaryMimeEnabled", "Enable BINARYMIME"),
                     F("DeliveryStatusNotificationEnabled", "Enable delivery status notifications (DSN)"),
                     F("EnhancedStatusCodesEnabled", "Enable enhanced status codes"),
-                    F("RequireEHLODomain", "Require a domain in EHLO"))),
+                    F("RequireEHLODomain", "Require a domain in EHLO"),
+                    F("BareLinefeedRejectionEnabled", "Reject messages with bare line feeds"),
+                    F("LongAddressesEnabled", "Accept long X.400 addresses (XLONGADDR)"),
+                    F("OrarEnabled", "Accept Originator Requested Alternate Recipients (XORAR)"))),
+    ("Advanced", (F("MaxAcknowledgementDelay", "Maximum acknowledgement delay:"),
+                  F("DefaultDomain", "Default domain:"),
+                  F("AdvertiseClientSettings", "Advertise the client settings in Outlook Web App"),
+                  NOT_APPLIED)),
 )
 
 SEND_CONNECTOR_TABS = (
@@ -91,8 +108,11 @@ SEND_CONNECTOR_TABS = (
     ("Source Server", (F("SourceTransportServers", "Source servers:"),)),
     ("Advanced", (F("ConnectionInactivityTimeOut", "Connection inactivity time-out:"),
                   F("SmtpMaxMessagesPerConnection", "Maximum messages per connection:"),
-                  F("ErrorPolicies", "Error policies:"),
-                  F("LinkedReceiveConnector", "Linked receive connector:"))),
+                  F("ErrorPolicies", "Error policies:", ERROR_POLICIES),
+                  F("LinkedReceiveConnector", "Linked receive connector:"),
+                  F("SourceIPAddress", "Source IP address:"),
+                  F("IsCoexistenceConnector", "Coexistence (hybrid) connector"),
+                  F("RequireOorg", "Require cross-premises (Oorg) headers"), NOT_APPLIED)),
 )
 
 FOREIGN_CONNECTOR_TABS = (

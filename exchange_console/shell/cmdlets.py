@@ -179,23 +179,34 @@ def new_cmdlet(noun, invocation):
     if usage:
         values["Usage"] = usage
     action = f'Creating {noun.label} "{to_string(values.get("Name", ""))}".'
-    return [noun.record(created) for created in
-            apply(invocation, [(action, partial(services.new_object, noun.schema, values))])]
+    created = apply(invocation, [(action, partial(services.new_object, noun.schema, values))])
+    warn_not_applied(invocation, noun.schema, created, values)
+    return [noun.record(obj) for obj in created]
 
 
 def set_cmdlet(noun, invocation):
-    planned = []
+    planned, given = [], {}
     for target in targets(noun, invocation):
         identity = noun.schema.identity(target)
         values = change_values(noun, invocation, current=target)
+        given.update(values)
         if values:
             planned.append((f'Setting {noun.label} "{identity}".',
                             partial(services.set_object, noun.schema, target, values)))
         else:
             invocation.session.host.warn(
                 f"The command completed successfully but no settings of '{identity}' have been modified.")
-    apply(invocation, planned)
+    warn_not_applied(invocation, noun.schema, apply(invocation, planned), given)
     return []
+
+
+def warn_not_applied(invocation, schema, changed, given):
+    """A parameter given that is stored but takes no effect here says so (Get- shows it in NotAppliedHere)."""
+    for obj in changed if schema.notes else ():
+        for parameter, why in schema.notes(obj):
+            if parameter in given:
+                invocation.session.host.warn(f"{parameter} of '{schema.identity(obj)}' is saved but takes no effect "
+                                             f"here: {why}.")
 
 
 def remove_cmdlet(noun, invocation):
