@@ -48,6 +48,23 @@ def _forcing_context(force):
         _forced.reset(token)
 
 
+class _RolledBack(Exception):
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+
+
+def preview(change):
+    """What a change would be, without saving it (-WhatIf, the console's findings before New or OK): the change
+    runs in full, forced, in a transaction that is then rolled back, audit entry and reloads included. Returns what
+    the change returned, its `findings` on it; a refusal other than the checks' raises as the change would."""
+    try:
+        with transaction.atomic(), forcing():
+            raise _RolledBack(change())
+    except _RolledBack as done:
+        return done.result
+
+
 @contextmanager
 def acting_as(user, origin):
     token = _caller.set(Caller(user, origin))

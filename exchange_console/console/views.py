@@ -211,13 +211,14 @@ def _object(kind_slug, pk):
     return kind, get_object_or_404(kind.queryset(), pk=pk)
 
 
-def _dialog(request, form, kind, obj, status=200, command=""):
+def _dialog(request, form, kind, obj, status=200, command="", review=None, saved_findings=()):
     managed = managed_elsewhere(kind.schema, obj)
     for form_field in form.fields.values() if managed else ():
         form_field.disabled = True   # shown as it is, like the settings nobody may change
     context = {"form": form, "kind": kind, "obj": obj, "command": command, "managed_elsewhere": managed,
                "action_url": properties_url(kind, obj), "cancel_url": list_url(kind.slug, obj),
-               "may_change": can_change_object(request.user, kind.schema, obj) and not managed}
+               "may_change": can_change_object(request.user, kind.schema, obj) and not managed,
+               "review": review, "confirmation": completion.CONFIRMATION, "saved_findings": saved_findings}
     template = "console/properties.html" if request.htmx else "console/properties_page.html"
     return render(request, template, context, status=status)
 
@@ -240,21 +241,30 @@ def properties(request, kind_slug, pk):
     if not form.is_valid():
         return _dialog(request, form, kind, obj)
     changes = form.changed_values()
-    command = ""
+    command, saved_findings = "", []
     if changes:
-        result, _ = completion.apply("Set", kind.schema, changes, obj, form.cleaned_data["version"])
+        version = form.cleaned_data["version"]
+        review = completion.Review(completion.findings_before("Set", kind.schema, changes, obj, version), request.POST)
+        if not review.ready:   # the findings are shown before the save; errors wait for the confirmation
+            if review.refusal:
+                form.add_error(None, review.refusal)
+            return _dialog(request, form, kind, obj, review=review)
+        result, _ = completion.apply("Set", kind.schema, changes, obj, version, force=bool(review.errors))
         if not result.succeeded:
             form.add_configuration_errors(result.refusal)
             return _dialog(request, form, kind, obj, command=result.command)
-        command = result.command
+        command, saved_findings = result.command, getattr(result.obj, "findings", [])
         messages.success(request, command)
-    return _after_save(request, kind, obj, command)
+        for finding in saved_findings:
+            messages.warning(request, f"{finding.severity}: {finding.message}")
+    return _after_save(request, kind, obj, command, saved_findings)
 
 
-def _after_save(request, kind, obj, command):
+def _after_save(request, kind, obj, command, saved_findings=()):
     if request.POST.get("action") == "apply":
         obj = get_object_or_404(kind.queryset(), pk=obj.pk)
-        response = _dialog(request, PropertiesForm(kind.schema, obj), kind, obj, command=command)
+        response = _dialog(request, PropertiesForm(kind.schema, obj), kind, obj, command=command,
+                           saved_findings=saved_findings)
     elif request.htmx:
         response = HttpResponse("")
     else:

@@ -151,11 +151,28 @@ class SendSourceServer(WizardPage):
 
 
 class NewConnector(WizardPage):
+    """The summary, with the findings the new connector would bring; errors need the confirmation (Force)."""
     title = "New Connector"
     description = "The wizard will use the configuration below. Click New to continue."
 
+    def __init__(self, *args, findings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.findings = list(findings)
+        if completion.breaking(self.findings):
+            self.fields["Force"] = forms.BooleanField(label=completion.CONFIRMATION, required=False)
+
+    def exchange_values(self):
+        return {}
+
     def clean(self):
+        if "Force" in self.fields and not self.cleaned_data.get("Force"):
+            self.add_error("Force", "Force: this connector breaks mail flow (see the errors above). Tick "
+                                    f"'{completion.CONFIRMATION}' to create it anyway, or go back and change it.")
         return self.cleaned_data
+
+    @property
+    def forced(self):
+        return bool(self.is_valid() and self.cleaned_data.get("Force"))
 
 
 class SendNewConnector(NewConnector):
@@ -242,7 +259,7 @@ class ConnectorWizard(NamedUrlSessionWizardView):
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
-        self._page_values = {}
+        self._page_values, self._findings = {}, None
 
     def page_values(self, step):
         """A page's parameters as stored (None while it holds none that pass), computed once per request."""
@@ -252,7 +269,7 @@ class ConnectorWizard(NamedUrlSessionWizardView):
         return self._page_values[step]
 
     def process_step(self, form):
-        self._page_values = {}  # the page's new data decides which pages follow
+        self._page_values, self._findings = {}, None  # the page's new data decides which pages follow
         return super().process_step(form)
 
     def values_before(self, step=None):
@@ -269,7 +286,20 @@ class ConnectorWizard(NamedUrlSessionWizardView):
         return condition(self) if callable(condition) else condition
 
     def get_form_kwargs(self, step=None):
-        return {"earlier": self.values_before(step)}
+        kwargs = {"earlier": self.values_before(step)}
+        if step == self.summary_step():
+            kwargs["findings"] = self.findings()
+        return kwargs
+
+    def summary_step(self):
+        """The New Connector page, always the last (named from form_list: its conditions read the pages)."""
+        return next(reversed(self.form_list))
+
+    def findings(self):
+        """What the connector would bring to mail flow, from a creation that is rolled back (once per request)."""
+        if self._findings is None:
+            self._findings = completion.findings_before("New", self.schema, self.all_values())
+        return self._findings
 
     def post(self, *args, **kwargs):
         if "rows-add" in self.request.POST or "rows-remove" in self.request.POST:
@@ -287,11 +317,11 @@ class ConnectorWizard(NamedUrlSessionWizardView):
         context.update(heading=self.heading, cancel_url=self.cancel_url(),
                        pages=[(name, page.title) for name, page in shown.items()] + [("", "Completion")])
         if self.steps.current == self.steps.last:
-            context["summary"] = completion.summary(self.schema, self.all_values())
+            context.update(summary=completion.summary(self.schema, self.all_values()), findings=form.findings)
         return context
 
     def all_values(self):
-        return {**self.values_before(), **self.skipped_values()}
+        return {**self.values_before(self.summary_step()), **self.skipped_values()}
 
     def render_done(self, form, **kwargs):
         """Revalidate every page, then create; on refusal keep the pages so "< Back" can fix them."""
@@ -303,7 +333,8 @@ class ConnectorWizard(NamedUrlSessionWizardView):
                 return self.render_revalidation_failure(step, page, **kwargs)
         result = completion.run(self.request, "New", self.schema, self.all_values(), heading=self.heading,
                                 finish_url=self.cancel_url(),
-                                back_url=self.get_step_url(self.steps.last))
+                                back_url=self.get_step_url(self.steps.last),
+                                force=page.forced)   # the last page checked: New Connector, with its confirmation
         if result.succeeded:
             self.storage.reset()
         return redirect(result.url)

@@ -115,10 +115,6 @@ def targets(noun, invocation):
 
 # --- running the verbs ----------------------------------------------------------------------------------------
 
-class _DryRun(Exception):
-    pass
-
-
 def apply(invocation, planned, confirm_by_default=False):
     """Run the planned (action, change) pairs of one command. -WhatIf checks each change in full, rolls it back
     and says `What if:`. Otherwise every confirmation is asked first, so no prompt waits inside a transaction;
@@ -126,13 +122,9 @@ def apply(invocation, planned, confirm_by_default=False):
     if one is refused, none. Returns what the changes returned."""
     if invocation.get("WhatIf"):
         for action, change in planned:
-            try:
-                with transaction.atomic(), services.forcing():   # the checks' errors are reported, not raised
-                    result = change()
-                    raise _DryRun
-            except _DryRun:
-                invocation.session.host.write(f"What if: {action}")
-                report_findings(invocation, [result])
+            result = services.preview(change)   # the checks' errors are reported, not raised
+            invocation.session.host.write(f"What if: {action}")
+            report_findings(invocation, [result])
         return []
     if invocation.get("Confirm", confirm_by_default):
         confirmation = Confirmation(invocation.session.host, "Add -Confirm:$false to run it without confirmation.")
