@@ -9,6 +9,7 @@ from django.db.models import Q
 from exchange_console.accounts import services
 from exchange_console.accounts.models import AdminAuditEntry, ManagementScope, RoleGroup
 from exchange_console.accounts.rbac import AccessDenied, can_view_audit_log
+from exchange_console.configuration.history import return_script, state_at
 from exchange_console.services import current_caller
 from exchange_console.shell.cmdlets import CHANGE_SWITCHES, apply
 from exchange_console.shell.errors import ObjectNotFoundError
@@ -23,7 +24,14 @@ def audit_record(entry):
         "ModifiedProperties": [f"{name}: {before} -> {after}" for name, (before, after) in entry.changes.items()],
         "Caller": entry.caller, "Succeeded": entry.succeeded, "Error": entry.error,
         "RunDate": entry.when.strftime("%m/%d/%Y %H:%M:%S"), "OriginatingServer": entry.origin,
+        "Identity": str(entry.pk),  # what Get-OrganizationSnapshot -AuditEntry takes
     })
+
+
+def _check_audit_reader(cmdlet_name):
+    caller = current_caller()
+    if caller is not None and not can_view_audit_log(caller.user):
+        raise AccessDenied(f"Access denied: {caller.user.get_username()} isn't allowed to run {cmdlet_name}.")
 
 
 @cmdlet("Search-AdminAuditLog", Parameter("Cmdlets", type_name="System.String[]"),
@@ -32,9 +40,7 @@ def audit_record(entry):
         Parameter("EndDate", type_name="System.DateTime"), Parameter("IsSuccess", type_name="System.Boolean"),
         Parameter("ResultSize", type_name="System.Int32"))
 def search_admin_audit_log(invocation):
-    caller = current_caller()
-    if caller is not None and not can_view_audit_log(caller.user):
-        raise AccessDenied(f"Access denied: {caller.user.get_username()} isn't allowed to run Search-AdminAuditLog.")
+    _check_audit_reader("Search-AdminAuditLog")
     entries = AdminAuditEntry.objects.all()
     for parameter, field in (("Cmdlets", "cmdlet"), ("ObjectIds", "object_identity"), ("UserIds", "caller")):
         if parameter in invocation:
@@ -53,6 +59,27 @@ def search_admin_audit_log(invocation):
     limit = int(to_string(invocation.get("ResultSize", 1000)))
     return [audit_record(entry) for entry in entries[:limit]]
 
+
+@cmdlet("Get-OrganizationSnapshot", Parameter("AuditEntry", position=0, mandatory=True, pipeline=True),
+        Parameter("ReturnScript", switch=True))
+def get_organization_snapshot(invocation):
+    """This product's own (configuration/history.py): the organization's objects as they were just after an entry
+    of the admin audit log (its Identity, or the entry piped from Search-AdminAuditLog); with -ReturnScript, the EMS
+    commands that take the configuration back there."""
+    _check_audit_reader("Get-OrganizationSnapshot")
+    entry = _audit_entry(invocation.get("AuditEntry"))
+    if invocation.get("ReturnScript"):
+        return return_script(entry).splitlines()
+    return [_View({"ObjectClass": item["noun"], "Identity": item["identity"] or item["noun"], **item["values"]},
+                  ("ObjectClass", "Identity")) for item in state_at(entry)]
+
+
+def _audit_entry(value):
+    text = to_string(value.get("Identity") if isinstance(value, PSObject) else value).strip()
+    entry = AdminAuditEntry.objects.filter(pk=int(text)).first() if text.isdigit() else None
+    if entry is None:
+        raise ObjectNotFoundError(text, "the admin audit log")
+    return entry
 
 
 # --- Role groups and management scopes ------------------------------------------------------------------------
