@@ -20,6 +20,7 @@ class Received:
     tls: bool
     client_certificate: dict
     auth_user: str
+    peer: tuple = ()          # the client's (address, port)
 
 
 @dataclass
@@ -55,7 +56,7 @@ class SinkHandler:
         self.received.append(Received(
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content,
             session.host_name, ssl_object is not None, ssl_object.getpeercert() if ssl_object else {},
-            session.auth_data.decode() if isinstance(session.auth_data, bytes) else ""))
+            session.auth_data.decode() if isinstance(session.auth_data, bytes) else "", tuple(session.peer[:2])))
         if self.on_data is not None:
             reply = await server.loop.run_in_executor(None, self.on_data)
             if reply:

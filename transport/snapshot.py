@@ -48,6 +48,9 @@ class ReceiveConnectorConfig:
     domain_secure_enabled: bool
     # Add-ADPermission entries: (principal in lowercase, a mailbox user's by its address; extended right; deny)
     permissions: tuple = ()
+    bare_linefeed_rejection_enabled: bool = False
+    long_addresses_enabled: bool = False   # XLONGADDR: 8,000-character lines, addresses up to 1,860
+    orar_enabled: bool = False             # XORAR: RCPT TO's ORAR parameter
 
     @property
     def verbose_logging(self):
@@ -259,6 +262,8 @@ def _connector_config(connector, server):
         domain_secure_enabled=connector.domain_secure_enabled,
         permissions=tuple((entry.principal.lower(), entry.extended_right, entry.deny)
                           for entry in connector.permissions.all()),
+        bare_linefeed_rejection_enabled=connector.bare_linefeed_rejection_enabled,
+        long_addresses_enabled=connector.long_addresses_enabled, orar_enabled=connector.orar_enabled,
     )
 
 
@@ -295,7 +300,14 @@ class SendConnectorConfig:
     # (Exchange's implicit intra-organization connector), not through another worker's queue.
     edge_relay: bool = False
     peer_servers: tuple = ()             # where an edge relay goes: a Hub's to its Edges, an Edge's to its Hubs
+    source_ip_address: str = "0.0.0.0"   # the local address outgoing connections come from (0.0.0.0: any)
+    error_policies: frozenset = frozenset()   # DowngradeDnsFailures, DowngradeCustomFailures, UpgradeCustomFailures
     is_foreign = False
+
+    @property
+    def smart_host_authentication(self):
+        """SmartHostAuthMechanism as it applies: to smart hosts only (stored without them, MX hosts never get it)."""
+        return self.smart_host_auth_mechanism if self.smart_hosts else "None"
 
 
 @dataclass(frozen=True)
@@ -309,6 +321,7 @@ class ForeignConnectorConfig:
     max_message_size: int
     drop_directory: str
     drop_directory_quota: int
+    relay_dsn_required: bool = False     # a relayed DSN for recipients that asked for success notification
     is_foreign = True
     linked_receive_connector = ""
 
@@ -470,6 +483,7 @@ def _send_connector_config(connector, server_fqdn):
         force_helo=connector.force_helo,
         smtp_max_messages_per_connection=connector.smtp_max_messages_per_connection, usage=connector.usage,
         linked_receive_connector=linked.identity if (linked := connector.linked_receive_connector) else "",
+        source_ip_address=connector.source_ip_address, error_policies=frozenset(connector.error_policies),
     )
 
 
@@ -478,7 +492,7 @@ def _foreign_connector_config(connector):
         name=connector.name, address_spaces=_address_spaces(connector), enabled=connector.enabled,
         is_scoped_connector=connector.is_scoped_connector, source_transport_servers=_source_names(connector),
         max_message_size=connector.max_message_size, drop_directory=connector.drop_directory or connector.name,
-        drop_directory_quota=connector.drop_directory_quota,
+        drop_directory_quota=connector.drop_directory_quota, relay_dsn_required=connector.relay_dsn_required,
     )
 
 

@@ -6,7 +6,9 @@ SmtpAgent speaks SMTP to the smart hosts or MX hosts of a send connector, a new 
 SmtpMaxMessagesPerConnection messages; DropAgent writes drop files for a foreign connector. Both return
 {recipient: (code, text)}; an agent that cannot reach the next hop at all raises (ConnectFailure,
 TransientRoutingError, PermanentRoutingError, DropDirectoryOutsideRoot, DropDirectoryQuotaExceeded)."""
-from transport.delivery.dns import mx_hosts, resolver_for, smart_host_hosts
+from transport.delivery.dns import (
+    PermanentRoutingError, TransientRoutingError, mx_hosts, resolver_for, smart_host_hosts,
+)
 from transport.delivery.drop import drop_directory, write_drop_file
 from transport.delivery.smtp import ConnectFailure, SessionFailure, SmtpSession, tls_policy
 from transport.logs.protocol import endpoint
@@ -28,7 +30,7 @@ class SmtpAgent:
         connector = self.connector
         resolver = resolver_for(self.configuration.server, connector)
         hosts = (smart_host_hosts(connector.smart_hosts, resolver) if connector.smart_hosts
-                 else mx_hosts(self.domain, resolver))
+                 else downgraded_dns_failures(connector, mx_hosts, self.domain, resolver))
         policy = tls_policy(connector, self.domain, self.configuration)
         errors = []
         for host in hosts:
@@ -48,9 +50,10 @@ class SmtpAgent:
         if self.session is None or self.session.messages_sent >= self.connector.smtp_max_messages_per_connection:
             self.connect()
         try:
-            return self.session.send(envelope.mail_from, recipients, content)
+            results = self.session.send(envelope.mail_from, recipients, content)
         except SessionFailure as error:
-            return {recipient: (error.code, error.text) for recipient in recipients}
+            results = {recipient: (error.code, error.text) for recipient in recipients}
+        return apply_error_policies(self.connector.error_policies, results)
 
     @property
     def remote_address(self):
@@ -68,6 +71,39 @@ class SmtpAgent:
         if self.session is not None:
             self.session.close()
             self.session = None
+
+
+# ErrorPolicies (several may apply; Default is none of them), for connectors to reliable partners:
+# DowngradeDnsFailures: a domain DNS says doesn't exist is retried until the message expires, not returned at once
+# (a null MX stays final: that is the domain's own answer, not a failure). DowngradeCustomFailures: a permanent
+# reply from the next hop is retried, unless it is about the address (5.1.x: no such user, bad address).
+# UpgradeCustomFailures: a transient reply from the next hop fails at once (an NDR instead of retries); a host
+# that can't be reached is still retried.
+DNS_DOES_NOT_EXIST = "5.4.4"
+
+
+def downgraded_dns_failures(connector, lookup, domain, resolver):
+    try:
+        return lookup(domain, resolver)
+    except PermanentRoutingError as error:
+        if "DowngradeDnsFailures" in connector.error_policies and error.status == DNS_DOES_NOT_EXIST:
+            raise TransientRoutingError(f"{error.text} (retried: ErrorPolicies DowngradeDnsFailures)") from None
+        raise
+
+
+def apply_error_policies(policies, results):
+    """{recipient: (code, text)} as the connector's ErrorPolicies have the queue take them."""
+    if not policies:
+        return results
+    return {recipient: _with_policies(policies, code, text) for recipient, (code, text) in results.items()}
+
+
+def _with_policies(policies, code, text):
+    if "DowngradeCustomFailures" in policies and 500 <= code < 600 and not text.startswith("5.1."):
+        return code - 100, "4" + text[1:] if text[:2] == "5." else text
+    if "UpgradeCustomFailures" in policies and 400 <= code < 500:
+        return code + 100, "5" + text[1:] if text[:2] == "4." else text
+    return code, text
 
 
 def _session_log_factory(runtime, connector):

@@ -2,6 +2,7 @@
 settings ask, smart host authentication, and per-recipient results for one message at a time on a connection
 that carries up to SmtpMaxMessagesPerConnection messages. What it sends ends every line with CRLF, and carries
 the organization's own headers only to the organization's servers."""
+import ipaddress
 import smtplib
 import ssl
 import threading
@@ -50,12 +51,12 @@ def tls_policy(connector, domain, snapshot):
         return EDGE_RELAY
     if connector.domain_secure_enabled and domain.lower() in snapshot.tls_send_domain_secure_list:
         return TlsPolicy(True, False, True, domain.lower(), True)
-    exchange_server = connector.smart_host_auth_mechanism == "ExchangeServer"
+    exchange_server = connector.smart_host_authentication == "ExchangeServer"
     if connector.require_tls:
         level = connector.tls_auth_level or "EncryptionOnly"
         return TlsPolicy(True, False, level != "EncryptionOnly",
                          connector.tls_domain if level == "DomainValidation" else "", exchange_server)
-    requires_tls_for_auth = connector.smart_host_auth_mechanism == "BasicAuthRequireTLS"
+    requires_tls_for_auth = connector.smart_host_authentication == "BasicAuthRequireTLS"
     return TlsPolicy(requires_tls_for_auth, connector.ignore_starttls, False, "", exchange_server)
 
 
@@ -66,10 +67,19 @@ def keeps_organization_headers(connector, snapshot, host_name, address, port):
     a connector authenticating as an Exchange server (only our servers grant that) or meant for them (Usage
     Internal), or a smart host the configuration knows as one of our servers, by FQDN or by the address and
     port one of our receive connectors listens on. MX hosts never are: DNS, not the administrator, names them."""
-    if connector.smart_host_auth_mechanism == "ExchangeServer" or connector.usage == "Internal":
+    if connector.smart_host_authentication == "ExchangeServer" or connector.usage == "Internal":
         return True
     return bool(connector.smart_hosts) and (host_name.strip("[]").lower() in snapshot.organization_hosts
                                             or (address, port) in snapshot.organization_bindings)
+
+
+def source_address(connector, address):
+    """SourceIPAddress: the local address the connection comes from, or None to let the system choose (0.0.0.0, or
+    an address of the other IP version than the host's: an IPv4 address can't reach an IPv6 host)."""
+    source = ipaddress.ip_address(connector.source_ip_address)
+    if source.is_unspecified or source.version != ipaddress.ip_address(address).version:
+        return None
+    return str(source), 0
 
 
 class ClientContexts:
@@ -122,6 +132,7 @@ class SmtpSession:
     def open(self, host_name, address, port):
         timeout = self.connector.connection_inactivity_timeout.total_seconds()
         client = LoggingSMTP(local_hostname=self.connector.fqdn, timeout=timeout,
+                             source_address=source_address(self.connector, address),
                              session_log_factory=self.session_log_factory)
         self.client = client
         self.inside_organization = keeps_organization_headers(self.connector, self.snapshot, host_name, address,
@@ -169,7 +180,7 @@ class SmtpSession:
         self._greet()
 
     def _authenticate(self):
-        mechanism = self.connector.smart_host_auth_mechanism
+        mechanism = self.connector.smart_host_authentication
         if mechanism not in ("BasicAuth", "BasicAuthRequireTLS") or not self.connector.authentication_credential:
             return
         user, password = self.connector.authentication_credential
