@@ -25,6 +25,8 @@ RUN pip install --no-deps -e . \
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=exchange_console.settings EXCHANGE_DATA_DIR=/data STATIC_ROOT=/app/staticfiles
+# Graphviz's dot lays out Toolbox > Mail Flow Topology.
+RUN apt-get update && apt-get install -y --no-install-recommends graphviz && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin exchange \
  && install -d -o exchange -g exchange -m 750 /data
 COPY --from=build /opt/venv /opt/venv

@@ -72,6 +72,7 @@ def matrix(world):
         "toolbox:mail-route": (reverse("toolbox:mail-route"), everyone),
         "toolbox:protocol-session": (reverse("toolbox:protocol-session", args=["HUB01", "08D675E58CA1DA38"]), everyone),
         "toolbox:protocol-tail": (reverse("toolbox:protocol-tail", args=["HUB01"]), everyone),
+        "toolbox:topology": (reverse("toolbox:topology"), everyone),
         "administrators": (reverse("administrators"), {"org": 200}),
         "new-administrator": (reverse("new-administrator"), {"org": 200}),
         "administrator": (reverse("administrator", args=[world["admin"].pk]), {"org": 200}),

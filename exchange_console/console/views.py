@@ -40,7 +40,8 @@ NEW_DIALOGS = {
 }
 
 TOOLBOX = (("Queue Viewer", "toolbox:queues"), ("Message Tracking", "toolbox:tracking"),
-           ("Protocol Logs", "toolbox:protocol-logs"), ("Mail Route", "toolbox:mail-route"))
+           ("Protocol Logs", "toolbox:protocol-logs"), ("Mail Route", "toolbox:mail-route"),
+           ("Mail Flow Topology", "toolbox:topology"))
 
 
 def list_url(kind_slug, obj):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchange_console.toolbox import mail_route, queue_viewer, views
+from exchange_console.toolbox import mail_route, queue_viewer, topology, views
 
 app_name = "toolbox"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("mail-route/", mail_route.mail_route, name="mail-route"),
     path("protocol-logs/<str:server>/sessions/<str:session_id>/", views.protocol_session, name="protocol-session"),
     path("protocol-logs/<str:server>/tail/", views.protocol_tail, name="protocol-tail"),
+    path("topology/", topology.topology, name="topology"),
 ]
