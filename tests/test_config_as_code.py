@@ -181,3 +181,23 @@ def test_only_the_audit_log_readers_see_the_organization_at_an_entry(olga):
     sam = administrator("sam", RoleGroup.SERVER_MANAGEMENT)
     with pytest.raises(ShellError, match="Access denied: sam isn't allowed to run Get-OrganizationSnapshot"):
         ems(f"Get-OrganizationSnapshot {entry.pk}", user=sam)
+
+
+def test_it_exports_management_scopes_and_role_group_members(configured, olga, tmp_path):
+    from tests.test_admin_pages import administrator
+    administrator("kim")
+    ems("New-ManagementScope 'Branch servers' -ServerRestrictionFilter \"ServerSite -eq 'Branch'\"\n"
+        "Add-RoleGroupMember 'Server Management' -Member kim -CustomConfigWriteScope 'Branch servers'\n"
+        "Add-RoleGroupMember 'View-Only Organization Management' -Member kim", user=olga)
+    path = tmp_path / "organization.ps1"
+    call_command("export_config", "--output", str(path))
+    lines = path.read_text().splitlines()
+    assert "New-ManagementScope -Name 'Branch servers' -ServerRestrictionFilter 'ServerSite -eq ''Branch'''" in lines
+    assert ("Add-RoleGroupMember 'Server Management' -Member 'kim' -CustomConfigWriteScope 'Branch servers'"
+            in lines)
+    assert "Add-RoleGroupMember 'Organization Management' -Member 'olga'" in lines
+    assert run("diff_config", str(path))[0] == 0
+
+    ems("Remove-RoleGroupMember 'View-Only Organization Management' -Member kim -Confirm:$false", user=olga)
+    assert run("diff_config", str(path)) == (1, "RoleGroupMember 'View-Only Organization Management': only in the "
+                                                "script\n    Member: kim\n    CustomConfigWriteScope: \n")

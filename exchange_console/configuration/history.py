@@ -20,7 +20,7 @@ def state_at(entry):
     state = capture()
     for later in AdminAuditEntry.objects.filter(succeeded=True, pk__gt=entry.pk).order_by("-pk"):
         kind = KINDS_BY_NOUN.get(later.object_type)
-        if kind is not None:
+        if kind is not None and kind.audited:
             state = undo(state, kind.schema, later)
     return sorted(state, key=lambda item: ORDER[item["noun"]])  # stable: objects keep their order within a kind
 

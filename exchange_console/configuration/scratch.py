@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from exchange_console.accounts.models import RoleGroupMember
 from exchange_console.organization.models import AcceptedDomain, Organization, Site, TransportServer
 
 SCRATCH_COMMAND = "config_scratch"
@@ -28,7 +29,14 @@ def installation(server=None):
     hubs = TransportServer.objects.local().order_by("pk")
     hubs = hubs.filter(pk=server.pk) if server else hubs
     return {"organization": organization.name, "site": site.name, "accepted_domain": domain.domain_name,
-            "servers": [{"name": hub.name, "fqdn": hub.fqdn} for hub in hubs]}
+            "servers": [{"name": hub.name, "fqdn": hub.fqdn} for hub in hubs],
+            "administrators": [] if server else _members()}
+
+
+def _members():
+    """The console accounts the script adds to role groups: an administrator makes them on the Administrators page
+    (accounts have passwords, which no script carries); the scratch configuration makes them itself."""
+    return sorted(set(RoleGroupMember.objects.values_list("user__username", flat=True)), key=str.lower)
 
 
 def install_commands(spec):

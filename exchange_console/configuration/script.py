@@ -101,14 +101,14 @@ def change(script, old, new):
 
 
 def create(script, item, before):
-    schema = schema_of(item)
-    values = new_values(schema, item["values"]) if schema is not AD_PERMISSION else item["values"]
+    schema, kind = schema_of(item), KINDS_BY_NOUN[item["noun"]]
+    if kind.removed_by:  # an entry of a list: Add-ADPermission, Add-RoleGroupMember
+        script.command("Add", schema, item["identity"], {name: text for name, text in item["values"].items() if text})
+        return
+    values = new_values(schema, item["values"])
     if "SiteLinks" in values:  # a site joins the links there are; a link made later names its sites itself
         links = readable(schema.param("SiteLinks"), values["SiteLinks"])
         values["SiteLinks"] = "{" + ", ".join(name for name in links if f"adsitelink:{name}".lower() in before) + "}"
-    if schema is AD_PERMISSION:
-        script.command("Add", schema, item["identity"], values)
-        return
     secrets = {param.name: script.secret(SECURE_STRING, f"{schema.noun}{param.name}", f"{schema.noun} "
                                          f"{item['identity']}")
                for param in schema.params if (schema.noun, param.name) in UNREADABLE and param.mandatory}
@@ -121,7 +121,7 @@ def remove(script, item):
         script.lines.append(f"# {schema.noun} '{item['identity']}' isn't in the configuration written here; the shell "
                             f"can't remove it (Active Directory or setup does).")
         return
-    values = item["values"] if schema is AD_PERMISSION else {}
+    values = {name: text for name, text in item["values"].items() if name in kind.removed_by}
     script.command("Remove", schema, item["identity"], values, extra="-Confirm:$false")
 
 

@@ -8,6 +8,8 @@ A state is a list of entries {"noun", "identity", "key", "values": {Parameter: s
 from dataclasses import dataclass
 from typing import Callable
 
+from exchange_console.accounts.models import ManagementScope, RoleGroupMember
+from exchange_console.accounts.schemas import MANAGEMENT_SCOPE, ROLE_GROUP_MEMBER
 from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, ReceiveConnectorPermission, \
     SendConnector
 from exchange_console.connectors.schemas import AD_PERMISSION, FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
@@ -29,6 +31,8 @@ class Kind:
     objects: Callable          # objects(server or None) -> the objects of this kind to describe
     remove_last: bool = False  # removed after the creations (others may still use it until then)
     removable: bool = True     # whether the shell has a Remove- for it
+    removed_by: tuple = ()     # an entry of a list (no identity of its own): Add- it, Remove- it with these
+    audited: bool = True       # the admin audit log records its changes' properties (history.py undoes them)
 
     @property
     def noun(self):
@@ -65,6 +69,10 @@ def _organization_wide(model):
     return lambda server: model.objects.all()
 
 
+def _not_per_server(queryset):
+    return lambda server: queryset.none() if server else queryset.all()  # a fresh queryset each time
+
+
 # In the order a script creates them: what an object names exists before it. For one server: the organization's
 # objects (sites, settings, domains, mailboxes), its own settings and receive connectors, and the connectors it is a
 # source of.
@@ -79,9 +87,14 @@ KINDS = [
     Kind(RECEIVE_CONNECTOR, lambda server: ReceiveConnector.objects.filter(server__in=_servers(server))
          .select_related("server")),
     Kind(AD_PERMISSION, lambda server: ReceiveConnectorPermission.objects.filter(
-        connector__server__in=_servers(server)).select_related("connector__server", "mailbox")),
+        connector__server__in=_servers(server)).select_related("connector__server", "mailbox"),
+        removed_by=("User", "ExtendedRights", "Deny")),
     Kind(SEND_CONNECTOR, lambda server: _connectors_from(SendConnector, server)),
     Kind(FOREIGN_CONNECTOR, lambda server: _connectors_from(ForeignConnector, server)),
+    Kind(MANAGEMENT_SCOPE, _not_per_server(ManagementScope.objects.all()), audited=False),
+    Kind(ROLE_GROUP_MEMBER, _not_per_server(RoleGroupMember.objects.select_related("role_group", "user", "scope")
+                                            .order_by("role_group__name", "user__username")),
+         removed_by=("Member",), audited=False),
 ]
 KINDS_BY_NOUN = {kind.noun: kind for kind in KINDS}
 
@@ -108,11 +121,11 @@ def entry(schema, obj, server=None):
 
 
 def entry_key(noun, identity, values):
-    """What tells two objects of a kind apart: the identity; for an ADPermission entry (no identity of its own),
-    its connector, principal, right and whether it denies."""
-    if noun == AD_PERMISSION.noun:
-        return f"{noun}:{identity}:{values['User']}:{values['ExtendedRights']}:{values['Deny']}".lower()
-    return f"{noun}:{identity or ''}".lower()
+    """What tells two objects of a kind apart: the identity; for an entry of a list (an ADPermission entry, a
+    role group's member), what it holds too."""
+    kind = KINDS_BY_NOUN[noun]
+    held = [values.get(param.name, "") for param in readable_params(kind.schema)] if kind.removed_by else []
+    return ":".join([noun, identity or "", *held]).lower()
 
 
 def capture(server=None):

@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -41,6 +42,8 @@ def install(spec):
     setup.ensure_accepted_domain(spec["accepted_domain"])
     for server in spec["servers"]:
         setup.install_transport_server(server["name"], server["fqdn"], spec["site"])
+    for username in spec["administrators"]:
+        get_user_model().objects.create_user(username)  # no password: nobody signs in here
 
 
 def run_script(path):

@@ -18,7 +18,9 @@ NOT_EXPORTED = [
     "#  - certificates: each server makes its own self-signed certificate at install; enable or import others there;",
     "#  - Edge subscriptions, and the Edge servers and EdgeSync connectors they bring: a subscription can't be",
     "#    recreated from a script; subscribe each Edge again with New-EdgeSubscription;",
-    "#  - administrators, role group members and management scopes; the admin audit log; messages in queues.",
+    "#  - the console's administrators (their role group memberships are), and the servers a Server Management",
+    "#    member was limited to on the Administrators page without a management scope;",
+    "#  - the admin audit log; messages in queues.",
 ]
 
 
@@ -55,6 +57,8 @@ def header(spec, server):
             f"exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC.",
             "# Run it in the Exchange Management Shell (manage.py ems -f FILE) of a new installation, after:",
             *(f"#   {command}" for command in install_commands(spec)),
+            *([f"# and once the console's Administrators page has these administrators, without role groups (the "
+               f"script adds them): {', '.join(spec['administrators'])}."] if spec["administrators"] else []),
             *NOT_EXPORTED]
 
 
