@@ -29,7 +29,7 @@ pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
 
 HOST = loopback_host(25)
-INTERNET, TARPIT, SLOW, AUTH = range(25025, 25029)
+INTERNET, TARPIT, SLOW, AUTH, STRICT = range(25025, 25030)
 POSTMASTER = "postmaster@contoso.com"
 
 
@@ -46,13 +46,14 @@ def server(committed_db):
     new_receive_connector(server, "Slow", f"{HOST}:{SLOW}", ConnectionInactivityTimeout="00:00:05", **anonymous)
     new_receive_connector(server, "Auth", f"{HOST}:{AUTH}", AuthMechanism=["Tls", "BasicAuth"],
                           PermissionGroups=["AnonymousUsers", "ExchangeUsers"])
+    new_receive_connector(server, "Strict", f"{HOST}:{STRICT}", BareLinefeedRejectionEnabled=True, **anonymous)
     yield server
     remove_server_data(name)
 
 
 @pytest.fixture(scope="module")
 def worker(server):
-    worker = TransportWorker(server.name).start(wait_for=[f"{HOST}:{port}" for port in (INTERNET, AUTH)])
+    worker = TransportWorker(server.name).start(wait_for=[f"{HOST}:{port}" for port in (INTERNET, AUTH, STRICT)])
     yield worker
     worker.stop()
 
@@ -75,19 +76,22 @@ SMUGGLED = (b"MAIL FROM:<ceo@contoso.com>\r\nRCPT TO:<victim@relay.example>\r\nD
             b"From: ceo@contoso.com\r\nSubject: smuggled\r\n\r\nPay them.\r\n.\r\n")
 
 
+@pytest.mark.parametrize("port", [INTERNET, STRICT])   # whether bare line feeds are taken or not
 @pytest.mark.parametrize("false_end", [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\r\n.\n", b"\r\n.\r",
                                        b"\n.\r\n", b"\r.\r\n"])
 def test_it_takes_only_crlf_dot_crlf_as_the_end_of_data_and_refuses_a_smuggled_transaction(worker, server,
-                                                                                          false_end):
+                                                                                          false_end, port):
     before = queued_ids(server)
-    replies = dialogue(INTERNET, TRANSACTION + b"Subject: cover\r\n\r\nbody" + false_end + SMUGGLED + b"QUIT\r\n")
+    replies = dialogue(port, TRANSACTION + b"Subject: cover\r\n\r\nbody" + false_end + SMUGGLED + b"QUIT\r\n")
     after_data = replies[replies.index("354 Start mail input; end with <CRLF>.<CRLF>") + 1:]
     assert after_data == [BARE_LINE_ENDING, "221 2.0.0 Service closing transmission channel"]
     assert queued_ids(server) == before
 
 
 def test_it_refuses_a_message_with_a_bare_line_feed_and_goes_on_with_the_session(worker, server):
-    replies = dialogue(INTERNET, TRANSACTION + b"Subject: bare\r\n\r\none\ntwo\r\n.\r\n"
+    """BareLinefeedRejectionEnabled $true; the default takes a bare LF as a line ending
+    (tests/test_receive_connector_parameters.py)."""
+    replies = dialogue(STRICT, TRANSACTION + b"Subject: bare\r\n\r\none\ntwo\r\n.\r\n"
                        + TRANSACTION[len(b"HELO client.example.com\r\n"):] + b"Subject: fine\r\n\r\nok\r\n.\r\n"
                        + b"QUIT\r\n")
     assert replies[4] == BARE_LINE_ENDING

@@ -17,7 +17,7 @@ from transport.receive.policy import EXTENDED_RIGHTS, WELL_KNOWN_PRINCIPALS
 KB = 1024
 SMART_HOST_AUTH = ("None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer", "ExternalAuthoritative")
 TLS_AUTH_LEVELS = ("EncryptionOnly", "CertificateValidation", "DomainValidation")
-# Flags (several may be given); none is 'Default' (docs/exchange-behaviour.md "ErrorPolicies" says what each does).
+# Flags (several may be given); none is 'Default' (transport/delivery/agent.py says what each does).
 ERROR_POLICIES = ("DowngradeDnsFailures", "DowngradeCustomFailures", "UpgradeCustomFailures")
 EXTENDED_PROTECTION_POLICIES = ("None", "Allow", "Require")
 TLS_DOMAIN_CAPABILITIES = ("AcceptOorgProtocol",)   # Exchange 2010's only one
@@ -287,6 +287,10 @@ def receive_notes(connector):
         yield "TlsDomainCapabilities", HYBRID
     if connector.orar_enabled:
         yield "OrarEnabled", "ORAR is accepted in RCPT TO and kept with the recipient, but no X.400 delivery uses it"
+    if connector.chunking_enabled:
+        yield "ChunkingEnabled", "CHUNKING (BDAT) isn't offered here; clients send with DATA"
+    if connector.binary_mime_enabled:
+        yield "BinaryMimeEnabled", "BINARYMIME isn't offered here: it needs BDAT, and mail is relayed with DATA"
 
 
 class TlsDomainCapabilities(p.MultiValued):
@@ -416,6 +420,12 @@ def foreign_presets(connector, given):
     default_source_servers(connector, given)
 
 
+def foreign_notes(connector):
+    if connector.relay_dsn_required:
+        yield ("RelayDsnRequired", "no relayed DSN is generated when a message is written to the drop directory (the "
+                                   "message tracking log's TRANSFER event records it)")
+
+
 def foreign_rules(connector):
     if not connector.address_spaces:
         yield rule("AddressSpaces", "AddressSpaces: at least one address space is required.")
@@ -459,11 +469,13 @@ FOREIGN_CONNECTOR = ObjectSchema(
         Param("RelayDsnRequired", "relay_dsn_required", p.Bool()),
         Param("Enabled", "enabled", p.Bool()),
         Param("Comment", "comment", p.String(1024)),
+        notes_param(foreign_notes),
     ],
     presets=foreign_presets,
     rules=[unique_name(ForeignConnector), foreign_rules, drop_directory_under_root, source_servers_rules],
     affected_servers=all_servers,
     default_columns=("Identity", "AddressSpaces", "Enabled"),
+    notes=foreign_notes,
 )
 
 

@@ -44,9 +44,11 @@ UNABLE_TO_RELAY = "550 5.7.1 Unable to relay"
 SEND_AS_DENIED = "550 5.7.1 Client does not have permissions to send as this sender"
 USER_UNKNOWN = "550 5.1.1 User unknown"   # an Edge's recipient filtering
 DOMAIN_SECURE_FAILED = "454 4.7.5 Certificate validation failure"
-# Only <CRLF>.<CRLF> ends DATA, and lines end with CRLF alone: a bare CR or LF is how one message's data is
-# made to look like its end to one server and not to another (SMTP smuggling). Such a message is read to its
-# real end and refused whole; such a command line is not run.
+# Only <CRLF>.<CRLF> ends DATA, and command lines end with CRLF alone: a bare CR or LF is how one message's data
+# is made to look like its end to one server and not to another (SMTP smuggling). A message with a bare CR, or
+# with a bare LF next to a line that is only a dot (what a lenient server takes for the end), is read to its real
+# end and refused whole; so is any bare LF where the connector has BareLinefeedRejectionEnabled. Otherwise a bare
+# LF is taken as Exchange takes it (its default): as a line ending, stored as CRLF. Such a command line is not run.
 BARE_LINE_ENDING = "550 5.6.11 Message contains a bare CR or LF; lines must end with CRLF"
 COMMAND_NOT_CRLF = "500 5.5.2 Command lines must end with CRLF"
 INVALID_CHARACTERS = "501 5.5.4 Invalid characters in command"
@@ -55,6 +57,9 @@ LINE_TOO_LONG = "500 5.5.2 Line too long"
 # doesn't stop and restart the socket's reading several times.
 READ_BUFFER = 64 * 1024
 LINE_LIMIT = 1001   # the longest command or AUTH line taken, its CRLF included
+LONG_LINE_LIMIT = 8002   # with LongAddressesEnabled (XLONGADDR): 8,000 characters and the CRLF
+ADDRESS_LIMIT, LONG_ADDRESS_LIMIT = 571, 1860   # Exchange's longest address, and with LongAddressesEnabled
+ADDRESS_TOO_LONG = "501 5.1.3 Address too long"
 CLOSE_GRACE = 10    # seconds a closed session's last replies may take to go out before the socket is dropped
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 ENVELOPE_LIMIT = "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients"
@@ -72,6 +77,7 @@ _COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VR
 # Arguments that end up in the Received header, the envelope and the logs: no control characters.
 _CHECKED_COMMANDS, _CONTROL = ("HELO", "EHLO", "MAIL", "RCPT"), re.compile("[\x00-\x1f\x7f]")
 _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
+_BARE_LF_NEXT_TO_DOT = re.compile(rb"(?<!\r)\n\.\r?\n|\n\.\n")   # <LF>.<LF>, <LF>.<CRLF>, <CRLF>.<LF>
 _PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, ORGANIZATION_HEADERS),
                       (policy.ACCEPT_FOREST_HEADERS, FOREST_HEADERS))
 _AUTH_AS = MappingProxyType({policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal",
@@ -95,6 +101,7 @@ class ReceiveSession(asyncio.Protocol):
         self.partner_certificate = None
         self.protocol_errors = self.logon_failures = 0
         self.started = time.monotonic()
+        self._line_limit = LINE_LIMIT
         self._buffer = bytearray()
         self._reading, self._writing = True, True        # neither paused
         self._client_done = self._ended = self._closing_locally = self._counted = False
@@ -208,6 +215,7 @@ class ReceiveSession(asyncio.Protocol):
         if refusal:
             return self._end(refusal)
         self._counted = True
+        self._line_limit = LONG_LINE_LIMIT if self.connector.long_addresses_enabled else LINE_LIMIT
         self._inactivity_timeout = self.connector.connection_inactivity_timeout.total_seconds()
         self._inactivity = self.loop.call_later(self._inactivity_timeout, self._inactivity_check)
         self._deadline = self.loop.call_later(self.connector.connection_timeout.total_seconds(),
@@ -239,15 +247,16 @@ class ReceiveSession(asyncio.Protocol):
             self.transport.resume_reading()
 
     async def _read_line(self):
-        """The next line with its line ending; _TOO_LONG for a line over LINE_LIMIT (skipped whole); None when
-        nothing more comes (an unfinished last line is dropped)."""
+        """The next line with its line ending; _TOO_LONG for a line over the limit (LINE_LIMIT, or LONG_LINE_LIMIT
+        with LongAddressesEnabled; skipped whole); None when nothing more comes (an unfinished last line is
+        dropped)."""
         while not self._ended:
-            end = self._buffer.find(b"\n", 0, LINE_LIMIT)
+            end = self._buffer.find(b"\n", 0, self._line_limit)
             if end != -1:
                 line = bytes(self._buffer[:end + 1])
                 self._consume(end + 1)
                 return line
-            if len(self._buffer) >= LINE_LIMIT:
+            if len(self._buffer) >= self._line_limit:
                 return await self._skip_line()
             if self._client_done:
                 return None
@@ -265,12 +274,13 @@ class ReceiveSession(asyncio.Protocol):
 
     async def _read_data(self, content):
         """DATA's lines into `content`, dot-unstuffed, up to <CRLF>.<CRLF> and nothing else; True once that
-        arrived. Taken in runs of whole lines (a long line in parts), never one line at a time; a bare CR or
-        LF drops the content, but the reading goes on to the real end."""
-        at_line_start = True   # after the CRLF of the DATA command, of the previous run or of a line inside
+        arrived. Taken in runs of whole lines (a long line in parts), never one line at a time; a refused bare
+        CR or LF drops the content, but the reading goes on to the real end."""
+        line_start = b"\r\n"   # what ended the line before the next run: the DATA command's CRLF, b"" mid-line
+        bare_lf_taken = not self.connector.bare_linefeed_rejection_enabled
         while not self._ended:
             buffer = self._buffer
-            if at_line_start and buffer.startswith(b".\r\n"):
+            if line_start == b"\r\n" and buffer.startswith(b".\r\n"):
                 self._consume(3)
                 return True
             final = buffer.find(b"\r\n.\r\n")
@@ -282,8 +292,8 @@ class ReceiveSession(asyncio.Protocol):
             if cut:
                 run = buffer[:cut]
                 if content.refusal is None:
-                    _add_run(content, run, at_line_start)
-                at_line_start = run.endswith(b"\r\n")
+                    _add_run(content, run, line_start, bare_lf_taken)
+                line_start = b"\r\n" if run.endswith(b"\r\n") else b"\n" if run.endswith(b"\n") else b""
                 self._consume(cut + (3 if final != -1 else 0))
                 if final != -1:
                     return True
@@ -444,6 +454,10 @@ class ReceiveSession(asyncio.Protocol):
             extensions.append("AUTH PLAIN LOGIN")
         if connector.eight_bit_mime_enabled:
             extensions.append("8BITMIME")
+        if connector.long_addresses_enabled:
+            extensions.append("XLONGADDR")
+        if connector.orar_enabled:
+            extensions.append("XORAR")
         return extensions
 
     def _tls_offered(self):
@@ -563,6 +577,8 @@ class ReceiveSession(asyncio.Protocol):
             address, params, _ = policy.parse_path(arg[5:], allow_null=True)
         except policy.AddressError as error:
             return await self.protocol_error(error.reply)
+        if len(address) > self._address_limit():
+            return await self.protocol_error(ADDRESS_TOO_LONG)
         if address and self._domain_secure_required(policy.domain_of(address)):
             if not self._domain_secured(policy.domain_of(address)):
                 return await self.refuse(DOMAIN_SECURE_FAILED)
@@ -630,9 +646,11 @@ class ReceiveSession(asyncio.Protocol):
             address, params, tricks = policy.parse_path(arg[3:], postmaster=self.runtime.snapshot.postmaster_address)
         except policy.AddressError as error:
             return await self.protocol_error(error.reply)
-        options = [param for param in params if param.partition("=")[0].upper() in _DSN_RCPT_PARAMS]
-        if len(options) != len(params) or (options and not self.connector.delivery_status_notification_enabled):
-            return await self.refuse("555 5.5.4 Unsupported option")
+        if len(address) > self._address_limit():
+            return await self.protocol_error(ADDRESS_TOO_LONG)
+        options, refusal = self._rcpt_parameters(params)
+        if refusal:
+            return await self.refuse(refusal)
         if not policy.recipient_accepted(self.rights, self.runtime.snapshot.accepted_domains, address, tricks):
             return await self.refuse(UNABLE_TO_RELAY)
         if policy.recipient_unknown(self.principal, self.rights, self.runtime.snapshot, address):
@@ -645,6 +663,26 @@ class ReceiveSession(asyncio.Protocol):
         self.rcpt_tos.append(address)
         self.rcpt_options.append(tuple(options))
         await self.push("250 2.1.5 Recipient OK")
+
+    def _address_limit(self):
+        return LONG_ADDRESS_LIMIT if self.connector.long_addresses_enabled else ADDRESS_LIMIT
+
+    def _rcpt_parameters(self, params):
+        """(kept options, refusal) for the DSN parameters and, with OrarEnabled, ORAR (the Originator Requested
+        Alternate Recipient, kept with the recipient: ORAR=rfc822;address, or an X.400 address)."""
+        options = []
+        for param in params:
+            name, _, value = param.partition("=")
+            name = name.upper()
+            if name in _DSN_RCPT_PARAMS and self.connector.delivery_status_notification_enabled:
+                options.append(param)
+            elif name == "ORAR" and self.connector.orar_enabled and value:
+                if len(value) > self._address_limit():
+                    return [], ADDRESS_TOO_LONG
+                options.append(f"ORAR={value}")
+            else:
+                return [], "555 5.5.4 Unsupported option"
+        return options, None
 
     async def smtp_DATA(self, arg):
         if self.mail_from is None:
@@ -703,12 +741,18 @@ class ReceiveSession(asyncio.Protocol):
         self.mail_from, self.mail_options, self.rcpt_tos, self.rcpt_options = None, [], [], []
 
 
-def _add_run(content, run, at_line_start):
-    """One run of DATA's whole lines into `content`, dot-unstuffed; a bare CR or LF refuses the message."""
+def _add_run(content, run, line_start, bare_lf_taken):
+    """One run of DATA's whole lines into `content`, dot-unstuffed. A bare CR refuses the message; so does a bare
+    LF unless `bare_lf_taken`, and then still next to a line that is only a dot; a bare LF taken ends its line
+    (stored as CRLF). `line_start`: what ended the line before the run (b"" when the run goes on with one)."""
     line_endings = run.count(b"\r\n")
-    if run.count(b"\r") != line_endings or run.count(b"\n") != line_endings:
+    if run.count(b"\r") != line_endings:
         return content.drop(BARE_LINE_ENDING)
-    if at_line_start and run.startswith(b"."):
+    if run.count(b"\n") != line_endings or line_start == b"\n":
+        if not bare_lf_taken or _BARE_LF_NEXT_TO_DOT.search(line_start + run):
+            return content.drop(BARE_LINE_ENDING)
+        run = run.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if line_start and run.startswith(b"."):
         run = run[1:]
     content.add(run.replace(b"\r\n.", b"\r\n"))
 
