@@ -140,18 +140,20 @@ def test_the_audit_log_gives_the_organization_at_an_entry_and_the_script_back_to
     call_command("export_config", "--output", str(at_entry))
 
     ems("Set-SendConnector Internet -MaxMessageSize 20MB -Name 'Internet (renamed)' -Port 2525\n"
+        "Set-SendConnector 'Internet (renamed)' -Name 'Internet (renamed again)'\n"
+        "Set-ReceiveConnector 'HUB01\\Partner Inbound' -Name 'Partners'\n"
         "Remove-RemoteDomain Fabrikam -Confirm:$false\n"
         "Remove-RemoteDomain Woodgrove -Confirm:$false\n"
         "New-AcceptedDomain -Name Tailspin -DomainName tailspintoys.com\n"
-        "Set-ReceiveConnector 'HUB01\\Partner Inbound' -Banner '220 later' -PermissionGroups AnonymousUsers\n"
-        "Add-ADPermission 'HUB01\\Partner Inbound' -User 'Chris Ashton' -ExtendedRights ms-Exch-SMTP-Submit\n"
-        "Remove-ADPermission 'HUB01\\Partner Inbound' -User 'Chris Ashton' "
+        "Set-ReceiveConnector 'HUB01\\Partners' -Banner '220 later' -PermissionGroups AnonymousUsers\n"
+        "Add-ADPermission 'HUB01\\Partners' -User 'Chris Ashton' -ExtendedRights ms-Exch-SMTP-Submit\n"
+        "Remove-ADPermission 'HUB01\\Partners' -User 'Chris Ashton' "
         "-ExtendedRights ms-Exch-SMTP-Accept-Any-Sender -Confirm:$false\n"
         "Set-TransportConfig -MaxSendSize 30MB\n"
         "Remove-ForeignConnector 'Fax Gateway' -Confirm:$false", user=olga)
     assert run("diff_config", str(at_entry))[0] == 1
 
-    found = ems(f"Search-AdminAuditLog -Cmdlets New-RemoteDomain | Format-List Identity", user=olga)
+    found = ems("Search-AdminAuditLog -Cmdlets New-RemoteDomain | Format-List Identity", user=olga)
     assert f"Identity : {entry.pk}" in found
     then = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in ems(
         f"Get-OrganizationSnapshot {entry.pk} | Where-Object {{ $_.Identity -eq 'Internet' }} | Format-List",
@@ -160,7 +162,8 @@ def test_the_audit_log_gives_the_organization_at_an_entry_and_the_script_back_to
         "SendConnector", "12 MB (12,582,912 bytes)", "25")
 
     script = ems(f"Get-OrganizationSnapshot -AuditEntry {entry.pk} -ReturnScript", user=olga)
-    assert "Set-SendConnector 'Internet (renamed)'" not in script  # renamed back: the old object returns
+    assert "Set-SendConnector 'Internet (renamed again)' -Name 'Internet' -Port 25 -MaxMessageSize 12MB" in script
+    assert "Set-ReceiveConnector 'HUB01\\Partners' -Name 'Partner Inbound'" in script  # the linked connector's
     ems(script.replace("<password>", "secret"), user=olga)
     assert run("diff_config", str(at_entry)) == (
         0, "The configuration the script makes is the live configuration.\n")

@@ -45,17 +45,36 @@ def undo(state, schema, change):
         item = {"noun": schema.noun, "identity": identity, "key": entry_key(schema.noun, identity, values),
                 "values": values}
         return [*state, item]
-    return [_set_back(item, schema, before) if item["key"] == entry_key(schema.noun, identity, {}) else item
-            for item in state]
+    key = entry_key(schema.noun, identity, {})
+    state = [_set_back(item, schema, before) if item["key"] == key else item for item in state]
+    if identity is not None and "Name" in before:
+        state = _entries_renamed(state, schema, identity, _past_identity(identity, before))
+    return state
 
 
 def _set_back(item, schema, before):
     values = {**item["values"], **{name: text for name, text in before.items() if text != MASK}}
-    identity = item["identity"]
+    identity, renamed_from = item["identity"], item.get("renamed_from")
     if "Name" in before and identity is not None:  # renamed: the object had its old name
-        prefix, separator, _ = identity.rpartition("\\")
-        identity = f"{prefix}{separator}{before['Name']}"
-    return {**item, "identity": identity, "key": entry_key(schema.noun, identity, values), "values": values}
+        identity, renamed_from = _past_identity(identity, before), renamed_from or item["key"]
+    return {**item, "identity": identity, "key": entry_key(schema.noun, identity, values), "values": values,
+            **({"renamed_from": renamed_from} if renamed_from else {})}
+
+
+def _past_identity(identity, before):
+    """The identity under the name the object had (a receive connector's keeps its SERVER\\ part)."""
+    prefix, separator, _ = identity.rpartition("\\")
+    return f"{prefix}{separator}{before['Name']}"
+
+
+def _entries_renamed(state, schema, identity, past):
+    """The entries of a renamed object's lists (a receive connector's ADPermission entries) under the name it had."""
+    renamed = []
+    for item in state:
+        if KINDS_BY_NOUN[item["noun"]].entry_of == schema.noun and item["identity"] == identity:
+            item = {**item, "identity": past, "key": entry_key(item["noun"], past, item["values"])}
+        renamed.append(item)
+    return renamed
 
 
 def _readable(schema, shown):

@@ -72,19 +72,29 @@ class Script:
 def script_lines(source, target):
     """(secret variable lines, command lines) that turn the source state into the target state."""
     script, before, after = Script(), by_key(source), by_key(target)
-    gone = [item for item in source if item["key"] not in after]
+    renamed = {item["renamed_from"]: item for item in target if _renamed(item, before)}
+    gone = [item for item in source if item["key"] not in after and item["key"] not in renamed]
     for item in reversed(gone):
         if not KINDS_BY_NOUN[item["noun"]].remove_last:
             remove(script, item)
     for item in target:
         if item["key"] in before:
             change(script, before[item["key"]], item)
+        elif _renamed(item, before):  # Set- it under the name it has now, -Name giving the other one
+            change(script, before[item["renamed_from"]], item)
         else:
             create(script, item, before)
     for item in reversed(gone):
         if KINDS_BY_NOUN[item["noun"]].remove_last:
             remove(script, item)
     return script.secrets, script.lines
+
+
+def _renamed(item, before):
+    """Whether the target item is the source's object under another name (history.py says which), one Set- -Name
+    can rename."""
+    return (item["key"] not in before and item.get("renamed_from") in before
+            and not schema_of(item).param("Name").create_only)
 
 
 def schema_of(item):
@@ -97,7 +107,7 @@ def change(script, old, new):
               if text != old["values"].get(name) and not schema.param(name).create_only
               and not (name == "MakeDefault" and text == "False")}  # another domain's MakeDefault takes it
     if values:
-        script.command("Set", schema, new["identity"], values)
+        script.command("Set", schema, old["identity"], values)
 
 
 def create(script, item, before):

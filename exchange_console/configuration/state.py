@@ -32,6 +32,7 @@ class Kind:
     remove_last: bool = False  # removed after the creations (others may still use it until then)
     removable: bool = True     # whether the shell has a Remove- for it
     removed_by: tuple = ()     # an entry of a list (no identity of its own): Add- it, Remove- it with these
+    entry_of: str = ""         # the noun of the object whose list it is (its identity is that object's)
     audited: bool = True       # the admin audit log records its changes' properties (history.py undoes them)
 
     @property
@@ -88,7 +89,7 @@ KINDS = [
          .select_related("server")),
     Kind(AD_PERMISSION, lambda server: ReceiveConnectorPermission.objects.filter(
         connector__server__in=_servers(server)).select_related("connector__server", "mailbox"),
-        removed_by=("User", "ExtendedRights", "Deny")),
+        removed_by=("User", "ExtendedRights", "Deny"), entry_of=RECEIVE_CONNECTOR.noun),
     Kind(SEND_CONNECTOR, lambda server: _connectors_from(SendConnector, server)),
     Kind(FOREIGN_CONNECTOR, lambda server: _connectors_from(ForeignConnector, server)),
     Kind(MANAGEMENT_SCOPE, _not_per_server(ManagementScope.objects.all()), audited=False),
