@@ -2,9 +2,10 @@
 runs a script in a scratch configuration and compares it with the live one, and the admin audit log gives the
 organization as it was at an entry and the script that returns to it."""
 import io
+import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from exchange_console import services
 from exchange_console.accounts.models import AdminAuditEntry, RoleGroup
@@ -204,3 +205,12 @@ def test_it_exports_management_scopes_and_role_group_members(configured, olga, t
     ems("Remove-RoleGroupMember 'View-Only Organization Management' -Member kim -Confirm:$false", user=olga)
     assert run("diff_config", str(path)) == (1, "RoleGroupMember 'View-Only Organization Management': only in the "
                                                 "script\n    Member: kim\n    CustomConfigWriteScope: \n")
+
+
+def test_a_script_that_stops_is_reported_with_its_line_and_nothing_changes(hub, tmp_path):
+    path = tmp_path / "broken.ps1"
+    path.write_text("Set-TransportConfig -MaxSendSize 1MB\nSet-SendConnector Nowhere -Port 26\n")
+    with pytest.raises(CommandError, match=re.escape(f"At {path}:2 char:")) as refused:
+        call_command("diff_config", str(path))
+    assert refused.value.returncode == 2 and "'Nowhere' couldn't be found" in str(refused.value)
+    assert _config().max_send_size == 10 * 1024 * 1024

@@ -46,15 +46,16 @@ def install_commands(spec):
         yield f"manage.py install_server {server['name']} --role Hub --fqdn {server['fqdn']} --site \"{spec['site']}\""
 
 
-def scratch_state(spec, server_name=None, script=None):
-    """The state of a scratch configuration installed per spec, after the script (text) if one is given."""
+def scratch_state(spec, server_name=None, script=None, origin="script"):
+    """The state of a scratch configuration installed per spec, after the script (text) if one is given; its
+    errors name `origin` (the administrator's file) and the line."""
     with tempfile.TemporaryDirectory(prefix="exchange-scratch-") as folder:
         Path(folder, "spec.json").write_text(json.dumps(spec))
         arguments = [sys.executable, str(settings.BASE_DIR / "manage.py"), SCRATCH_COMMAND,
                      str(Path(folder, "spec.json"))]
         if script is not None:
             Path(folder, "config.ps1").write_text(script, encoding="utf-8")
-            arguments += ["--script", str(Path(folder, "config.ps1"))]
+            arguments += ["--script", str(Path(folder, "config.ps1")), "--origin", origin]
         if server_name:
             arguments += ["--server", server_name]
         done = subprocess.run(arguments, cwd=settings.BASE_DIR, env=_scratch_environment(folder),

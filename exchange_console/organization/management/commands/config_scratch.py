@@ -25,14 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("spec")
         parser.add_argument("--script")
         parser.add_argument("--server")
+        parser.add_argument("--origin", default="script", help="the script's name in error messages")
 
-    def handle(self, *args, spec, script=None, server=None, **options):
+    def handle(self, *args, spec, script=None, server=None, origin="script", **options):
         call_command("migrate", verbosity=0)
         if Organization.objects.exists():
             raise CommandError("config_scratch runs on an empty database only.")
         install(json.loads(Path(spec).read_text()))
         if script:
-            run_script(Path(script))
+            run_script(Path(script), origin)
         scope = TransportServer.objects.get(name=server) if server else None
         self.stdout.write(json.dumps(capture(scope)))
 
@@ -46,9 +47,9 @@ def install(spec):
         get_user_model().objects.create_user(username)  # no password: nobody signs in here
 
 
-def run_script(path):
+def run_script(path, origin):
     text = path.read_text(encoding="utf-8")
     try:
-        Session(Host(io.StringIO(), io.StringIO())).run(text, origin=str(path))
+        Session(Host(io.StringIO(), io.StringIO())).run(text, origin=origin)
     except ShellError as error:
-        raise CommandError(error.render(text, str(path))) from None
+        raise CommandError(error.render(text, origin)) from None

@@ -28,7 +28,8 @@ class Command(BaseCommand):
             raise CommandError(f"FILE: '{file}' can't be read: {error.strerror}.", returncode=2) from None
         server = hub_server(server)
         try:
-            scripted = scratch_state(installation(server), server.name if server else None, script=script)
+            scripted = scratch_state(installation(server), server.name if server else None, script=script,
+                                     origin=file)
         except ScratchError as error:
             raise CommandError(f"The script stopped before its end:\n{error}", returncode=2) from None
         lines = differences(capture(server), scripted)
