@@ -243,6 +243,26 @@ def test_it_draws_at_most_a_screenful_of_connectors_and_says_where_the_rest_are(
             in response.content.decode())
 
 
+def test_a_linked_connector_is_drawn_from_its_receive_connector(admin_client, hub):
+    inbound = ReceiveConnector.objects.get(server=hub, name="Default HUB01")
+    new_object(SEND_CONNECTOR, {"Name": "To DLP", "AddressSpaces": None, "LinkedReceiveConnector": inbound,
+                                "MaxMessageSize": "unlimited", "SmartHosts": "[192.0.2.20]",
+                                "DNSRoutingEnabled": False, "SourceTransportServers": "HUB01"})
+    picture = drawn(admin_client)
+    assert picture.text("Send connector: To DLP") == (
+        "Send connector: To DLP No address spaces Smart hosts: [192.0.2.20] Linked to HUB01\\Default HUB01")
+    assert picture.arrow("HUB01 Hub Transport", "Send connector: To DLP") == "linked"
+
+
+def test_an_edge_console_draws_its_own_server_in_the_perimeter(admin_client, db):
+    edge = setup.install_edge_server("EDGE01", "edge01.contoso.com", SITE, smtp_port=2025)
+    report(edge, {"0.0.0.0:2025": "Listening"})
+    picture = drawn(admin_client)
+    assert picture.clusters[-1] == "Perimeter network"
+    assert picture.text("EDGE01") == ("EDGE01 Edge Transport edge01.contoso.com Transport worker: Healthy "
+                                      "Default internal receive connector EDGE01 0.0.0.0:2025 Listening")
+
+
 def queries(client):
     with CaptureQueriesContext(connection) as captured:
         assert client.get(URL).status_code == 200

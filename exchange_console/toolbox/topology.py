@@ -272,10 +272,13 @@ class Drawing:
         flags = [flag for flag, on in (("Disabled", not connector.enabled), ("Scoped", connector.is_scoped_connector),
                                        ("Domain security (mutual TLS)", connector.domain_secure_enabled),
                                        ("TLS required", connector.require_tls)) if on]
-        if connector.linked_receive_connector_id:
-            flags.append(f"Linked to {connector.linked_receive_connector.identity}")
+        linked = connector.linked_receive_connector
+        if linked:
+            flags.append(f"Linked to {linked.identity}")
         self.connector(name, "Send connector", connector, network + flags)
         self.sources(name, connector, queued)
+        if linked and linked.server_id in self.servers:   # what that receive connector takes leaves by this one
+            self.graph.edge(f"server{linked.server_id}:receive{linked.pk}", name, label="<linked>", style="dotted")
         if connector.dns_routing_enabled:
             self.leaves(name, self.cloud("Internet", "DNS MX records"),
                         "mutual TLS" if connector.domain_secure_enabled else "")
