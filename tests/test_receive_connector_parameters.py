@@ -1,11 +1,13 @@
 """Receive connector parameters that change the SMTP dialogue (issue 15, point 5), against a real transport worker
 over raw sockets: BareLinefeedRejectionEnabled (Exchange's default $false takes a bare LF as a line ending, never
-as the end of DATA), LongAddressesEnabled (XLONGADDR: longer lines and addresses) and OrarEnabled (XORAR)."""
+as the end of DATA), LongAddressesEnabled (XLONGADDR: longer lines and addresses), OrarEnabled (XORAR) and
+ChunkingEnabled (CHUNKING: BDAT)."""
 import re
 import socket
 
 import pytest
 
+from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.organization.schemas import ACCEPTED_DOMAIN
 from exchange_console.services import new_object
 from tests.transport_helpers import (
@@ -29,7 +31,8 @@ def server(committed_db):
     # Mail for an ExternalRelay domain with no send connector stays in the queue store after categorizing.
     new_object(ACCEPTED_DOMAIN, {"Name": "Relay", "DomainName": "relay.example", "DomainType": "ExternalRelay"})
     new_receive_connector(server, "Default", f"{HOST}:{DEFAULT}", **ANONYMOUS)
-    new_receive_connector(server, "Long", f"{HOST}:{LONG}", LongAddressesEnabled=True, OrarEnabled=True, **ANONYMOUS)
+    new_receive_connector(server, "Long", f"{HOST}:{LONG}", LongAddressesEnabled=True, OrarEnabled=True,
+                          ChunkingEnabled=False, **ANONYMOUS)
     yield server
     remove_server_data(name)
 
@@ -99,3 +102,48 @@ def test_it_keeps_orar_with_the_recipient_where_enabled(worker, server):
     replies = dialogue(LONG, transaction(rcpt_parameters=orar) + b"Subject: orar\r\n\r\nbody\r\n.\r\nQUIT\r\n")
     assert replies[-2].startswith("250 2.6.0 ")
     assert stored(server, replies[-2])[0].rcpt_options == (("ORAR=rfc822;alternate@contoso.com",),)
+
+
+def bdat(*chunks):
+    """BDAT commands for `chunks`, the last one marked LAST."""
+    return b"".join(f"BDAT {len(chunk)}{' LAST' if i == len(chunks) - 1 else ''}\r\n".encode() + chunk
+                    for i, chunk in enumerate(chunks))
+
+
+def extensions(replies):
+    return [reply[4:] for reply in replies if reply.startswith(("250-", "250 "))]
+
+
+ENVELOPE = b"EHLO client.example.com\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@relay.example>\r\n"
+
+
+def test_it_takes_a_message_in_bdat_chunks_where_chunking_is_enabled(worker, server):
+    ehlo = dialogue(DEFAULT, b"EHLO client.example.com\r\nQUIT\r\n")
+    assert "CHUNKING" in extensions(ehlo) and "BINARYMIME" not in extensions(ehlo)
+    body = b"Subject: chunks\r\n\r\n.a line with a dot\r\nsplit across chu"
+    replies = dialogue(DEFAULT, ENVELOPE + bdat(body, b"nks\r\n.\r\nQUIT\r\nbare\nend") + b"QUIT\r\n")
+    assert replies[-3] == f"250 2.0.0 CHUNK received OK, {len(body)} octets"
+    assert replies[-2].startswith("250 2.6.0 ")
+    _, content = stored(server, replies[-2])
+    # counted, never read as commands; dots are not stuffed; the bare LF is a line ending; a last CRLF is added
+    assert content.endswith(b"Subject: chunks\r\n\r\n.a line with a dot\r\nsplit across chunks\r\n.\r\nQUIT\r\n"
+                            b"bare\r\nend\r\n")
+
+
+def test_it_refuses_bdat_without_recipients_and_skips_its_octets(worker):
+    replies = dialogue(DEFAULT, b"EHLO client.example.com\r\nMAIL FROM:<a@example.com>\r\n"
+                                + bdat(b"RSET\r\n") + b"QUIT\r\n")
+    assert replies[-2:] == ["503 5.5.2 Need rcpt command", "221 2.0.0 Service closing transmission channel"]
+
+
+def test_it_refuses_a_bare_cr_in_bdat_chunks(worker):
+    replies = dialogue(DEFAULT, ENVELOPE + bdat(b"Subject: s\r\n\r\none\rtwo\r\n") + b"QUIT\r\n")
+    assert replies[-2:] == [BARE_LINE_ENDING, "221 2.0.0 Service closing transmission channel"]
+
+
+def test_it_offers_no_chunking_where_it_is_disabled(worker, server):
+    connector = ReceiveConnector.objects.get(server=server, name="Long")
+    assert connector.chunking_enabled is False
+    replies = dialogue(LONG, ENVELOPE + bdat(b"Subject: s\r\n\r\nbody\r\n") + b"QUIT\r\n")
+    assert "CHUNKING" not in extensions(replies)
+    assert replies[-2:] == ["500 5.3.3 Unrecognized command", "221 2.0.0 Service closing transmission channel"]

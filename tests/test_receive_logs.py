@@ -137,7 +137,7 @@ def test_it_logs_the_whole_dialogue_in_sequence(worker, server):
     assert events[3:] == [
         ("<", "ehlo client.example.com", ""),
         (">", "250  rg.contoso.com Hello [127.0.0.52] SIZE 10485760 PIPELINING DSN ENHANCEDSTATUSCODES STARTTLS "
-              "8BITMIME", ""),
+              "8BITMIME CHUNKING", ""),
         ("<", "mail FROM:<a@example.com> size=59", ""),
         (">", "250 2.1.0 Sender OK", ""),
         ("<", "rcpt TO:<b@contoso.com>", ""),

@@ -77,7 +77,7 @@ def _connectors(server):
     add(server, "Partner", f"{HOST}:{PARTNER}", PermissionGroups="Partners", DomainSecureEnabled=True)
     add(server, "Plain", f"{HOST}:{PLAIN}", PermissionGroups="AnonymousUsers", SizeEnabled="Disabled",
         PipeliningEnabled=False, DeliveryStatusNotificationEnabled=False, EnhancedStatusCodesEnabled=False,
-        EightBitMimeEnabled=False, AuthMechanism="None")
+        EightBitMimeEnabled=False, ChunkingEnabled=False, AuthMechanism="None")
     add(server, "Nobody", f"{HOST}:{CUSTOM}")
 
 
@@ -123,7 +123,7 @@ def test_it_greets_with_the_fqdn_in_exchanges_banner_and_ehlo(worker):
     with Client(HOST, CLIENT) as client:
         assert client.welcome.decode().startswith("rp.contoso.com Microsoft ESMTP MAIL Service ready at ")
         assert ehlo_lines(client) == ["rp.contoso.com Hello [127.0.0.1]", "SIZE 10485760", "PIPELINING", "DSN",
-                                      "ENHANCEDSTATUSCODES", "STARTTLS", "8BITMIME"]
+                                      "ENHANCEDSTATUSCODES", "STARTTLS", "8BITMIME", "CHUNKING"]
 
 
 def test_it_advertises_only_the_extensions_the_connector_enables(worker):

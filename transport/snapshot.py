@@ -49,6 +49,7 @@ class ReceiveConnectorConfig:
     # Add-ADPermission entries: (principal in lowercase, a mailbox user's by its address; extended right; deny)
     permissions: tuple = ()
     bare_linefeed_rejection_enabled: bool = False
+    chunking_enabled: bool = False         # CHUNKING: BDAT
     long_addresses_enabled: bool = False   # XLONGADDR: 8,000-character lines, addresses up to 1,860
     orar_enabled: bool = False             # XORAR: RCPT TO's ORAR parameter
 
@@ -263,6 +264,7 @@ def _connector_config(connector, server):
         permissions=tuple((entry.principal.lower(), entry.extended_right, entry.deny)
                           for entry in connector.permissions.all()),
         bare_linefeed_rejection_enabled=connector.bare_linefeed_rejection_enabled,
+        chunking_enabled=connector.chunking_enabled,
         long_addresses_enabled=connector.long_addresses_enabled, orar_enabled=connector.orar_enabled,
     )
 

@@ -287,10 +287,9 @@ def receive_notes(connector):
         yield "TlsDomainCapabilities", HYBRID
     if connector.orar_enabled:
         yield "OrarEnabled", "ORAR is accepted in RCPT TO and kept with the recipient, but no X.400 delivery uses it"
-    if connector.chunking_enabled:
-        yield "ChunkingEnabled", "CHUNKING (BDAT) isn't offered here; clients send with DATA"
     if connector.binary_mime_enabled:
-        yield "BinaryMimeEnabled", "BINARYMIME isn't offered here: it needs BDAT, and mail is relayed with DATA"
+        yield ("BinaryMimeEnabled", "BINARYMIME isn't offered here: mail is relayed with DATA, which can't carry binary "
+                                    "content")
 
 
 class TlsDomainCapabilities(p.MultiValued):

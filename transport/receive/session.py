@@ -73,7 +73,9 @@ _REFUSAL_REASONS = MappingProxyType({
     TOO_MANY_FROM_SOURCE: "MaxInboundConnectionPerSource", RATE_EXCEEDED: "MessageRateLimit",
     TOO_MANY_ERRORS: "TooManyErrors"})
 _ENHANCED_CODE = re.compile(r"^(\d{3}[ -])\d\.\d{1,3}\.\d{1,3} ")
-_COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "STARTTLS", "AUTH", "HELP")
+_COMMANDS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "STARTTLS", "AUTH",
+             "HELP")
+_BDAT = re.compile(r"^(\d{1,10})( +LAST)? *$", re.IGNORECASE)
 # Arguments that end up in the Received header, the envelope and the logs: no control characters.
 _CHECKED_COMMANDS, _CONTROL = ("HELO", "EHLO", "MAIL", "RCPT"), re.compile("[\x00-\x1f\x7f]")
 _DSN_MAIL_PARAMS, _DSN_RCPT_PARAMS = ("RET", "ENVID"), ("NOTIFY", "ORCPT")
@@ -102,6 +104,7 @@ class ReceiveSession(asyncio.Protocol):
         self.protocol_errors = self.logon_failures = 0
         self.started = time.monotonic()
         self._line_limit = LINE_LIMIT
+        self._chunked = None   # the message BDAT chunks are bringing, once the first came
         self._buffer = bytearray()
         self._reading, self._writing = True, True        # neither paused
         self._client_done = self._ended = self._closing_locally = self._counted = False
@@ -188,6 +191,8 @@ class ReceiveSession(asyncio.Protocol):
             self.transport.close()
             if self.transport.get_write_buffer_size():   # a client that doesn't read its last replies
                 self.loop.call_later(CLOSE_GRACE, self.transport.abort)
+        if self._chunked is not None:
+            self._chunked.content.discard()
         if self._counted:
             self.service.connection_closed(self.connector, self.client_ip)
         if self.connector is not None:
@@ -454,6 +459,8 @@ class ReceiveSession(asyncio.Protocol):
             extensions.append("AUTH PLAIN LOGIN")
         if connector.eight_bit_mime_enabled:
             extensions.append("8BITMIME")
+        if connector.chunking_enabled:
+            extensions.append("CHUNKING")
         if connector.long_addresses_enabled:
             extensions.append("XLONGADDR")
         if connector.orar_enabled:
@@ -689,6 +696,8 @@ class ReceiveSession(asyncio.Protocol):
             return await self.protocol_error("503 5.5.2 Need mail command")
         if not self.rcpt_tos:
             return await self.protocol_error("503 5.5.2 Need rcpt command")
+        if self._chunked is not None:
+            return await self.protocol_error("503 5.5.1 DATA can't follow BDAT")
         await self.push("354 Start mail input; end with <CRLF>.<CRLF>")
         content = MessageContent(self.runtime.store, self._size_limit(), self.connector.max_header_size)
         try:
@@ -696,6 +705,55 @@ class ReceiveSession(asyncio.Protocol):
                 await self._message_received(content)
         finally:
             content.discard()   # a refused or abandoned message's spool; a stored one's was copied
+
+    async def smtp_BDAT(self, arg):
+        """CHUNKING (RFC 3030): the chunk's octets follow the command line, counted, never read as commands; the
+        chunk marked LAST ends the message, which is then refused or stored as DATA's would be."""
+        match = _BDAT.match(arg)
+        if match is None:   # no size to skip by: what follows can't be told from commands
+            return self._end("501 5.5.4 Invalid arguments")
+        refusal = self._bdat_refusal()
+        if refusal is None and self._chunked is None:
+            content = MessageContent(self.runtime.store, self._size_limit(), self.connector.max_header_size)
+            self._chunked = _ChunkedContent(content, not self.connector.bare_linefeed_rejection_enabled)
+        sink = self._chunked.add if refusal is None else None
+        if not await self._read_chunk(int(match.group(1)), sink):
+            return
+        if refusal is not None:
+            return await self.protocol_error(refusal)
+        if not match.group(2):
+            return await self.push(f"250 2.0.0 CHUNK received OK, {match.group(1)} octets")
+        chunked, self._chunked = self._chunked, None
+        try:
+            chunked.end()
+            await self._message_received(chunked.content)
+        finally:
+            chunked.content.discard()
+
+    def _bdat_refusal(self):
+        if not self.connector.chunking_enabled or not self.extended_smtp:
+            return "500 5.3.3 Unrecognized command"
+        if self.mail_from is None:
+            return "503 5.5.2 Need mail command"
+        if not self.rcpt_tos:
+            return "503 5.5.2 Need rcpt command"
+        return None
+
+    async def _read_chunk(self, size, sink):
+        """Exactly `size` octets from the client, handed to `sink` as they arrive (dropped without one); False if
+        the session ended first."""
+        while size:
+            if self._buffer:
+                piece = bytes(self._buffer[:size])
+                self._consume(len(piece))
+                size -= len(piece)
+                if sink is not None:
+                    sink(piece)
+            elif self._ended or self._client_done:
+                return False
+            else:
+                await self._wait()
+        return True
 
     async def _message_received(self, content):
         """The final dot arrived: refuse the message, or store it and say so."""
@@ -739,19 +797,56 @@ class ReceiveSession(asyncio.Protocol):
 
     def _reset_transaction(self):
         self.mail_from, self.mail_options, self.rcpt_tos, self.rcpt_options = None, [], [], []
+        if self._chunked is not None:
+            self._chunked.content.discard()
+            self._chunked = None
 
 
-def _add_run(content, run, line_start, bare_lf_taken):
-    """One run of DATA's whole lines into `content`, dot-unstuffed. A bare CR refuses the message; so does a bare
-    LF unless `bare_lf_taken`, and then still next to a line that is only a dot; a bare LF taken ends its line
-    (stored as CRLF). `line_start`: what ended the line before the run (b"" when the run goes on with one)."""
+class _ChunkedContent:
+    """BDAT chunks into a MessageContent, whole lines at a time (a line may span chunks), with DATA's rules for line
+    endings (a bare CR refuses the message; a bare LF ends a line unless the connector refuses it) and no
+    dot-stuffing: a chunk is counted, so a dot is only a dot."""
+
+    def __init__(self, content, bare_lf_taken):
+        self.content, self.bare_lf_taken = content, bare_lf_taken
+        self.pending, self.line_start = bytearray(), b"\r\n"
+
+    def add(self, piece):
+        self.pending += piece
+        cut = self.pending.rfind(b"\n") + 1
+        if not cut and len(self.pending) >= READ_BUFFER:   # a long line, in parts (never split inside a CRLF)
+            cut = len(self.pending) - self.pending.endswith(b"\r")
+        if cut:
+            self._add(bytes(self.pending[:cut]))
+            del self.pending[:cut]
+
+    def end(self):
+        """The LAST chunk came: an unfinished last line gets its CRLF, as DATA's content always ends with one (the
+        session ends the content itself, as DATA's)."""
+        if self.pending:
+            self._add(bytes(self.pending) + b"\r\n")
+            self.pending.clear()
+
+    def _add(self, run):
+        if self.content.refusal is None:
+            _add_run(self.content, run, self.line_start, self.bare_lf_taken, dot_stuffed=False)
+        self.line_start = b"\r\n" if run.endswith(b"\r\n") else b"\n" if run.endswith(b"\n") else b""
+
+
+def _add_run(content, run, line_start, bare_lf_taken, dot_stuffed=True):
+    """One run of whole lines into `content`, dot-unstuffed when `dot_stuffed` (DATA's). A bare CR refuses the
+    message; so does a bare LF unless `bare_lf_taken`, and in DATA then still next to a line that is only a dot; a
+    bare LF taken ends its line (stored as CRLF). `line_start`: what ended the line before the run (b"" when the
+    run goes on with one)."""
     line_endings = run.count(b"\r\n")
     if run.count(b"\r") != line_endings:
         return content.drop(BARE_LINE_ENDING)
     if run.count(b"\n") != line_endings or line_start == b"\n":
-        if not bare_lf_taken or _BARE_LF_NEXT_TO_DOT.search(line_start + run):
+        if not bare_lf_taken or (dot_stuffed and _BARE_LF_NEXT_TO_DOT.search(line_start + run)):
             return content.drop(BARE_LINE_ENDING)
         run = run.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if not dot_stuffed:
+        return content.add(run)
     if line_start and run.startswith(b"."):
         run = run[1:]
     content.add(run.replace(b"\r\n.", b"\r\n"))
