@@ -167,6 +167,28 @@ def test_the_transport_settings_dialog_lists_and_saves_the_internal_smtp_servers
     assert config.internal_smtp_servers == ["10.0.0.5", "192.168.1.0/24"]
 
 
+def test_the_remote_domain_and_transport_settings_dialogs_set_exchanges_other_parameters(admin_client, hub):
+    domain = RemoteDomain.objects.get(domain_name="*")
+    page = text(admin_client.get(dialog_url("remote-domain", domain)))
+    assert "Allow external out-of-office messages only" in page and "Saved, but without effect here:" in page
+    data = dialog_data("remote-domain", domain, action="ok", AllowedOOFType="ExternalLegacy",
+                       TNEFEnabled="False", NonMimeCharacterSet="utf-8")
+    response = admin_client.post(dialog_url("remote-domain", domain), data)
+    assert response.status_code == 302, errors(response)
+    domain.refresh_from_db()
+    assert (domain.allowed_oof_type, domain.tnef_enabled, domain.non_mime_character_set) == (
+        "ExternalLegacy", False, "utf-8")
+    config = TransportConfig.objects.get()
+    data = dialog_data("transport-config", config, action="ok", ExternalDsnSendHtml="",
+                       **rows("GenerateCopyOfDSNFor", {"value": ["5.7.1", "5.7.2"]}))
+    response = admin_client.post(dialog_url("transport-config", config), data)
+    assert response.status_code == 302, errors(response)
+    config.refresh_from_db()
+    assert (config.generate_copy_of_dsn_for, config.external_dsn_send_html) == (["5.7.1", "5.7.2"], False)
+    page = admin_client.get(dialog_url("transport-config", config)).content.decode()
+    assert "Xexch50Enabled: no XEXCH50 (no Exchange 2003 servers)" in page
+
+
 def test_a_mailbox_password_is_changed_only_when_typed(admin_client, hub):
     mailbox = new_object(MAILBOX, {"Name": "Kim", "PrimarySmtpAddress": "kim@contoso.com", "Password": "first one"})
     admin_client.post(dialog_url("mailbox", mailbox), dialog_data("mailbox", mailbox, action="ok"))

@@ -267,9 +267,11 @@ def test_it_refuses_a_client_receive_connector_on_an_edge(organization):
 def test_it_sets_transport_limits_and_shows_them(hub):
     ems("Set-TransportConfig -MaxSendSize 20MB -MaxReceiveSize 25MB -MaxRecipientEnvelopeLimit unlimited")
     assert lines(ems("Get-TransportConfig | Format-List Max*")) == [
-        "MaxSendSize               : 20 MB (20,971,520 bytes)",
-        "MaxReceiveSize            : 25 MB (26,214,400 bytes)",
-        "MaxRecipientEnvelopeLimit : Unlimited"]
+        "MaxSendSize                : 20 MB (20,971,520 bytes)",
+        "MaxReceiveSize             : 25 MB (26,214,400 bytes)",
+        "MaxRecipientEnvelopeLimit  : Unlimited",
+        "MaxDumpsterSizePerDatabase : 18 MB (18,874,368 bytes)",
+        "MaxDumpsterTime            : 7.00:00:00"]
 
 
 def test_it_sets_retry_and_limits_as_the_set_transport_server_example_does(hub):

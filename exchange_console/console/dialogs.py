@@ -129,14 +129,30 @@ ACCEPTED_DOMAIN_TABS = (
                  F("MakeDefault", "Set as default"))),
 )
 
+OOF_TYPES = {
+    "None": "Allow none",
+    "External": "Allow external out-of-office messages only",
+    "ExternalLegacy": "Allow external out-of-office messages, and out-of-office messages set by Outlook 2003 or "
+                      "earlier clients or sent by Exchange Server 2003 or earlier servers",
+    "InternalLegacy": "Allow internal out-of-office messages, and out-of-office messages set by Outlook 2003 or "
+                      "earlier clients or sent by Exchange Server 2003 or earlier servers",
+}
+TNEF = {"": "Determined by individual user settings", "True": "Always use", "False": "Never use"}
+
 REMOTE_DOMAIN_TABS = (
-    ("General", (F("Name", "Name:"), F("DomainName", "Domain name:"), F("IsInternal", "This is an internal domain"))),
+    ("General", (F("Name", "Name:"), F("DomainName", "Domain name:"), F("IsInternal", "This is an internal domain"),
+                 F("AllowedOOFType", "Out-of-office message types delivered to this remote domain:", OOF_TYPES,
+                   radio=True))),
     ("Format of original message sent as attachment to journal report", (
         F("AutoReplyEnabled", "Allow automatic replies"), F("AutoForwardEnabled", "Allow automatic forward"),
         F("DeliveryReportEnabled", "Allow delivery reports"), F("NDREnabled", "Allow non-delivery reports"),
+        F("NDRDiagnosticInfoEnabled", "Include diagnostic information in non-delivery reports"),
+        F("DisplaySenderName", "Display sender's name on messages"),
         F("ContentType", "Exchange rich-text format / MIME:", {
             "MimeHtmlText": "MIME HTML and text", "MimeHtml": "MIME HTML", "MimeText": "MIME text"}),
-        F("CharacterSet", "MIME character set:"), F("LineWrapSize", "Line wrap size:"))),
+        F("TNEFEnabled", "Exchange rich-text format:", TNEF, radio=True),
+        F("CharacterSet", "MIME character set:"), F("NonMimeCharacterSet", "Non-MIME character set:"),
+        F("LineWrapSize", "Line wrap size:"), NOT_APPLIED)),
 )
 
 TRANSPORT_CONFIG_TABS = (
@@ -146,7 +162,21 @@ TRANSPORT_CONFIG_TABS = (
     ("Message Delivery", (F("TLSReceiveDomainSecureList", "Receive domain secure (TLS) domains:", help="Domain"),
                           F("TLSSendDomainSecureList", "Send domain secure (TLS) domains:", help="Domain"),
                           F("InternalSMTPServers", "IP addresses of internal SMTP servers:",
-                            help="IP address, range (a-b) or CIDR"))),
+                            help="IP address, range (a-b) or CIDR"),
+                          F("GenerateCopyOfDSNFor", "Send a copy of non-delivery reports with these DSN codes to "
+                                                    "the postmaster mailbox:", help="DSN code, e.g. 5.7.1"))),
+    ("Delivery Status Notifications", tuple(
+        F(f"{scope}{name}", f"{scope} {words}")
+        for scope in ("External", "Internal")
+        for name, words in (("DsnSendHtml", "DSNs in HTML"),
+                            ("DsnMaxMessageAttachSize", "DSNs: attach the original message up to:"),
+                            ("DsnReportingAuthority", "DSNs' reporting authority (domain):"),
+                            ("DelayDsnEnabled", "delay DSNs enabled")))),
+    ("Transport Dumpster and Shadow Redundancy", (
+        F("MaxDumpsterSizePerDatabase", "Maximum size per database:"),
+        F("MaxDumpsterTime", "Maximum retention time:"),
+        F("ShadowRedundancyEnabled", "Enable shadow redundancy"),
+        F("JournalingReportNdrTo", "Send undeliverable journal reports to:"), NOT_APPLIED)),
 )
 
 TRANSPORT_SERVER_TABS = (
@@ -167,9 +197,14 @@ TRANSPORT_SERVER_TABS = (
         for part, words in (("Path", "path"), ("MaxAge", "maximum age"),
                             ("MaxDirectorySize", "maximum directory size"), ("MaxFileSize", "maximum file size"))
     ) + (F("MessageTrackingLogEnabled", "Enable message tracking log"),
-         F("RootDropDirectoryPath", "Root drop directory path:"))),
-    ("Internal DNS Lookups", (F("InternalDNSServers", "Use these DNS servers:", help="IP address"),)),
-    ("External DNS Lookups", (F("ExternalDNSServers", "Use these DNS servers:", help="IP address"),)),
+         F("MessageTrackingLogSubjectLoggingEnabled", "Enable message subject logging in message tracking log"),
+         F("ConnectivityLogEnabled", "Enable connectivity logging"),
+         F("ConnectivityLogPath", "Connectivity log path:"),
+         F("RootDropDirectoryPath", "Root drop directory path:"), NOT_APPLIED)),
+    ("Internal DNS Lookups", (F("InternalDNSAdapterEnabled", "Use network card DNS settings"),
+                              F("InternalDNSServers", "Use these DNS servers:", help="IP address"))),
+    ("External DNS Lookups", (F("ExternalDNSAdapterEnabled", "Use network card DNS settings"),
+                              F("ExternalDNSServers", "Use these DNS servers:", help="IP address"))),
 )
 
 MAILBOX_TABS = (
@@ -185,6 +220,20 @@ EDGE_SUBSCRIPTION_TABS = (
                          F("LastRecipientSync", "Last recipient synchronization:"),
                          F("LastSyncResult", "Result:"), F("FailureDetails", "Failure details:"))),
 )
+
+def with_advanced(schema, tabs, title="Advanced"):
+    """The EMC's tabs, and one more with the parameters the EMC sets only from the shell (each labelled with its
+    Exchange name), so that every parameter has a place in the console."""
+    placed = {spec.name for _, specs in tabs for spec in specs}
+    rest = tuple(F(param.name, f"{param.name}:") for param in schema.params
+                 if param.settable and not param.create_only and param.shown and param.name not in placed)
+    return tabs + ((title, rest),) if rest else tabs
+
+
+ACCEPTED_DOMAIN_TABS = with_advanced(ACCEPTED_DOMAIN, ACCEPTED_DOMAIN_TABS)
+REMOTE_DOMAIN_TABS = with_advanced(REMOTE_DOMAIN, REMOTE_DOMAIN_TABS)
+TRANSPORT_CONFIG_TABS = with_advanced(TRANSPORT_CONFIG, TRANSPORT_CONFIG_TABS)
+TRANSPORT_SERVER_TABS = with_advanced(TRANSPORT_SERVER, TRANSPORT_SERVER_TABS)
 
 TABS = {
     SEND_CONNECTOR.noun: SEND_CONNECTOR_TABS, RECEIVE_CONNECTOR.noun: RECEIVE_CONNECTOR_TABS,

@@ -18,6 +18,7 @@ from exchange_console.lib.servers import celery_queue
 MB = 1024 * 1024
 HEARTBEATS_MISSED = 3   # a worker silent for this many of its heartbeat intervals is taken as gone
 HEALTHY = "Healthy"
+NULL_GUID = "00000000-0000-0000-0000-000000000000"
 
 
 class ConfigObject(models.Model):
@@ -43,6 +44,15 @@ class Organization(ConfigObject):
     name = models.CharField(max_length=64, unique=True)
 
 
+def default_dsn_copy_codes():
+    """GenerateCopyOfDSNFor as Exchange 2010 installs it."""
+    return ["5.4.8", "5.4.6", "5.4.4", "5.2.4", "5.2.0", "5.1.4"]
+
+
+def default_supervision_tags():
+    return ["Reject", "Allow"]
+
+
 class TransportConfig(ConfigObject):
     """Get-/Set-TransportConfig: organization-wide transport settings (one row)."""
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="transport_config")
@@ -55,6 +65,40 @@ class TransportConfig(ConfigObject):
     # IP addresses and ranges of the organization's own SMTP servers in front of or beside the Edge (a DLP or
     # anti-spam appliance): what an Edge relays for like for its Hubs.
     internal_smtp_servers = models.JSONField(default=list, blank=True)
+
+    # Delivery status notifications (transport/dsn.py, transport/reports.py). External: about messages from or
+    # to outside the organization; Internal: between its own senders and recipients.
+    generate_copy_of_dsn_for = models.JSONField(default=default_dsn_copy_codes, blank=True)
+    external_dsn_send_html = models.BooleanField(default=True)
+    internal_dsn_send_html = models.BooleanField(default=True)
+    external_dsn_max_message_attach_size = models.BigIntegerField(default=10 * MB)
+    internal_dsn_max_message_attach_size = models.BigIntegerField(default=10 * MB)
+    external_dsn_reporting_authority = models.CharField(max_length=255, blank=True, default="")
+    internal_dsn_reporting_authority = models.CharField(max_length=255, blank=True, default="")
+    external_delay_dsn_enabled = models.BooleanField(default=True)
+    internal_delay_dsn_enabled = models.BooleanField(default=True)
+    dsn_conversion_mode = models.CharField(max_length=16, default="UseExchangeDSNs")
+    external_dsn_default_language = models.CharField(max_length=16, blank=True, default="")
+    internal_dsn_default_language = models.CharField(max_length=16, blank=True, default="")
+    external_dsn_language_detection_enabled = models.BooleanField(default=True)
+    internal_dsn_language_detection_enabled = models.BooleanField(default=True)
+    # Stored for Exchange's scripts; the features behind them are not part of this transport (Get- says so).
+    journaling_report_ndr_to = models.CharField(max_length=320, blank=True, default="")
+    voicemail_journaling_enabled = models.BooleanField(default=True)
+    legacy_journaling_migration_enabled = models.BooleanField(default=False)
+    shadow_redundancy_enabled = models.BooleanField(default=True)
+    shadow_heartbeat_retry_count = models.IntegerField(default=12)
+    shadow_heartbeat_timeout_interval = models.DurationField(default=timedelta(minutes=15))
+    shadow_message_auto_discard_interval = models.DurationField(default=timedelta(days=2))
+    max_dumpster_size_per_database = models.BigIntegerField(default=18 * MB)
+    max_dumpster_time = models.DurationField(default=timedelta(days=7))
+    clear_categories = models.BooleanField(default=True)
+    rfc2231_encoding_enabled = models.BooleanField(default=False)
+    header_promotion_mode_setting = models.CharField(max_length=16, default="NoCreate")
+    convert_disclaimer_wrapper_to_eml = models.BooleanField(default=False)
+    supervision_tags = models.JSONField(default=default_supervision_tags, blank=True)
+    verify_secure_submit_enabled = models.BooleanField(default=False)
+    xexch50_enabled = models.BooleanField(default=True)
 
     name = "Transport Settings"
 
@@ -160,6 +204,60 @@ class TransportServer(ConfigObject):
     message_tracking_log_max_directory_size = models.BigIntegerField(null=True, default=1000 * MB)
     message_tracking_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
     root_drop_directory_path = models.CharField(max_length=260, blank=True, default="")
+    message_tracking_log_subject_logging_enabled = models.BooleanField(default=True)
+    # Set-TransportServer's other Exchange 2010 parameters: stored and shown; those this transport doesn't act on
+    # are listed by TRANSPORT_SERVER_NOT_APPLIED in schemas.py (Get- and the console say so).
+    external_ip_address = models.CharField(max_length=45, blank=True, default="")
+    external_dns_adapter_enabled = models.BooleanField(default=True)
+    internal_dns_adapter_enabled = models.BooleanField(default=True)
+    external_dns_adapter_guid = models.CharField(max_length=36, default=NULL_GUID)
+    internal_dns_adapter_guid = models.CharField(max_length=36, default=NULL_GUID)
+    external_dns_protocol_option = models.CharField(max_length=12, default="Any")
+    internal_dns_protocol_option = models.CharField(max_length=12, default="Any")
+    intra_org_connector_protocol_logging_level = models.CharField(max_length=8, default="None")
+    intra_org_connector_smtp_max_messages_per_connection = models.IntegerField(default=20)
+    max_connection_rate_per_minute = models.IntegerField(default=1200)
+    max_concurrent_mailbox_deliveries = models.IntegerField(default=20)
+    max_concurrent_mailbox_submissions = models.IntegerField(default=20)
+    poison_message_detection_enabled = models.BooleanField(default=True)
+    poison_threshold = models.IntegerField(default=2)
+    queue_max_idle_time = models.DurationField(default=timedelta(minutes=3))
+    pickup_directory_path = models.CharField(max_length=260, blank=True, default="TransportRoles/Pickup")
+    pickup_directory_max_header_size = models.BigIntegerField(default=64 * 1024)
+    pickup_directory_max_messages_per_minute = models.IntegerField(default=100)
+    pickup_directory_max_recipients_per_message = models.IntegerField(default=100)
+    replay_directory_path = models.CharField(max_length=260, blank=True, default="TransportRoles/Replay")
+    connectivity_log_enabled = models.BooleanField(default=True)
+    connectivity_log_path = models.CharField(max_length=260, blank=True, default="TransportRoles/Logs/Connectivity")
+    connectivity_log_max_age = models.DurationField(default=timedelta(days=30))
+    connectivity_log_max_directory_size = models.BigIntegerField(null=True, default=1000 * MB)
+    connectivity_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
+    routing_table_log_path = models.CharField(max_length=260, blank=True, default="TransportRoles/Logs/Routing")
+    routing_table_log_max_age = models.DurationField(default=timedelta(days=7))
+    routing_table_log_max_directory_size = models.BigIntegerField(null=True, default=50 * MB)
+    pipeline_tracing_enabled = models.BooleanField(default=False)
+    pipeline_tracing_path = models.CharField(max_length=260, blank=True,
+                                             default="TransportRoles/Logs/PipelineTracing")
+    pipeline_tracing_sender_address = models.CharField(max_length=320, blank=True, default="")
+    content_conversion_tracing_enabled = models.BooleanField(default=False)
+    server_statistics_log_path = models.CharField(max_length=260, blank=True,
+                                                  default="TransportRoles/Logs/ServerStats")
+    server_statistics_log_max_age = models.DurationField(default=timedelta(days=30))
+    server_statistics_log_max_directory_size = models.BigIntegerField(null=True, default=250 * MB)
+    server_statistics_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
+    active_user_statistics_log_path = models.CharField(max_length=260, blank=True,
+                                                       default="TransportRoles/Logs/ActiveUsersStats")
+    active_user_statistics_log_max_age = models.DurationField(default=timedelta(days=30))
+    active_user_statistics_log_max_directory_size = models.BigIntegerField(null=True, default=250 * MB)
+    active_user_statistics_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
+    irm_log_enabled = models.BooleanField(default=True)
+    irm_log_path = models.CharField(max_length=260, blank=True, default="Logging/IRMLogs")
+    irm_log_max_age = models.DurationField(default=timedelta(days=30))
+    irm_log_max_directory_size = models.BigIntegerField(null=True, default=250 * MB)
+    irm_log_max_file_size = models.BigIntegerField(null=True, default=10 * MB)
+    antispam_agents_enabled = models.BooleanField(default=False)
+    recipient_validation_cache_enabled = models.BooleanField(default=False)
+    use_downgraded_exchange_server_auth = models.BooleanField(default=False)
     # Written by the server's transport worker: {"bindings": {"IP:port": "Listening", the error, or "Not
     # listening: ..." while its receive process is down}, "updated": ISO time, and while it runs "heartbeat"
     # (ISO time), "heartbeat_interval" (s), "broker"}, with no bindings once it stopped; what the console and
@@ -262,6 +360,9 @@ class AcceptedDomain(ConfigObject):
     domain_name = models.CharField(max_length=255, unique=True)
     domain_type = models.CharField(max_length=16, choices=DomainType.choices, default=DomainType.AUTHORITATIVE)
     default = models.BooleanField(default=False)
+    # Recipient filtering for the domain (Authoritative: on; the relay types: off, set at creation).
+    address_book_enabled = models.BooleanField(default=True)
+    pending_removal = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
@@ -272,16 +373,32 @@ class AcceptedDomain(ConfigObject):
 
 
 class RemoteDomain(ConfigObject):
+    """How mail to one outside domain leaves (transport/remote_domains.py). Exchange turns automatic replies and
+    forwards on for a new remote domain and off for the built-in Default (*), which setup creates so."""
     name = models.CharField(max_length=64, unique=True)
     domain_name = models.CharField(max_length=255, unique=True)
-    auto_reply_enabled = models.BooleanField(default=False)
-    auto_forward_enabled = models.BooleanField(default=False)
+    auto_reply_enabled = models.BooleanField(default=True)
+    auto_forward_enabled = models.BooleanField(default=True)
     delivery_report_enabled = models.BooleanField(default=True)
     ndr_enabled = models.BooleanField(default=True)
     content_type = models.CharField(max_length=16, default="MimeHtmlText")
     character_set = models.CharField(max_length=32, blank=True, default="")
     line_wrap_size = models.IntegerField(null=True, default=None)
     is_internal = models.BooleanField(default=False)
+    allowed_oof_type = models.CharField(max_length=16, default="External")
+    ndr_diagnostic_info_enabled = models.BooleanField(default=True)
+    display_sender_name = models.BooleanField(default=True)
+    use_simple_display_name = models.BooleanField(default=False)
+    non_mime_character_set = models.CharField(max_length=32, blank=True, default="")
+    tnef_enabled = models.BooleanField(null=True, default=None)
+    byte_encoder_type_for_7bit_charsets = models.CharField(max_length=32, default="Undefined")
+    required_charset_coverage = models.IntegerField(null=True, default=None)
+    preferred_internet_code_page_for_shift_jis = models.CharField(max_length=16, default="Undefined")
+    meeting_forward_notification_enabled = models.BooleanField(default=True)
+    trusted_mail_inbound_enabled = models.BooleanField(default=False)
+    trusted_mail_outbound_enabled = models.BooleanField(default=False)
+    target_delivery_domain = models.BooleanField(default=False)
+    is_coexistence_domain = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

@@ -1,5 +1,9 @@
 """Schemas of the organization-level objects: parameters under Exchange's names, and their rules."""
+import codecs
+import ipaddress
 import os
+import re
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,9 +13,9 @@ from exchange_console import params as p
 from exchange_console.accounts.rbac import is_organization_manager
 from exchange_console.lib import domains
 from exchange_console.organization.models import (
-    AcceptedDomain, AdSiteLink, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
+    NULL_GUID, AcceptedDomain, AdSiteLink, DomainType, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
 )
-from exchange_console.schema import ObjectSchema, Param, pending_refs, read_only, rule
+from exchange_console.schema import ObjectSchema, Param, notes_param, pending_refs, read_only, rule
 from exchange_console.services import current_caller
 
 MAX_INT = 2147483647
@@ -43,7 +47,111 @@ def unique_name(model, label="Name", scope=None):
     return check
 
 
+# --- Parameters stored for Exchange's scripts that this transport doesn't act on -------------------------------
+
+class NullableBool(p.Bool):
+    """$true, $false or $null (TNEFEnabled: $null leaves the choice to each sender and recipient)."""
+
+    def parse(self, value):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "$null", "null")):
+            return None
+        return super().parse(value)
+
+    def format(self, value):
+        return "" if value is None else super().format(value)
+
+    def render(self, value):
+        return "$null" if value is None else super().render(value)
+
+
+_DSN_CODE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+
+
+class DsnCodes(p.MultiValued):
+    """Enhanced status codes such as 5.7.1 (GenerateCopyOfDSNFor)."""
+
+    def parse_item(self, item):
+        text = str(item).strip()
+        if not _DSN_CODE.match(text):
+            raise ValueError(f"'{text}' is not a DSN code; use the form 5.7.1")
+        return text
+
+
+def check_ip_address(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not an IP address") from None
+
+
+def check_culture(text):
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", text):
+        raise ValueError(f"'{text}' is not a culture name such as en-US")
+
+
+def check_guid(text):
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a GUID") from None
+
+
+def smtp_address():
+    return p.String(320, check=p.check_smtp_address)
+
+
 # --- TransportConfig -----------------------------------------------------------------------------------
+
+def dsn_params(scope):
+    """The DSN settings Exchange has twice: External (messages from or to outside) and Internal."""
+    prefix = scope.lower()
+    return [
+        Param(f"{scope}DsnSendHtml", f"{prefix}_dsn_send_html", p.Bool()),
+        Param(f"{scope}DsnMaxMessageAttachSize", f"{prefix}_dsn_max_message_attach_size",
+              p.Size(0, MAX_INT, unlimited=False)),
+        Param(f"{scope}DsnReportingAuthority", f"{prefix}_dsn_reporting_authority",
+              p.String(255, check=p.check_fqdn)),
+        Param(f"{scope}DelayDsnEnabled", f"{prefix}_delay_dsn_enabled", p.Bool()),
+        Param(f"{scope}DsnDefaultLanguage", f"{prefix}_dsn_default_language", p.String(16, check=check_culture)),
+        Param(f"{scope}DsnLanguageDetectionEnabled", f"{prefix}_dsn_language_detection_enabled", p.Bool()),
+    ]
+
+
+class SupervisionTags(p.MultiValued):
+    def parse_item(self, item):
+        return str(item).strip()
+
+
+NO_JOURNALING = "Exchange's journaling isn't part of this transport"
+NO_MAPI = "this transport relays MIME as it is; it has no mailbox store or MAPI content conversion"
+
+
+def transport_config_notes(config):
+    """The TransportConfig settings that are stored for Exchange's scripts but have no effect here, as set."""
+    if config.journaling_report_ndr_to:
+        yield "JournalingReportNdrTo", NO_JOURNALING
+    if config.voicemail_journaling_enabled:
+        yield "VoicemailJournalingEnabled", NO_JOURNALING
+    if config.legacy_journaling_migration_enabled:
+        yield "LegacyJournalingMigrationEnabled", NO_JOURNALING
+    if config.shadow_redundancy_enabled:
+        yield "ShadowRedundancyEnabled", "no shadow redundancy in this transport (nor its Shadow* timers)"
+    yield "MaxDumpsterSizePerDatabase, MaxDumpsterTime", "no transport dumpster (no replicated mailbox databases)"
+    if config.clear_categories or config.rfc2231_encoding_enabled or config.verify_secure_submit_enabled \
+            or config.header_promotion_mode_setting != "NoCreate":
+        yield "ClearCategories, Rfc2231EncodingEnabled, HeaderPromotionModeSetting, VerifySecureSubmitEnabled", NO_MAPI
+    if config.convert_disclaimer_wrapper_to_eml:
+        yield "ConvertDisclaimerWrapperToEml", "no transport rules"
+    if config.supervision_tags:
+        yield "SupervisionTags", "no transport supervision"
+    if config.xexch50_enabled:
+        yield "Xexch50Enabled", "no XEXCH50 (no Exchange 2003 servers)"
+    if config.dsn_conversion_mode != "DoNotConvert":
+        yield "DSNConversionMode", "DSNs from other systems are delivered as they are (DoNotConvert)"
+    if (config.external_dsn_default_language or config.internal_dsn_default_language
+            or config.external_dsn_language_detection_enabled or config.internal_dsn_language_detection_enabled):
+        yield "DsnDefaultLanguage, DsnLanguageDetectionEnabled", "DSN texts are in English only"
+
 
 TRANSPORT_CONFIG = ObjectSchema(
     noun="TransportConfig",
@@ -58,7 +166,32 @@ TRANSPORT_CONFIG = ObjectSchema(
         Param("ExternalPostmasterAddress", "external_postmaster_address", p.String(320, check=p.check_smtp_address)),
         # The organization's own SMTP servers (addresses, ranges a-b or CIDR) that its Edges relay for.
         Param("InternalSMTPServers", "internal_smtp_servers", p.IPRanges()),
+        Param("GenerateCopyOfDSNFor", "generate_copy_of_dsn_for", DsnCodes()),
+        *dsn_params("External"), *dsn_params("Internal"),
+        Param("DSNConversionMode", "dsn_conversion_mode",
+              p.Enum("DoNotConvert", "PreserveDSNBody", "UseExchangeDSNs")),
+        Param("JournalingReportNdrTo", "journaling_report_ndr_to", smtp_address()),
+        Param("VoicemailJournalingEnabled", "voicemail_journaling_enabled", p.Bool()),
+        Param("LegacyJournalingMigrationEnabled", "legacy_journaling_migration_enabled", p.Bool()),
+        Param("ShadowRedundancyEnabled", "shadow_redundancy_enabled", p.Bool()),
+        Param("ShadowHeartbeatRetryCount", "shadow_heartbeat_retry_count", p.Int(1, 15)),
+        Param("ShadowHeartbeatTimeoutInterval", "shadow_heartbeat_timeout_interval",
+              p.TimeSpan(SECOND, timedelta(days=1))),
+        Param("ShadowMessageAutoDiscardInterval", "shadow_message_auto_discard_interval",
+              p.TimeSpan(5 * SECOND, timedelta(days=90))),
+        Param("MaxDumpsterSizePerDatabase", "max_dumpster_size_per_database", p.Size(0, 2**53, unlimited=False)),
+        Param("MaxDumpsterTime", "max_dumpster_time", p.TimeSpan(timedelta(0), timedelta(days=24855))),
+        Param("ClearCategories", "clear_categories", p.Bool()),
+        Param("Rfc2231EncodingEnabled", "rfc2231_encoding_enabled", p.Bool()),
+        Param("HeaderPromotionModeSetting", "header_promotion_mode_setting",
+              p.Enum("MustCreate", "MayCreate", "NoCreate")),
+        Param("ConvertDisclaimerWrapperToEml", "convert_disclaimer_wrapper_to_eml", p.Bool()),
+        Param("SupervisionTags", "supervision_tags", SupervisionTags()),
+        Param("VerifySecureSubmitEnabled", "verify_secure_submit_enabled", p.Bool()),
+        Param("Xexch50Enabled", "xexch50_enabled", p.Bool()),
+        notes_param(transport_config_notes),
     ],
+    notes=transport_config_notes,
     affected_servers=all_servers,
     default_columns=("MaxSendSize", "MaxReceiveSize", "MaxRecipientEnvelopeLimit"),
 )
@@ -189,6 +322,94 @@ def folders_under_data_folder(server):
                              f"only Organization Management can put a server's folders elsewhere.")
 
 
+def optional_path():
+    """A folder that $null disables (PickupDirectoryPath, ConnectivityLogPath...)."""
+    return p.String(260, check=_check_relative_path)
+
+
+def stored_log_params(kind, prefix, file_size=True):
+    """Path, age and size limits of a log this transport doesn't write (connectivity, routing table...)."""
+    return [
+        Param(f"{kind}Path", f"{prefix}_path", optional_path()),
+        Param(f"{kind}MaxAge", f"{prefix}_max_age", p.TimeSpan(timedelta(0), timedelta(days=24855))),
+        Param(f"{kind}MaxDirectorySize", f"{prefix}_max_directory_size", p.Size(1024 * 1024, 2**53)),
+        *([Param(f"{kind}MaxFileSize", f"{prefix}_max_file_size", p.Size(1024 * 1024, 2**53))] if file_size else []),
+    ]
+
+
+DNS_PROTOCOL = p.Enum("Any", "UseTcpOnly", "UseUdpOnly")
+SERVER_STORED_PARAMS = [
+    Param("ExternalIPAddress", "external_ip_address", p.String(45, check=check_ip_address)),
+    Param("ExternalDNSAdapterEnabled", "external_dns_adapter_enabled", p.Bool()),
+    Param("InternalDNSAdapterEnabled", "internal_dns_adapter_enabled", p.Bool()),
+    Param("ExternalDNSAdapterGuid", "external_dns_adapter_guid", p.String(36, allow_empty=False, check=check_guid)),
+    Param("InternalDNSAdapterGuid", "internal_dns_adapter_guid", p.String(36, allow_empty=False, check=check_guid)),
+    Param("ExternalDNSProtocolOption", "external_dns_protocol_option", DNS_PROTOCOL),
+    Param("InternalDNSProtocolOption", "internal_dns_protocol_option", DNS_PROTOCOL),
+    Param("IntraOrgConnectorProtocolLoggingLevel", "intra_org_connector_protocol_logging_level",
+          p.Enum("None", "Verbose")),
+    Param("IntraOrgConnectorSmtpMaxMessagesPerConnection", "intra_org_connector_smtp_max_messages_per_connection",
+          p.Int(1, MAX_INT)),
+    Param("MaxConnectionRatePerMinute", "max_connection_rate_per_minute", p.Int(1, MAX_INT)),
+    Param("MaxConcurrentMailboxDeliveries", "max_concurrent_mailbox_deliveries", p.Int(1, 256)),
+    Param("MaxConcurrentMailboxSubmissions", "max_concurrent_mailbox_submissions", p.Int(1, 256)),
+    Param("PoisonMessageDetectionEnabled", "poison_message_detection_enabled", p.Bool()),
+    Param("PoisonThreshold", "poison_threshold", p.Int(1, 10)),
+    Param("QueueMaxIdleTime", "queue_max_idle_time", p.TimeSpan(5 * SECOND, timedelta(hours=1))),
+    Param("PickupDirectoryPath", "pickup_directory_path", optional_path()),
+    Param("PickupDirectoryMaxHeaderSize", "pickup_directory_max_header_size",
+          p.Size(32768, MAX_INT, unlimited=False)),
+    Param("PickupDirectoryMaxMessagesPerMinute", "pickup_directory_max_messages_per_minute", p.Int(1, 20000)),
+    Param("PickupDirectoryMaxRecipientsPerMessage", "pickup_directory_max_recipients_per_message",
+          p.Int(1, 10000)),
+    Param("ReplayDirectoryPath", "replay_directory_path", optional_path()),
+    Param("ConnectivityLogEnabled", "connectivity_log_enabled", p.Bool()),
+    *stored_log_params("ConnectivityLog", "connectivity_log"),
+    *stored_log_params("RoutingTableLog", "routing_table_log", file_size=False),
+    Param("PipelineTracingEnabled", "pipeline_tracing_enabled", p.Bool()),
+    Param("PipelineTracingPath", "pipeline_tracing_path", optional_path()),
+    Param("PipelineTracingSenderAddress", "pipeline_tracing_sender_address", smtp_address()),
+    Param("ContentConversionTracingEnabled", "content_conversion_tracing_enabled", p.Bool()),
+    *stored_log_params("ServerStatisticsLog", "server_statistics_log"),
+    *stored_log_params("ActiveUserStatisticsLog", "active_user_statistics_log"),
+    Param("IrmLogEnabled", "irm_log_enabled", p.Bool()),
+    *stored_log_params("IrmLog", "irm_log"),
+    Param("AntispamAgentsEnabled", "antispam_agents_enabled", p.Bool()),
+    Param("RecipientValidationCacheEnabled", "recipient_validation_cache_enabled", p.Bool()),
+    Param("UseDowngradedExchangeServerAuth", "use_downgraded_exchange_server_auth", p.Bool()),
+]
+def transport_server_notes(server):
+    """The TransportServer settings that are stored for Exchange's scripts but have no effect here, as set."""
+    if server.external_ip_address:
+        yield "ExternalIPAddress", "the Received header names the address the connection came to"
+    if not (server.external_dns_adapter_enabled and server.internal_dns_adapter_enabled) or NULL_GUID not in (
+            server.external_dns_adapter_guid, server.internal_dns_adapter_guid):
+        yield ("DNSAdapterEnabled, DNSAdapterGuid", "lookups use ExternalDNSServers/InternalDNSServers when set, "
+                                                    "else the system's resolver")
+    if "Any" not in (server.external_dns_protocol_option, server.internal_dns_protocol_option):
+        yield "DNSProtocolOption", "lookups go over UDP, then TCP when an answer is truncated (Any)"
+    yield ("IntraOrgConnectorProtocolLoggingLevel, IntraOrgConnectorSmtpMaxMessagesPerConnection",
+           "the organization's servers hand mail to each other through their queues, not over SMTP")
+    yield "MaxConnectionRatePerMinute", "connections are limited per receive connector (MaxInboundConnection...)"
+    yield "MaxConcurrentMailboxDeliveries, MaxConcurrentMailboxSubmissions", "no mailbox store here"
+    if server.poison_message_detection_enabled:
+        yield "PoisonMessageDetectionEnabled, PoisonThreshold", "no poison message detection"
+    yield "QueueMaxIdleTime", "an empty queue stays until the transport worker restarts"
+    if server.pickup_directory_path or server.replay_directory_path:
+        yield "PickupDirectory*, ReplayDirectoryPath", "no Pickup or Replay directory is read"
+    if server.connectivity_log_enabled or server.pipeline_tracing_enabled or server.content_conversion_tracing_enabled:
+        yield ("ConnectivityLog*, PipelineTracing*, ContentConversionTracingEnabled",
+               "these logs aren't written")
+    yield "RoutingTableLog*, ServerStatisticsLog*, ActiveUserStatisticsLog*", "these logs aren't written"
+    if server.irm_log_enabled:
+        yield "IrmLog*", "no Information Rights Management"
+    if server.antispam_agents_enabled or server.recipient_validation_cache_enabled:
+        yield ("AntispamAgentsEnabled, RecipientValidationCacheEnabled",
+               "no anti-spam agents (an Edge filters recipients without them)")
+    if server.use_downgraded_exchange_server_auth:
+        yield "UseDowngradedExchangeServerAuth", "no Kerberos (GSSAPI) Exchange Server authentication"
+
+
 def _server_itself(server):
     return [server]
 
@@ -220,10 +441,14 @@ TRANSPORT_SERVER = ObjectSchema(
         Param("MessageTrackingLogEnabled", "message_tracking_log_enabled", p.Bool()),
         *server_log_params("MessageTrackingLog", "message_tracking_log"),
         Param("RootDropDirectoryPath", "root_drop_directory_path", p.String(260, check=_check_relative_path)),
+        Param("MessageTrackingLogSubjectLoggingEnabled", "message_tracking_log_subject_logging_enabled", p.Bool()),
+        *SERVER_STORED_PARAMS,
+        notes_param(transport_server_notes),
         Param("ReceiveListenerStatus", "receive_listener_status", p.String(), settable=False,
               getter=lambda server: server.listener_status),
     ],
     rules=server_rules(),
+    notes=transport_server_notes,
     affected_servers=_server_itself,
     default_columns=("Name", "ServerRole", "Site"),
 )
@@ -231,10 +456,13 @@ TRANSPORT_SERVER = ObjectSchema(
 
 # --- Accepted and remote domains ----------------------------------------------------------------------------
 
-def _default_domain_first(domain, given):
-    """The first accepted domain becomes the default, as in Exchange."""
+def _accepted_domain_presets(domain, given):
+    """The first accepted domain becomes the default, as in Exchange; AddressBookEnabled (recipient filtering)
+    is on for an Authoritative domain and off for the relay types unless given."""
     if not AcceptedDomain.objects.exists():
         domain.default = True
+    if "AddressBookEnabled" not in given:
+        domain.address_book_enabled = domain.domain_type == DomainType.AUTHORITATIVE
 
 
 def keeps_a_default(domain):
@@ -271,6 +499,11 @@ def domain_used_by_mailboxes(domain):
         yield rule("Identity", f"The accepted domain '{domain.name}' can't be removed: mailboxes use it.")
 
 
+def accepted_domain_notes(domain):
+    if domain.pending_removal:
+        yield "PendingRemoval", "reserved for Microsoft's internal use"
+
+
 ACCEPTED_DOMAIN = ObjectSchema(
     noun="AcceptedDomain",
     model=AcceptedDomain,
@@ -281,14 +514,61 @@ ACCEPTED_DOMAIN = ObjectSchema(
         Param("DomainType", "domain_type", p.Enum("Authoritative", "InternalRelay", "ExternalRelay")),
         Param("Default", "default", p.Bool(), settable=False),
         Param("MakeDefault", "default", p.Bool(), shown=False),
+        Param("AddressBookEnabled", "address_book_enabled", p.Bool()),
+        Param("PendingRemoval", "pending_removal", p.Bool()),
+        notes_param(accepted_domain_notes),
     ],
-    presets=_default_domain_first,
+    notes=accepted_domain_notes,
+    presets=_accepted_domain_presets,
     rules=[unique_name(AcceptedDomain), unique_domain_name(AcceptedDomain), keeps_a_default],
     before_save=take_default_flag,
     remove_rules=[keep_default_domain, domain_used_by_mailboxes],
     affected_servers=all_servers,
     default_columns=("Name", "DomainName", "DomainType", "Default"),
 )
+
+
+OOF_TYPES = ("External", "ExternalLegacy", "InternalLegacy", "None")
+
+
+def check_charset(text):
+    try:
+        codecs.lookup(text)
+    except LookupError:
+        raise ValueError(f"'{text}' is not a character set this server knows") from None
+
+
+def _built_in_default_remote_domain(domain, given):
+    """Exchange's built-in Default (*): no automatic replies or forwards to the Internet, and iso-8859-1 for
+    messages without a character set; a new remote domain allows both and leaves the character sets empty."""
+    if domain.domain_name != "*":
+        return
+    for name, field, value in (("AutoReplyEnabled", "auto_reply_enabled", False),
+                               ("AutoForwardEnabled", "auto_forward_enabled", False),
+                               ("CharacterSet", "character_set", "iso-8859-1"),
+                               ("NonMimeCharacterSet", "non_mime_character_set", "iso-8859-1")):
+        if name not in given:
+            setattr(domain, field, value)
+
+
+def remote_domain_notes(domain):
+    """The RemoteDomain settings that are stored for Exchange's scripts but have no effect here, as set."""
+    if domain.tnef_enabled:
+        yield "TNEFEnabled", "messages always leave as MIME here; no TNEF (winmail.dat) is ever produced"
+    if (domain.byte_encoder_type_for_7bit_charsets != "Undefined" or domain.required_charset_coverage is not None
+            or domain.preferred_internet_code_page_for_shift_jis != "Undefined"):
+        yield ("ByteEncoderTypeFor7BitCharsets, RequiredCharsetCoverage, PreferredInternetCodePageForShiftJis",
+               "this transport never converts MAPI content to MIME, so it never chooses an encoding")
+    if domain.meeting_forward_notification_enabled:
+        yield "MeetingForwardNotificationEnabled", "no calendars here"
+    if domain.trusted_mail_inbound_enabled or domain.trusted_mail_outbound_enabled:
+        yield "TrustedMailInboundEnabled, TrustedMailOutboundEnabled", "no content filter here to bypass"
+    if domain.target_delivery_domain:
+        yield "TargetDeliveryDomain", "no mail users (cross-forest provisioning) here"
+    if domain.is_coexistence_domain:
+        yield "IsCoexistenceDomain", "no Office 365 tenant here"
+    if domain.is_internal:
+        yield "IsInternal", "its recipients are still treated as outside the organization (these settings apply)"
 
 
 REMOTE_DOMAIN = ObjectSchema(
@@ -303,10 +583,30 @@ REMOTE_DOMAIN = ObjectSchema(
         Param("DeliveryReportEnabled", "delivery_report_enabled", p.Bool()),
         Param("NDREnabled", "ndr_enabled", p.Bool()),
         Param("ContentType", "content_type", p.Enum("MimeHtmlText", "MimeText", "MimeHtml")),
-        Param("CharacterSet", "character_set", p.String(32)),
+        Param("CharacterSet", "character_set", p.String(32, check=check_charset)),
         Param("LineWrapSize", "line_wrap_size", p.Int(0, 132, unlimited=True)),
         Param("IsInternal", "is_internal", p.Bool()),
+        Param("AllowedOOFType", "allowed_oof_type", p.Enum(*OOF_TYPES)),
+        Param("NDRDiagnosticInfoEnabled", "ndr_diagnostic_info_enabled", p.Bool()),
+        Param("DisplaySenderName", "display_sender_name", p.Bool()),
+        Param("UseSimpleDisplayName", "use_simple_display_name", p.Bool()),
+        Param("NonMimeCharacterSet", "non_mime_character_set", p.String(32, check=check_charset)),
+        Param("TNEFEnabled", "tnef_enabled", NullableBool()),
+        Param("ByteEncoderTypeFor7BitCharsets", "byte_encoder_type_for_7bit_charsets", p.Enum(
+            "Use7Bit", "UseQP", "UseBase64", "UseQPHtmlDetectTextPlain", "UseBase64HtmlDetectTextPlain",
+            "UseQPHtml7BitTextPlain", "UseBase64Html7BitTextPlain", "Undefined")),
+        Param("RequiredCharsetCoverage", "required_charset_coverage", ClearableInt(0, 100)),
+        Param("PreferredInternetCodePageForShiftJis", "preferred_internet_code_page_for_shift_jis",
+              p.Enum("50220", "50221", "50222", "Undefined")),
+        Param("MeetingForwardNotificationEnabled", "meeting_forward_notification_enabled", p.Bool()),
+        Param("TrustedMailInboundEnabled", "trusted_mail_inbound_enabled", p.Bool()),
+        Param("TrustedMailOutboundEnabled", "trusted_mail_outbound_enabled", p.Bool()),
+        Param("TargetDeliveryDomain", "target_delivery_domain", p.Bool()),
+        Param("IsCoexistenceDomain", "is_coexistence_domain", p.Bool()),
+        notes_param(remote_domain_notes),
     ],
+    notes=remote_domain_notes,
+    presets=_built_in_default_remote_domain,
     rules=[unique_name(RemoteDomain), unique_domain_name(RemoteDomain)],
     remove_rules=[lambda domain: [rule("Identity", "The Default remote domain (*) can't be removed.")]
                   if domain.domain_name == "*" else []],

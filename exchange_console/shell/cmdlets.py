@@ -33,6 +33,9 @@ from exchange_console.shell.values import (
 ORGANIZATION = "this organization"
 PARAMETER_SET_ERROR = "Parameter set cannot be resolved using the specified named parameters."
 CHANGE_SWITCHES = (Parameter("WhatIf", switch=True), Parameter("Confirm", switch=True))
+# Every configuration cmdlet of Exchange 2010 takes -DomainController (the AD server to read and write); scripts
+# copied from guides pass it. There is no Active Directory here: it is accepted and has no effect.
+DOMAIN_CONTROLLER = Parameter("DomainController")
 
 
 def in_organization(identity_text):
@@ -212,7 +215,7 @@ def change_values(noun, invocation, current):
     """The schema parameters given, as the service layer takes them; @{Add=...; Remove=...} edits lists."""
     values = {}
     for name, value in invocation.arguments.items():
-        if name in ("Identity", "WhatIf", "Confirm", "Force") or name in noun.usages:
+        if name in ("Identity", "WhatIf", "Confirm", "Force", "DomainController") or name in noun.usages:
             continue
         param = noun.schema.param(name)
         values[param.name] = (edit_multivalued(noun.schema, param, current, value) if isinstance(value, Hashtable)
@@ -266,7 +269,7 @@ def identity_parameter(mandatory):
 
 
 def get_parameters(noun):
-    extra = tuple(parameter for parameter, _, _ in noun.get_filters)
+    extra = (*(parameter for parameter, _, _ in noun.get_filters), DOMAIN_CONTROLLER)
     return extra if noun.schema.singleton else (identity_parameter(False), *extra)
 
 
@@ -277,17 +280,17 @@ FORCE = Parameter("Force", switch=True)
 def new_parameters(noun):
     settable = [param for param in noun.schema.params if param.settable]
     return (*(schema_parameter(param, 0 if param.name == "Name" else None, param.mandatory) for param in settable),
-            *(Parameter(usage, switch=True) for usage in noun.usages), *CHANGE_SWITCHES, FORCE)
+            *(Parameter(usage, switch=True) for usage in noun.usages), *CHANGE_SWITCHES, FORCE, DOMAIN_CONTROLLER)
 
 
 def set_parameters(noun):
     settable = [param for param in noun.schema.params if param.settable and not param.create_only]
     return (identity_parameter(not noun.schema.singleton), *(schema_parameter(param) for param in settable),
-            *CHANGE_SWITCHES, FORCE)
+            *CHANGE_SWITCHES, FORCE, DOMAIN_CONTROLLER)
 
 
 def remove_parameters(noun):
-    return (identity_parameter(True), *CHANGE_SWITCHES, FORCE)
+    return (identity_parameter(True), *CHANGE_SWITCHES, FORCE, DOMAIN_CONTROLLER)
 
 
 VERBS = {"Get": (get_cmdlet, get_parameters), "New": (new_cmdlet, new_parameters),
