@@ -355,12 +355,14 @@ INTERNAL_LINE = ("SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcce
                  "AcceptRoutingHeaders")
 
 
-def edge_snapshot(role="Edge", recipients=("alice@contoso.com",), internal=("10.0.0.5", "192.168.1.0/24")):
+def edge_snapshot(role="Edge", recipients=("alice@contoso.com",), internal=("10.0.0.5", "192.168.1.0/24"),
+                  unfiltered=()):
     """What the receive policy reads of an Edge's snapshot; `recipients` None: EdgeSync hasn't brought them yet."""
     return SimpleNamespace(
         is_edge=role == "Edge", accepted_domains=ACCEPTED_DOMAINS, postmaster_address=POSTMASTER,
         recipient_hashes=None if recipients is None else frozenset(recipient_hash(r) for r in recipients),
-        internal_smtp_servers=tuple(parse_ip_range(text) for text in internal))
+        internal_smtp_servers=tuple(parse_ip_range(text) for text in internal),
+        unfiltered_domains=frozenset(unfiltered))
 
 
 @pytest.mark.parametrize("role, address, expected", [
@@ -403,6 +405,12 @@ def test_an_edge_filters_the_recipients_of_external_mail(session, recipient, unk
                   "mailbox user": MAILBOX_USER, "internal": INTERNAL_SMTP_SERVER}
     granted = SESSIONS.get(session) or rights(("AnonymousUsers",), INTERNAL_SMTP_SERVER)
     assert recipient_unknown(principals[session], granted, edge_snapshot(), recipient) is unknown
+
+
+def test_an_authoritative_domain_with_address_book_enabled_off_isnt_filtered():
+    granted = SESSIONS["anonymous"]
+    assert recipient_unknown(ANONYMOUS, granted, edge_snapshot(unfiltered=("contoso.com",)),
+                             "nobody@contoso.com") is False
 
 
 def test_nothing_is_filtered_before_edgesync_brought_the_recipients():

@@ -228,6 +228,25 @@ def test_it_returns_an_ndr_at_once_for_a_null_mx_domain(fabrikam_dns, tasks):
     assert store_ids() == []
 
 
+def test_it_returns_a_message_larger_than_max_send_size_to_its_authenticated_sender(org, tasks):
+    set_object(TRANSPORT_CONFIG, TransportConfig.objects.get(), {"MaxSendSize": "1KB"})
+    smart_host_connector("To Smart Host", "127.0.0.34", 30034)
+    content = (f"From: {SENDER}\r\nTo: bob@fabrikam.com\r\nSubject: Big\r\n\r\n" + "xxxxxxxxx\r\n" * 200).encode()
+    with Sink("127.0.0.34", 30034) as sink:
+        for auth_user, subject in ((SENDER, "Big"), ("", "Big but anonymous")):
+            envelope = server_store("HUB01").accept(
+                content, mail_from=SENDER, rcpt_tos=["bob@fabrikam.com"], received_connector="HUB01\\Client HUB01",
+                client_ip="127.0.0.1", client_hostname="client.contoso.com", auth_user=auth_user,
+                size=len(content), header_message_id=f"<{subject}@contoso.com>", subject=subject)
+            dispatch.categorize_messages("HUB01", [envelope.message_id])
+            tasks.run()
+    assert len(sink.received) == 1    # MaxSendSize limits the organization's (authenticated) senders only
+    [ndr] = mailbox_messages(SENDER)
+    assert ndr["Subject"] == "Undeliverable: Big"
+    assert delivery_status(ndr)[1]["Status"] == "5.2.3"
+    assert "RESOLVER.RST.SendSizeLimit.Org" in delivery_status(ndr)[1]["Diagnostic-Code"]
+
+
 def test_it_returns_an_rfc3464_ndr_for_a_permanent_refusal(org, tasks):
     smart_host_connector("To Smart Host", "127.0.0.34", 30034)
     with Sink("127.0.0.34", 30034, replies={"nobody@fabrikam.com": "550 5.1.1 User unknown"}) as sink:
@@ -243,8 +262,8 @@ def test_it_returns_an_rfc3464_ndr_for_a_permanent_refusal(org, tasks):
     assert recipient == {**recipient, "Final-Recipient": "rfc822;nobody@fabrikam.com", "Action": "failed",
                          "Status": "5.1.1", "Diagnostic-Code": "smtp;550 5.1.1 User unknown",
                          "Remote-MTA": "dns;[127.0.0.34]"}
-    headers = next(p for p in ndr.walk() if p.get_content_type() == "text/rfc822-headers")
-    assert "Subject: Quarterly report" in headers.get_payload(decode=True).decode()
+    original = next(p for p in ndr.walk() if p.get_content_type() == "message/rfc822")   # whole up to 10 MB
+    assert original.get_payload()[0]["Subject"] == "Quarterly report"
     assert store_ids() == []
 
 

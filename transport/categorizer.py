@@ -20,6 +20,8 @@ from transport.reports import send_report
 from transport.routing import FAIL, LOCAL, ROUTE, UNREACHABLE, Decision, decide, transfer_target
 
 RECIPIENT_LIMIT = RecipientReport("", "5.5.3", "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients")
+SEND_SIZE_LIMIT = RecipientReport("", "5.2.3", "550 5.2.3 RESOLVER.RST.SendSizeLimit.Org; message too large for "
+                                               "this organization")
 
 
 class Categorizer:
@@ -126,11 +128,20 @@ def decide_all(configuration, envelope, failing, via_connector_name):
     limit = configuration.max_recipient_envelope_limit
     if limit is not None and len(envelope.rcpt_tos) > limit:
         return {recipient: Decision(FAIL, report=RECIPIENT_LIMIT) for recipient in envelope.rcpt_tos}
+    if too_large_to_send(configuration, envelope):
+        return {recipient: Decision(FAIL, report=SEND_SIZE_LIMIT) for recipient in envelope.rcpt_tos}
     via = (configuration.connector(via_connector_name) if via_connector_name
            else configuration.linked_connector(envelope.received_connector))
     return {recipient: decide(configuration, recipient, envelope.size,
                               failing.for_domain(recipient.rpartition("@")[2]), via)
             for recipient in envelope.rcpt_tos}
+
+
+def too_large_to_send(configuration, envelope):
+    """MaxSendSize (Set-TransportConfig) limits what the organization's users send: a message submitted by an
+    authenticated user that is larger gets an NDR for every recipient."""
+    limit = configuration.max_send_size
+    return bool(envelope.auth_user) and limit is not None and envelope.size > limit
 
 
 def next_hops(server_name, decisions):

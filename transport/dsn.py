@@ -1,15 +1,48 @@
 """Non-delivery reports and delay notifications: RFC 3464 multipart/report messages from the organization's
 ExternalPostmasterAddress to the original sender, in the words of Exchange 2010's reports."""
+import html
 from dataclasses import dataclass
-from email import policy
+from email import message_from_bytes, policy
 from email.charset import Charset
 from email.message import Message
+from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formatdate, make_msgid
 
-FAILED, DELAYED = "failed", "delayed"
+from transport.headers import strip_header_fields
 
+FAILED, DELAYED = "failed", "delayed"
+# Header fields of the servers a message passed, which NDRDiagnosticInfoEnabled $false keeps from the remote domain.
+SERVER_FIELDS = ("received", "x-ms-exchange-", "x-originating-ip")
+
+
+@dataclass(frozen=True)
+class DsnScope:
+    """Set-TransportConfig's Dsn settings of one scope: External (reports to senders outside the organization)
+    or Internal (to its own senders)."""
+    send_html: bool = True
+    max_message_attach_size: int = 10 * 1024 * 1024
+    reporting_authority: str = ""
+    delay_dsn_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DsnSettings:
+    external: DsnScope = DsnScope()
+    internal: DsnScope = DsnScope()
+    copy_codes: frozenset = frozenset()   # GenerateCopyOfDSNFor: NDRs with these codes also go to the postmaster
+
+
+@dataclass(frozen=True)
+class DsnOptions:
+    """How one report is written (Set-TransportConfig's External/Internal Dsn* settings for its recipient, and
+    the remote domain's NDRDiagnosticInfoEnabled). The defaults write the plainest report: text only, the
+    original message's header alone."""
+    send_html: bool = False
+    max_message_attach_size: int = 0    # the original message is attached whole up to this size, else its header
+    reporting_authority: str = ""       # Reporting-MTA's domain; '' = this server's FQDN
+    diagnostic_info: bool = True
 
 
 @dataclass(frozen=True)
@@ -20,7 +53,8 @@ class RecipientReport:
     remote_mta: str = ""   # the host that answered, when one did
 
 
-def build_report(action, *, reporting_mta, postmaster, envelope, content, recipients, now, retry_until=None):
+def build_report(action, *, reporting_mta, postmaster, envelope, content, recipients, now, retry_until=None,
+                 options=DsnOptions()):
     """The report for `recipients` of the message `envelope`/`content` (action FAILED or DELAYED), as an email
     message; `bytes(report)` is what goes on the wire."""
     subject = envelope.subject or ""
@@ -34,14 +68,38 @@ def build_report(action, *, reporting_mta, postmaster, envelope, content, recipi
     if envelope.header_message_id:
         report["In-Reply-To"] = envelope.header_message_id
         report["References"] = envelope.header_message_id
-    report.attach(MIMEText(_human_text(action, reporting_mta, recipients), "plain", "utf-8"))
-    report.attach(_delivery_status(action, reporting_mta, envelope, recipients, retry_until))
-    report.attach(MIMEText(_original_headers(content), "rfc822-headers", _eight_bit_utf8()))
+    report.attach(_human_part(_human_text(action, reporting_mta, recipients, options.diagnostic_info),
+                              options.send_html))
+    report.attach(_delivery_status(action, options.reporting_authority or reporting_mta, envelope, recipients,
+                                   retry_until))
+    report.attach(_original(content, options))
     report.policy = policy.SMTP
     return report
 
 
-def _human_text(action, reporting_mta, recipients):
+def _human_part(text, send_html):
+    """The text for people: plain, or (ExternalDsnSendHtml/InternalDsnSendHtml) HTML with the plain text beside."""
+    plain = MIMEText(text, "plain", "utf-8")
+    if not send_html:
+        return plain
+    lines = "".join(f"<p>{html.escape(line)}</p>" if line else "" for line in text.split("\r\n"))
+    alternative = MIMEMultipart("alternative")
+    alternative.attach(plain)
+    alternative.attach(MIMEText(f"<html><body>{lines}</body></html>", "html", "utf-8"))
+    return alternative
+
+
+def _original(content, options):
+    """The original message whole (message/rfc822) when not larger than the attach size, else its header
+    (text/rfc822-headers); without the servers' fields when the remote domain gets no diagnostic information."""
+    if not options.diagnostic_info:
+        content = strip_header_fields(content, tuple(name.encode() for name in SERVER_FIELDS))
+    if content and len(content) <= options.max_message_attach_size:
+        return MIMEMessage(message_from_bytes(content, policy=policy.compat32))
+    return MIMEText(_original_headers(content), "rfc822-headers", _eight_bit_utf8())
+
+
+def _human_text(action, reporting_mta, recipients, diagnostic_info=True):
     if action == FAILED:
         lines = ["Delivery has failed to these recipients or groups:", ""]
     else:
@@ -50,6 +108,8 @@ def _human_text(action, reporting_mta, recipients):
         lines += [recipient.address, f"  {recipient.diagnostic}", ""]
     if action == DELAYED:
         lines += ["This message hasn't been delivered yet. Delivery will continue to be attempted.", ""]
+    if not diagnostic_info:
+        return "\r\n".join(lines)
     lines += ["Diagnostic information for administrators:", "", f"Generating server: {reporting_mta}", ""]
     for recipient in recipients:
         remote = f"{recipient.remote_mta} " if recipient.remote_mta else ""

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
+from transport.dsn import DsnScope, DsnSettings
 from transport.logs.tracking import TrackingSettings
+from transport.remote_domains import RemoteDomainConfig
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class ServerSnapshot:
     # organization's own SMTP servers in front of the Edge, which it relays for).
     recipient_hashes: frozenset = None
     internal_smtp_servers: tuple = ()
+    unfiltered_domains: frozenset = frozenset()   # accepted domains (lower case) with AddressBookEnabled $false
 
     @property
     def is_edge(self):
@@ -189,6 +192,8 @@ def _receive_snapshot(server, config, certificate):
         postmaster_address=config.postmaster_address(),
         recipient_hashes=_recipient_hashes(server),
         internal_smtp_servers=tuple(parse_ip_range(text) for text in config.internal_smtp_servers),
+        unfiltered_domains=frozenset(domain.lower() for domain in AcceptedDomain.objects.filter(
+            address_book_enabled=False).values_list("domain_name", flat=True)),
     )
 
 
@@ -359,7 +364,7 @@ class SendSnapshot:
     send_connectors: tuple
     foreign_connectors: tuple
     accepted_domains: tuple              # (domain pattern, DomainType)
-    remote_domains: tuple                # (domain pattern, NDREnabled)
+    remote_domains: tuple                # (domain pattern, transport.remote_domains.RemoteDomainConfig)
     mailboxes: frozenset                 # primary SMTP addresses, lower case
     max_recipient_envelope_limit: int
     postmaster_address: str
@@ -372,6 +377,8 @@ class SendSnapshot:
     organization_certificates_pem: bytes = b""       # the SMTP certificates of every server (Direct Trust)
     delivers_to_mailboxes: bool = True               # False on an Edge: its accepted domains go to the Hubs
     site_routes: dict = None             # site -> lib.sitelinks.SiteRoute from this server's site, those reachable
+    dsn: DsnSettings = DsnSettings()     # TransportConfig's DSN settings
+    max_send_size: int = None            # TransportConfig MaxSendSize: what the organization's senders may send
 
     @property
     def connectors(self):
@@ -407,7 +414,8 @@ def _send_snapshot(server, config, certificate):
         foreign_connectors=tuple(_foreign_connector_config(connector) for connector
                                  in ForeignConnector.objects.prefetch_related("source_transport_servers")),
         accepted_domains=tuple(AcceptedDomain.objects.values_list("domain_name", "domain_type")),
-        remote_domains=tuple(RemoteDomain.objects.values_list("domain_name", "ndr_enabled")),
+        remote_domains=tuple((domain.domain_name, _remote_domain_config(domain))
+                             for domain in RemoteDomain.objects.all()),
         mailboxes=frozenset(address.lower() for address
                             in Mailbox.objects.values_list("primary_smtp_address", flat=True)),
         max_recipient_envelope_limit=config.max_recipient_envelope_limit,
@@ -419,7 +427,30 @@ def _send_snapshot(server, config, certificate):
         organization_certificates_pem="".join(pem for _, pem in _organization_certificates()).encode(),
         delivers_to_mailboxes=not server.is_edge,
         site_routes=_site_routes(server.site.name),
+        dsn=_dsn_settings(config), max_send_size=config.max_send_size,
     )
+
+
+def _dsn_settings(config):
+    def scope(prefix):
+        return DsnScope(
+            send_html=getattr(config, f"{prefix}_dsn_send_html"),
+            max_message_attach_size=getattr(config, f"{prefix}_dsn_max_message_attach_size"),
+            reporting_authority=getattr(config, f"{prefix}_dsn_reporting_authority"),
+            delay_dsn_enabled=getattr(config, f"{prefix}_delay_dsn_enabled"))
+    return DsnSettings(external=scope("external"), internal=scope("internal"),
+                       copy_codes=frozenset(config.generate_copy_of_dsn_for))
+
+
+def _remote_domain_config(domain):
+    return RemoteDomainConfig(
+        name=domain.name, domain_name=domain.domain_name, auto_reply_enabled=domain.auto_reply_enabled,
+        auto_forward_enabled=domain.auto_forward_enabled, allowed_oof_type=domain.allowed_oof_type,
+        delivery_report_enabled=domain.delivery_report_enabled, ndr_enabled=domain.ndr_enabled,
+        ndr_diagnostic_info_enabled=domain.ndr_diagnostic_info_enabled, content_type=domain.content_type,
+        character_set=domain.character_set, non_mime_character_set=domain.non_mime_character_set,
+        line_wrap_size=domain.line_wrap_size, display_sender_name=domain.display_sender_name,
+        use_simple_display_name=domain.use_simple_display_name)
 
 
 def _site_routes(site):

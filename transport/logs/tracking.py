@@ -24,6 +24,7 @@ class TrackingSettings:
     max_file_size: int = None
     max_age: object = None
     max_directory_size: int = None
+    subject_logging_enabled: bool = True    # MessageTrackingLogSubjectLoggingEnabled
 
 
 class MessageTrackingLog:
@@ -49,7 +50,8 @@ class MessageTrackingLog:
             client_ip, client_hostname, server_ip, server_hostname or self.server_hostname, source_context,
             connector_id if connector_id is not None else envelope.received_connector, source, event_id,
             envelope.message_id, envelope.header_message_id, ";".join(recipients), ";".join(recipient_status),
-            envelope.size, len(recipients), related_recipient_address, reference, envelope.subject,
+            envelope.size, len(recipients), related_recipient_address, reference,
+            envelope.subject if self.settings.subject_logging_enabled else "",
             envelope.mail_from, envelope.mail_from, message_info, directionality, "",
             original_client_ip, original_server_ip, custom_data,
         ], moment=moment)
@@ -68,4 +70,5 @@ def tracking_settings_for(server):
         directory=server.resolve_path(server.message_tracking_log_path),
         max_file_size=server.message_tracking_log_max_file_size, max_age=server.message_tracking_log_max_age,
         max_directory_size=server.message_tracking_log_max_directory_size,
+        subject_logging_enabled=server.message_tracking_log_subject_logging_enabled,
     )

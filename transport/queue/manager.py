@@ -23,6 +23,7 @@ from transport.delivery.smtp import ConnectFailure
 from transport.dsn import DELAYED, FAILED, RecipientReport, enhanced_status
 from transport.queue import state
 from transport.queue.models import DeliveryQueue, DeliveryType, QueueStatus
+from transport.remote_domains import outbound
 from transport.reports import send_report
 from transport.routing import ROUTE, decide
 
@@ -198,8 +199,21 @@ class QueueManager:
         envelope, content = self._load(message)
         if envelope is None:
             return True
-        results = agent.deliver(envelope, message.addresses, content)
+        leaving = outbound(attempt.configuration, attempt.connector, envelope, message.addresses, content)
+        self.drop(attempt, message, envelope, leaving.dropped)
+        results = {}
+        for recipients, converted in leaving.groups:   # one copy per form the remote domains want
+            results.update(agent.deliver(envelope, recipients, converted))
         return self.record_results(attempt, message, envelope, content, results, agent)
+
+    def drop(self, attempt, message, envelope, dropped):
+        """Recipients whose remote domain refuses this kind of message leave the queue without an NDR."""
+        if not dropped:
+            return
+        self.runtime.tracking_log().event(
+            "FAIL", envelope, recipients=list(dropped), connector_id=attempt.connector.name,
+            recipient_status=[f"550 5.7.1 Dropped without an NDR: {why}" for why in dropped.values()])
+        state.finish_recipients(message, list(dropped))
 
     # --- Results ------------------------------------------------------------------------------------------------
 

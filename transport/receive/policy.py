@@ -191,14 +191,16 @@ def recipient_accepted(rights, accepted_domains, address, tricks):
 def recipient_unknown(principal, rights, snapshot, address):
     """Recipient filtering, as an Edge's Recipient Filter agent does with recipient validation (else 550 5.1.1
     User unknown): a recipient in an Authoritative accepted domain must be one of the organization's recipients
-    EdgeSync brought. Only external mail is filtered (anonymous and partner sessions, unless granted
+    EdgeSync brought, unless the domain's AddressBookEnabled is $false. Only external mail is filtered (anonymous and partner sessions, unless granted
     ms-Exch-Bypass-Anti-Spam); nothing is until EdgeSync brought the recipients. InternalRelay domains are not
     filtered: their recipients may live elsewhere; nor is the postmaster, whom every server takes (RFC 5321)."""
     if snapshot.recipient_hashes is None or principal not in (ANONYMOUS, PARTNER) or BYPASS_ANTI_SPAM in rights:
         return False
     if address.lower() == snapshot.postmaster_address.lower():
         return False
-    return (is_authoritative(snapshot.accepted_domains, domain_of(address))
+    found = accepted_domain_of(snapshot.accepted_domains, domain_of(address))
+    return (found is not None and found[1] == "Authoritative"
+            and found[0].lower() not in snapshot.unfiltered_domains   # AddressBookEnabled $false
             and recipient_hash(address) not in snapshot.recipient_hashes)
 
 
