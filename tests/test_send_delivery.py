@@ -300,6 +300,27 @@ def test_it_retries_a_deferred_recipient_until_it_is_accepted(org, tasks):
     assert store_ids() == [] and not QueuedMessage.objects.exists()
 
 
+def test_internal_delay_dsns_off_leaves_only_the_ndr_and_the_reporting_authority_names_the_domain(org, tasks):
+    set_object(TRANSPORT_CONFIG, TransportConfig.objects.get(), {
+        "InternalDelayDsnEnabled": False, "InternalDsnReportingAuthority": "contoso.com",
+        "InternalDsnSendHtml": False, "InternalDsnMaxMessageAttachSize": 0})
+    set_object(TRANSPORT_SERVER, TransportServer.objects.get(name="HUB01"), {
+        "DelayNotificationTimeout": "00:00:10", "MessageExpirationTimeout": "01:00:00",
+        "TransientFailureRetryInterval": "00:00:01", "MessageTrackingLogSubjectLoggingEnabled": False})
+    smart_host_connector("Down", "127.0.0.38", 30038)     # nothing listens there
+    envelope = submit(tasks, ["bob@fabrikam.com"], subject="Late")
+    for waited in (timedelta(seconds=11), timedelta(hours=1, seconds=1)):
+        QueuedMessage.objects.update(date_received=envelope.arrival_time - waited)
+        expire_retries()
+        tasks.run(include_delayed=True, rounds=3)
+    [ndr] = mailbox_messages(SENDER)        # the sender is in the organization: the Internal settings
+    assert ndr["Subject"] == "Undeliverable: Late"
+    assert delivery_status(ndr)[0]["Reporting-MTA"] == "dns;contoso.com"
+    assert [part.get_content_type() for part in ndr.iter_parts()] == [
+        "text/plain", "message/delivery-status", "text/rfc822-headers"]
+    assert not [line for line in tracking_lines() if ",Late," in line]   # no subjects in the tracking log
+
+
 def test_it_sends_a_delay_dsn_then_expires_the_message_with_an_ndr(org, tasks):
     set_object(TRANSPORT_SERVER, TransportServer.objects.get(name="HUB01"), {
         "DelayNotificationTimeout": "00:00:10", "MessageExpirationTimeout": "01:00:00",
