@@ -122,3 +122,19 @@ def test_it_refuses_long_addresses_on_an_edge(organization):
     with pytest.raises(ShellError, match=r"LongAddressesEnabled: can't be \$true on an Edge Transport server"):
         ems("New-ReceiveConnector -Name Internet -Internet -Bindings 0.0.0.0:25 -LongAddressesEnabled $true")
     assert not ReceiveConnector.objects.filter(name="Internet").exists()
+
+
+@pytest.mark.parametrize("noun, new", [
+    ("SendConnector", "New-SendConnector X -AddressSpaces *"),
+    ("ReceiveConnector", "New-ReceiveConnector X -Internet -Bindings 0.0.0.0:2600"),
+    ("ForeignConnector", "New-ForeignConnector X -AddressSpaces FAX:*"),
+])
+def test_it_accepts_and_ignores_domain_controller_on_every_verb(hub, noun, new):
+    dc = " -DomainController dc01.contoso.com"
+    ems(new + dc)
+    ems(f"Set-{noun} X -Comment changed{dc}")
+    assert shell_lines(f"Get-{noun} X{dc} | Format-List Comment") == ["Comment : changed"]
+    ems(f"Remove-{noun} X -Confirm:$false{dc}")
+    model = {"SendConnector": SendConnector, "ReceiveConnector": ReceiveConnector,
+             "ForeignConnector": ForeignConnector}[noun]
+    assert not model.objects.filter(name="X").exists()
