@@ -111,3 +111,19 @@ def test_it_sets_address_book_enabled_by_domain_type(hub):
     assert (relay.address_book_enabled, fabrikam.address_book_enabled, fabrikam.pending_removal) == (
         False, False, True)
     assert "PendingRemoval: reserved" in shell("Get-AcceptedDomain Fabrikam")[0].get("NotAppliedHere")
+
+
+def test_edgesync_takes_the_dsn_settings_to_the_edge(hub):
+    from types import SimpleNamespace
+
+    from exchange_console.edge import sync
+
+    ems("Set-TransportConfig -GenerateCopyOfDSNFor 5.7.1 -ExternalDsnSendHtml $false "
+        "-ExternalDsnReportingAuthority contoso.com")
+    pushed = sync._transport_settings(None)
+    sync.digest(pushed)                        # what the push sends is plain JSON
+    ems("Set-TransportConfig -GenerateCopyOfDSNFor $null -ExternalDsnSendHtml $true")
+    sync._apply_transport_settings(SimpleNamespace(server=SimpleNamespace(name="EDGE01")), pushed)
+    config = TransportConfig.objects.get()
+    assert (config.generate_copy_of_dsn_for, config.external_dsn_send_html, config.external_dsn_reporting_authority) \
+        == (["5.7.1"], False, "contoso.com")

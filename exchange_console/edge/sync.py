@@ -31,7 +31,12 @@ ORDER = KINDS[CONFIGURATION] + KINDS[RECIPIENTS]
 BOOKKEEPING = ("id", "created", "modified", "version")
 TRANSPORT_SETTINGS = ("max_send_size", "max_receive_size", "max_recipient_envelope_limit",
                       "tls_send_domain_secure_list", "tls_receive_domain_secure_list", "internal_smtp_servers",
-                      "external_postmaster_address")
+                      "external_postmaster_address",
+                      # the reports an Edge writes to the Internet follow the organization's DSN settings
+                      "generate_copy_of_dsn_for", "external_dsn_send_html", "internal_dsn_send_html",
+                      "external_dsn_max_message_attach_size", "internal_dsn_max_message_attach_size",
+                      "external_dsn_reporting_authority", "internal_dsn_reporting_authority",
+                      "external_delay_dsn_enabled", "internal_delay_dsn_enabled")
 
 
 def digest(value):
