@@ -16,6 +16,7 @@ urlpatterns = [
     path("administrators/new/", admin_views.new_administrator, name="new-administrator"),
     path("administrators/<int:pk>/", admin_views.administrator, name="administrator"),
     path("audit-log/", admin_views.audit_log, name="audit-log"),
+    path("audit-log/<int:pk>/configuration/", admin_views.audit_snapshot, name="audit-snapshot"),
     path("servers/<str:server>/certificates/", certificate_views.certificates, name="certificates"),
     path("servers/<str:server>/certificates/<int:pk>/enable/", certificate_views.enable, name="enable-certificate"),
 ]

@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from exchange_console.accounts.models import RoleGroup, RoleGroupMember
+from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import SEND_CONNECTOR
-from exchange_console.services import new_object
+from exchange_console.services import acting_as, new_object
 from tests.queue_data import add_queued_messages
 
 ROLES = {"org": RoleGroup.ORGANIZATION_MANAGEMENT, "viewer": RoleGroup.VIEW_ONLY_ORGANIZATION_MANAGEMENT,
@@ -27,8 +27,12 @@ def url_names(patterns=None, namespace=""):
 def world(hub):
     connector = new_object(SEND_CONNECTOR, {"Name": "Out", "AddressSpaces": "*"})
     (queue,) = add_queued_messages(hub, 1, queues=1)
+    auditor = get_user_model().objects.create_superuser("auditor", "auditor@contoso.com", "Corr3ct-Horse!")
+    with acting_as(auditor, "192.0.2.1"):   # an audit entry, for the page of the configuration at it
+        new_object(SEND_CONNECTOR, {"Name": "Audited", "AddressSpaces": "audited.example"})
     return {"connector": connector, "receive": ReceiveConnector.objects.filter(server=hub).first(),
-            "message": queue.messages.get(), "admin": get_user_model().objects.create_user("someone")}
+            "message": queue.messages.get(), "admin": get_user_model().objects.create_user("someone"),
+            "audit_entry": AdminAuditEntry.objects.get()}
 
 
 def matrix(world):
@@ -77,6 +81,7 @@ def matrix(world):
         "new-administrator": (reverse("new-administrator"), {"org": 200}),
         "administrator": (reverse("administrator", args=[world["admin"].pk]), {"org": 200}),
         "audit-log": (reverse("audit-log"), {"org": 200, "viewer": 200}),
+        "audit-snapshot": (reverse("audit-snapshot", args=[world["audit_entry"].pk]), {"org": 200, "viewer": 200}),
         "certificates": (reverse("certificates", args=["HUB01"]), everyone),
         "enable-certificate": (reverse("enable-certificate", args=["HUB01", 1]), dict.fromkeys(MEMBERS, 405)),
     }

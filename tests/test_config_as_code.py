@@ -214,3 +214,29 @@ def test_a_script_that_stops_is_reported_with_its_line_and_nothing_changes(hub, 
         call_command("diff_config", str(path))
     assert refused.value.returncode == 2 and "'Nowhere' couldn't be found" in str(refused.value)
     assert _config().max_send_size == 10 * 1024 * 1024
+
+
+def test_the_audit_log_page_shows_the_configuration_at_an_entry_and_the_script_back(db, client):
+    from django.contrib.auth import get_user_model
+
+    from exchange_console.accounts.models import AdminAuditEntry
+    from exchange_console.connectors.schemas import SEND_CONNECTOR
+    from exchange_console.organization import setup
+    from exchange_console.services import acting_as, new_object, set_object
+
+    setup.install_organization("Contoso", "Default-First-Site-Name")
+    setup.install_transport_server("HUB01", "hub01.contoso.com", "Default-First-Site-Name")
+    olga = get_user_model().objects.create_superuser("olga", "olga@contoso.com", "Corr3ct-Horse!")
+    with acting_as(olga, "192.0.2.1"):
+        connector = new_object(SEND_CONNECTOR, {"Name": "ISP", "AddressSpaces": "*", "SmartHosts": "smtp.isp.example",
+                                                "DNSRoutingEnabled": False})
+        set_object(SEND_CONNECTOR, connector, {"MaxMessageSize": "20MB"})
+    created = AdminAuditEntry.objects.filter(cmdlet="New-SendConnector").get()
+    client.force_login(olga)
+    assert f'href="/audit-log/{created.pk}/configuration/"' in client.get("/audit-log/").content.decode()
+    page = client.get(f"/audit-log/{created.pk}/configuration/").content.decode()
+    assert "The organization after <code>New-SendConnector" in page
+    assert "Set-SendConnector &#x27;ISP&#x27; -MaxMessageSize 10MB" in page   # back to before the Set-
+    script = client.get(f"/audit-log/{created.pk}/configuration/", {"download": "1"})
+    assert script["Content-Disposition"] == f'attachment; filename="return-to-audit-entry-{created.pk}.ps1"'
+    assert "Set-SendConnector 'ISP' -MaxMessageSize 10MB" in script.content.decode()

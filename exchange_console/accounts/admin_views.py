@@ -3,13 +3,15 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from exchange_console.accounts import services
 from exchange_console.accounts.forms import AdministratorForm, AuditSearchForm, NewAdministratorForm
-from exchange_console.accounts.models import RoleGroup
+from exchange_console.accounts.models import AdminAuditEntry, RoleGroup
 from exchange_console.accounts.rbac import can_view_audit_log, is_organization_manager, memberships
+from exchange_console.configuration.history import return_script, state_at
 from exchange_console.services import ConfigurationError
 
 
@@ -91,3 +93,21 @@ def audit_log(request):
     form = AuditSearchForm(request.GET)  # every filter is optional: no filter lists the newest entries
     entries = form.entries()[:500] if form.is_valid() else []
     return render(request, "accounts/audit_log.html", {"form": form, "entries": entries})
+
+
+@require_GET
+@login_required
+def audit_snapshot(request, pk):
+    """The organization as it was just after one entry of the audit log, and the script that returns to it
+    (exchange_console.configuration.history: Get-OrganizationSnapshot's, as a page)."""
+    if not can_view_audit_log(request.user):
+        raise PermissionDenied("Only Organization Management and View-Only Organization Management see the audit log.")
+    entry = get_object_or_404(AdminAuditEntry, pk=pk)
+    script = return_script(entry)
+    if request.GET.get("download"):
+        response = HttpResponse(script, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="return-to-audit-entry-{entry.pk}.ps1"'
+        return response
+    objects = [(item["noun"], item["identity"] or item["noun"], sorted(item["values"].items()))
+               for item in state_at(entry)]
+    return render(request, "accounts/audit_snapshot.html", {"entry": entry, "objects": objects, "script": script})
