@@ -88,3 +88,31 @@ def test_dns_routing_offers_no_smart_host_authentication_to_mx_hosts(fabrikam_dn
     with Sink("127.0.0.31", 30031) as mx1:
         submit(tasks, ["bob@fabrikam.com"])
     assert [(m.rcpt_tos, m.auth_user) for m in mx1.received] == [(["bob@fabrikam.com"], "")]
+
+
+@pytest.mark.parametrize("relay_dsn_required", [True, False])
+def test_a_foreign_connector_sends_a_relayed_dsn_to_whoever_asked_for_success(org, tasks, relay_dsn_required):
+    from exchange_console.connectors.schemas import FOREIGN_CONNECTOR
+    from tests.transport_helpers import server_store
+    from transport import dispatch
+
+    new_object(FOREIGN_CONNECTOR, {"Name": "Fax Gateway", "AddressSpaces": "fax.contoso.com",
+                                   "RelayDsnRequired": relay_dsn_required})
+    content = (f"From: {SENDER}\r\nSubject: Fax\r\nMessage-ID: <fax@contoso.com>\r\n\r\nBody\r\n").encode()
+    envelope = server_store("HUB01").accept(
+        content, mail_from=SENDER, rcpt_tos=("+1555@fax.contoso.com", "+1666@fax.contoso.com"),
+        received_connector="HUB01\\Default HUB01", client_ip="127.0.0.1", client_hostname="client.contoso.com",
+        auth_user="", size=len(content), header_message_id="<fax@contoso.com>", subject="Fax",
+        rcpt_options=(("NOTIFY=SUCCESS,FAILURE",), ("NOTIFY=FAILURE",)))
+    dispatch.categorize_messages("HUB01", [envelope.message_id])
+    tasks.run()
+    reports = mailbox_messages(SENDER)
+    if not relay_dsn_required:
+        assert reports == []
+        return
+    [report] = reports
+    assert report["Subject"] == "Relayed: Fax"
+    assert "no delivery notification was sent by the destination" in report.get_body(("plain",)).get_content()
+    [recipient] = delivery_status(report)[1:]
+    assert (recipient["Final-Recipient"], recipient["Action"], recipient["Status"]) == (
+        "rfc822;+1555@fax.contoso.com", "relayed", "2.0.0")

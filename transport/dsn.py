@@ -13,6 +13,8 @@ from email.utils import format_datetime, formatdate, make_msgid
 from transport.headers import strip_header_fields
 
 FAILED, DELAYED = "failed", "delayed"
+RELAYED = "relayed"   # handed to a system that sends no delivery notification (a foreign connector's drop directory)
+SUBJECTS = {FAILED: "Undeliverable", DELAYED: "Delivery delayed", RELAYED: "Relayed"}
 # Header fields of the servers a message passed, which NDRDiagnosticInfoEnabled $false keeps from the remote domain.
 SERVER_FIELDS = ("received", "x-ms-exchange-", "x-originating-ip")
 
@@ -55,14 +57,14 @@ class RecipientReport:
 
 def build_report(action, *, reporting_mta, postmaster, envelope, content, recipients, now, retry_until=None,
                  options=DsnOptions()):
-    """The report for `recipients` of the message `envelope`/`content` (action FAILED or DELAYED), as an email
-    message; `bytes(report)` is what goes on the wire."""
+    """The report for `recipients` of the message `envelope`/`content` (action FAILED, DELAYED or RELAYED), as an
+    email message; `bytes(report)` is what goes on the wire."""
     subject = envelope.subject or ""
     report = MIMEMultipart("report", report_type="delivery-status")
     report["From"] = postmaster
     report["To"] = envelope.mail_from
     report["Date"] = formatdate(now.timestamp(), localtime=False)
-    report["Subject"] = f"{'Undeliverable' if action == FAILED else 'Delivery delayed'}: {subject}".rstrip(": ")
+    report["Subject"] = f"{SUBJECTS[action]}: {subject}".rstrip(": ")
     report["Message-ID"] = make_msgid(domain=reporting_mta)
     report["Auto-Submitted"] = "auto-replied"
     if envelope.header_message_id:
@@ -99,11 +101,16 @@ def _original(content, options):
     return MIMEText(_original_headers(content), "rfc822-headers", _eight_bit_utf8())
 
 
+FIRST_LINES = {
+    FAILED: "Delivery has failed to these recipients or groups:",
+    DELAYED: "Delivery is delayed to these recipients or groups:",
+    RELAYED: "Delivery to these recipients or groups is complete, but no delivery notification was sent by the "
+             "destination:",
+}
+
+
 def _human_text(action, reporting_mta, recipients, diagnostic_info=True):
-    if action == FAILED:
-        lines = ["Delivery has failed to these recipients or groups:", ""]
-    else:
-        lines = ["Delivery is delayed to these recipients or groups:", ""]
+    lines = [FIRST_LINES[action], ""]
     for recipient in recipients:
         lines += [recipient.address, f"  {recipient.diagnostic}", ""]
     if action == DELAYED:

@@ -419,12 +419,6 @@ def foreign_presets(connector, given):
     default_source_servers(connector, given)
 
 
-def foreign_notes(connector):
-    if connector.relay_dsn_required:
-        yield ("RelayDsnRequired", "no relayed DSN is generated when a message is written to the drop directory (the "
-                                   "message tracking log's TRANSFER event records it)")
-
-
 def foreign_rules(connector):
     if not connector.address_spaces:
         yield rule("AddressSpaces", "AddressSpaces: at least one address space is required.")
@@ -468,13 +462,11 @@ FOREIGN_CONNECTOR = ObjectSchema(
         Param("RelayDsnRequired", "relay_dsn_required", p.Bool()),
         Param("Enabled", "enabled", p.Bool()),
         Param("Comment", "comment", p.String(1024)),
-        notes_param(foreign_notes),
     ],
     presets=foreign_presets,
     rules=[unique_name(ForeignConnector), foreign_rules, drop_directory_under_root, source_servers_rules],
     affected_servers=all_servers,
     default_columns=("Identity", "AddressSpaces", "Enabled"),
-    notes=foreign_notes,
 )
 
 

@@ -118,7 +118,7 @@ SEND_CONNECTOR_TABS = (
 FOREIGN_CONNECTOR_TABS = (
     ("General", (F("Name", "Name:"), MODIFIED, STATUS, F("MaxMessageSize", "Maximum message size:"),
                  F("DropDirectory", "Drop directory:"), F("DropDirectoryQuota", "Drop directory quota:"),
-                 F("RelayDsnRequired", "Relay delivery status notifications"), COMMENT, NOT_APPLIED)),
+                 F("RelayDsnRequired", "Relay delivery status notifications"), COMMENT)),
     ("Address Space", (F("AddressSpaces", "Address space:"), F("IsScopedConnector", "Scoped connector"))),
     ("Source Server", (F("SourceTransportServers", "Source servers:"),)),
 )

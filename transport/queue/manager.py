@@ -20,7 +20,7 @@ from transport.delivery.agent import DropAgent, SmtpAgent
 from transport.delivery.dns import PermanentRoutingError, TransientRoutingError
 from transport.delivery.drop import DropDirectoryOutsideRoot, DropDirectoryQuotaExceeded
 from transport.delivery.smtp import ConnectFailure
-from transport.dsn import DELAYED, FAILED, RecipientReport, enhanced_status
+from transport.dsn import DELAYED, FAILED, RELAYED, RecipientReport, enhanced_status
 from transport.queue import state
 from transport.queue.models import DeliveryQueue, DeliveryType, QueueStatus
 from transport.remote_domains import outbound
@@ -229,6 +229,8 @@ class QueueManager:
         if sent:
             agent.track_sent(tracking, envelope, sent, results)
             self.runtime.metrics.message_sent(self.server_name, connector.name, envelope.arrival_time)
+            if connector.is_foreign and connector.relay_dsn_required:
+                self.report(RELAYED, envelope, content, relayed_reports(envelope, sent, connector))
         if failed:
             tracking.event("FAIL", envelope, recipients=[r.address for r in failed], connector_id=connector.name,
                            server_ip=remote, recipient_status=[r.diagnostic for r in failed])
@@ -398,6 +400,15 @@ class QueueManager:
                     source="QUEUE", connector_id=message.queue.next_hop_connector, directionality="Originating")
                 message.delete()
         self.remove_if_done(message.store_id)
+
+
+def relayed_reports(envelope, sent, connector):
+    """RelayDsnRequired: the recipients written to the drop directory that asked for a success notification
+    (NOTIFY=SUCCESS): the gateway behind it sends none, so this server says the message was relayed."""
+    asked = {recipient.lower() for recipient, options in zip(envelope.rcpt_tos, envelope.rcpt_options)
+             if any(option.upper().startswith("NOTIFY=") and "SUCCESS" in option.upper() for option in options)}
+    return [RecipientReport(recipient, "2.0.0", f"250 2.0.0 Relayed to the drop directory of '{connector.name}'")
+            for recipient in sent if recipient.lower() in asked]
 
 
 def _can_send(connector, configuration):
