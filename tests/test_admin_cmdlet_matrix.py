@@ -9,9 +9,13 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from exchange_console.accounts.models import AdminAuditEntry, RoleGroup, RoleGroupMember
-from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+from exchange_console.connectors.schemas import (
+    FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, ROUTING_GROUP_CONNECTOR, SEND_CONNECTOR,
+)
 from exchange_console.edge.subscription_file import SubscriptionFile
-from exchange_console.organization.schemas import ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN
+from exchange_console.organization.schemas import (
+    ACCEPTED_DOMAIN, LEGACY_EXCHANGE_SERVER, MAILBOX, REMOTE_DOMAIN, ROUTING_GROUP,
+)
 from exchange_console.services import acting_as, new_object
 from exchange_console.shell.engine import Session
 from exchange_console.shell.errors import ShellError
@@ -49,6 +53,8 @@ READS = {
     "Get-EdgeSubscription": "Get-EdgeSubscription", "Get-EdgeSyncServiceConfig": "Get-EdgeSyncServiceConfig",
     "Get-RoleGroup": "Get-RoleGroup", "Get-RoleGroupMember": "Get-RoleGroupMember 'Organization Management'",
     "Get-ManagementScope": "Get-ManagementScope", "Get-AdSite": "Get-AdSite", "Get-AdSiteLink": "Get-AdSiteLink",
+    "Get-RoutingGroup": "Get-RoutingGroup", "Get-LegacyExchangeServer": "Get-LegacyExchangeServer",
+    "Get-RoutingGroupConnector": "Get-RoutingGroupConnector",
     "ForEach-Object": "Get-AcceptedDomain | ForEach-Object { $_.Name }",
     "Group-Object": "Get-AcceptedDomain | Group-Object DomainType", "Out-String": "Get-AcceptedDomain | Out-String",
     "ConvertTo-Html": "Get-AcceptedDomain | ConvertTo-Html",
@@ -110,6 +116,18 @@ CHANGES = {
     "New-AdSiteLink": ("New-AdSiteLink Backbone -Sites Default-First-Site-Name", ORG),
     "Set-AdSiteLink": ("Set-AdSiteLink DEFAULTIPSITELINK -ExchangeCost 25", ORG),
     "Remove-AdSiteLink": ("Remove-AdSiteLink DEFAULTIPSITELINK -Confirm:$false", ORG),
+    # Coexistence with Exchange 2003: Exchange's Legacy Exchange Support and Transport configuration roles
+    # (Organization Management's).
+    "New-RoutingGroup": ("New-RoutingGroup 'Second Routing Group' -Legacy", ORG),
+    "Remove-RoutingGroup": ("Remove-RoutingGroup 'Empty Routing Group' -Confirm:$false", ORG),
+    "New-LegacyExchangeServer": ("New-LegacyExchangeServer EX2003B -Fqdn ex2003b.contoso.com "
+                                 "-RoutingGroup 'First Routing Group'", ORG),
+    "Set-LegacyExchangeServer": ("Set-LegacyExchangeServer EX2003 -Port 2525", ORG),
+    "Remove-LegacyExchangeServer": ("Remove-LegacyExchangeServer EX2003C -Confirm:$false", ORG),
+    "New-RoutingGroupConnector": ("New-RoutingGroupConnector Fresh -SourceTransportServers HUB01 "
+                                  "-TargetTransportServers EX2003 -BiDirectional $true", ORG),
+    "Set-RoutingGroupConnector": ("Set-RoutingGroupConnector Interop -Cost 10", ORG),
+    "Remove-RoutingGroupConnector": ("Remove-RoutingGroupConnector Interop -Confirm:$false", ORG),
     "Set-TransportServer": ("Set-TransportServer HUB01 -MessageRetryInterval 00:02:00", SERVER),
     "Import-ExchangeCertificate": (f"Import-ExchangeCertificate -Server HUB01 -FileData '{PEM}'", SERVER),
     "Enable-ExchangeCertificate": ("Get-ExchangeCertificate -Server HUB01 | Enable-ExchangeCertificate -Services SMTP",
@@ -143,6 +161,13 @@ def world(hub):
     new_object(ACCEPTED_DOMAIN, {"Name": "Tailspin", "DomainName": "tailspintoys.com"})
     new_object(REMOTE_DOMAIN, {"Name": "Northwind", "DomainName": "northwind.example"})
     new_object(MAILBOX, {"Name": "Ann", "PrimarySmtpAddress": "ann@contoso.com", "Password": "P@ssw0rd!"})
+    for group in ("First Routing Group", "Empty Routing Group"):
+        new_object(ROUTING_GROUP, {"Name": group})
+    for name in ("EX2003", "EX2003C"):
+        new_object(LEGACY_EXCHANGE_SERVER, {"Name": name, "Fqdn": f"{name.lower()}.contoso.com",
+                                            "RoutingGroup": "First Routing Group"})
+    new_object(ROUTING_GROUP_CONNECTOR, {"Name": "Interop", "SourceTransportServers": "HUB01",
+                                         "TargetTransportServers": "EX2003"})
     add_queued_messages(hub, 1, queues=1)
     return hub
 

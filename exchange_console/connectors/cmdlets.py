@@ -6,16 +6,21 @@
 Each entry allows (or, with -Deny, denies) one extended right to one principal; Get-ADPermission shows one row
 per entry, as Exchange shows one access control entry per right. It lists what the connector's PermissionGroups
 grant too (those rows change with PermissionGroups, not with Remove-ADPermission)."""
+from dataclasses import replace
 from functools import partial
 
-from exchange_console.connectors.models import ReceiveConnector, ReceiveConnectorPermission
-from exchange_console.connectors.schemas import AD_PERMISSION, RECEIVE_CONNECTOR
-from exchange_console.connectors.services import add_permission, matching_entries, parse_entries, remove_permission
+from exchange_console.connectors.models import ReceiveConnector, ReceiveConnectorPermission, RoutingGroupConnector
+from exchange_console.connectors.schemas import AD_PERMISSION, RECEIVE_CONNECTOR, ROUTING_GROUP_CONNECTOR
+from exchange_console.connectors.services import (
+    add_permission, matching_entries, new_routing_group_connector, parse_entries, remove_permission,
+    remove_routing_group_connector,
+)
 from exchange_console.lib.errors import ParameterError
-from exchange_console.params import parse_param, split_list
+from exchange_console.params import Bool, parse_param, split_list
 from exchange_console.services import ConfigurationError
 from exchange_console.shell.cmdlets import (
-    CHANGE_SWITCHES, FORCE, ReceiveConnectorNoun, apply, find, server_location,
+    CHANGE_SWITCHES, FORCE, ConfigNoun, ReceiveConnectorNoun, apply, change_values, find, new_parameters,
+    register_configuration_cmdlets, remove_parameters, server_location, targets, warn_not_applied,
 )
 from exchange_console.shell.errors import ObjectNotFoundError, ParameterBindingError
 from exchange_console.shell.registry import Parameter, cmdlet
@@ -146,3 +151,44 @@ def removals(identity, invocation):
                 f"'{PRINCIPALS.format(principal)}'."))])
         found.extend((entry, values) for entry in entries)
     return found
+
+
+# --- Routing group connectors (coexistence with Exchange 2003) -----------------------------------------------------
+
+class RoutingGroupConnectorNoun(ConfigNoun):
+    def lookup(self, text):
+        """[[Administrative group\\]Routing group\\]Name, as Exchange takes a routing group connector's identity."""
+        *groups, name = [part.strip() for part in text.split("\\")]
+        if not groups:
+            return super().lookup(text)
+        found = self.objects().filter(name__iexact=name, routing_group__name__iexact=groups[-1])
+        if len(groups) > 1:
+            found = found.filter(routing_group__administrative_group__iexact=groups[-2])
+        return found
+
+
+ROUTING_GROUP_CONNECTORS = register_configuration_cmdlets(RoutingGroupConnectorNoun(
+    ROUTING_GROUP_CONNECTOR, "Routing group connector", verbs=("Get", "Set"),
+    queryset=lambda: RoutingGroupConnector.objects.select_related("routing_group", "target_routing_group")))
+
+
+@cmdlet("New-RoutingGroupConnector", *new_parameters(ROUTING_GROUP_CONNECTORS),
+        Parameter("BiDirectional", type_name="System.Boolean"))
+def new_routing_group_connector_cmdlet(invocation):
+    """-BiDirectional $true creates the reciprocal connector in the other routing group too."""
+    bidirectional = parse_param("BiDirectional", Bool(), service_value(invocation.get("BiDirectional", False)))
+    others = {name: value for name, value in invocation.arguments.items() if name != "BiDirectional"}
+    values = change_values(ROUTING_GROUP_CONNECTORS, replace(invocation, arguments=others), current=None)
+    action = f'Creating Routing group connector "{to_string(values.get("Name", ""))}".'
+    created = apply(invocation, [(action, partial(new_routing_group_connector, values, bidirectional))])
+    connectors = [connector for pair in created for connector in pair]
+    warn_not_applied(invocation, ROUTING_GROUP_CONNECTOR, connectors, values)
+    return [ROUTING_GROUP_CONNECTORS.record(connector) for connector in connectors]
+
+
+@cmdlet("Remove-RoutingGroupConnector", *remove_parameters(ROUTING_GROUP_CONNECTORS))
+def remove_routing_group_connector_cmdlet(invocation):
+    apply(invocation, [(f'Removing Routing group connector "{connector.identity}".',
+                        partial(remove_routing_group_connector, connector))
+                       for connector in targets(ROUTING_GROUP_CONNECTORS, invocation)], confirm_by_default=True)
+    return []

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db import models
 
 from exchange_console import secrets
-from exchange_console.organization.models import MB, ConfigObject, Mailbox, TransportServer
+from exchange_console.organization.models import MB, ConfigObject, Mailbox, RoutingGroup, TransportServer
 
 
 class ProtocolLoggingLevel(models.TextChoices):
@@ -91,6 +91,30 @@ class ForeignConnector(OrganizationConnector):
     drop_directory_quota = models.BigIntegerField(null=True, default=None)
     max_message_size = models.BigIntegerField(null=True, default=None)
     relay_dsn_required = models.BooleanField(default=False)
+
+
+class RoutingGroupConnector(ConfigObject):
+    """A connector between Exchange 2010's routing group and a legacy (Exchange 2003) one, in one direction: its
+    source servers (of its routing group) send to its target servers (bridgeheads of the target routing group)
+    over SMTP. Servers are kept by name: Hub Transport servers on Exchange 2010's side, LegacyExchangeServers on
+    the other; the routing groups follow from them."""
+    name = models.CharField(max_length=64)
+    routing_group = models.ForeignKey(RoutingGroup, on_delete=models.PROTECT, related_name="connectors")
+    target_routing_group = models.ForeignKey(RoutingGroup, on_delete=models.PROTECT, related_name="+")
+    source_transport_servers = models.JSONField(default=list)
+    target_transport_servers = models.JSONField(default=list)
+    cost = models.PositiveIntegerField(default=1)
+    max_message_size = models.BigIntegerField(null=True, default=None)
+    public_folder_referrals_enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["routing_group__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["routing_group", "name"],
+                                               name="routing_group_connector_name_per_group")]
+
+    @property
+    def identity(self):
+        return f"{self.routing_group.name}\\{self.name}"
 
 
 class ReceiveConnectorQuerySet(ConnectorQuerySet):

@@ -5,11 +5,13 @@ from django.db.models import Q
 
 from exchange_console import params as p
 from exchange_console.connectors.models import (
-    ForeignConnector, ReceiveConnector, ReceiveConnectorPermission, SendConnector,
+    ForeignConnector, ReceiveConnector, ReceiveConnectorPermission, RoutingGroupConnector, SendConnector,
 )
 from exchange_console.lib.domains import ALL_ACCEPTED_DOMAINS, SITE_HUB_SERVERS, parse_address_space
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
-from exchange_console.organization.models import AcceptedDomain, Mailbox, TransportServer
+from exchange_console.organization.models import (
+    AcceptedDomain, LegacyExchangeServer, Mailbox, RoutingGroup, TransportServer,
+)
 from exchange_console.organization.schemas import MAX_INT, SECOND, all_servers, common_params, unique_name
 from exchange_console.schema import ObjectSchema, Param, notes_param, pending_refs, read_only, rule
 from transport.receive.policy import EXTENDED_RIGHTS, WELL_KNOWN_PRINCIPALS
@@ -530,4 +532,98 @@ AD_PERMISSION = ObjectSchema(
     affected_servers=lambda entry: [entry.connector.server],
     default_columns=("Identity", "User", "Deny", "Inherited", "Rights"),
     identity=lambda entry: entry.connector.identity,
+)
+
+
+# --- Routing group connectors (coexistence with Exchange 2003) ---------------------------------------------------
+
+class RoutingGroupServers(p.MultiValued):
+    """SourceTransportServers/TargetTransportServers of a routing group connector: Hub Transport servers (Exchange
+    2010's routing group) or legacy Exchange servers, by name; kept as their names."""
+
+    def parse_item(self, item):
+        text = str(getattr(item, "name", item)).strip()
+        for server in [*TransportServer.objects.hubs(), *LegacyExchangeServer.objects.all()]:
+            if text.lower() in (server.name.lower(), server.fqdn.lower()):   # host name or FQDN, as Exchange takes
+                return server.name
+        raise ValueError(f"'{text}' is neither a Hub Transport server nor a legacy Exchange server of this "
+                         f"organization")
+
+
+def routing_group_of(server_names):
+    """The routing groups the servers are in (Exchange 2010's for Hubs, a legacy server's own)."""
+    legacy = {server.name: server.routing_group for server in
+              LegacyExchangeServer.objects.filter(name__in=server_names).select_related("routing_group")}
+    exchange_2010 = RoutingGroup.objects.filter(name=RoutingGroup.EXCHANGE_2010).first()
+    return list(dict.fromkeys(legacy.get(name, exchange_2010) for name in server_names))
+
+
+SERVERS_FIELD = {"routing_group": "source_transport_servers", "target_routing_group": "target_transport_servers"}
+
+
+def routing_group_connector_groups(connector):
+    """The connector's routing group and target routing group follow from its servers: each side's servers are in
+    one routing group, and one side is Exchange 2010's (it connects Exchange 2010 to Exchange 2003)."""
+    for name, field_name in (("SourceTransportServers", "routing_group"),
+                             ("TargetTransportServers", "target_routing_group")):
+        servers = getattr(connector, SERVERS_FIELD[field_name])
+        groups = routing_group_of(servers)
+        if not servers:
+            yield rule(name, f"{name}: at least one server is required.")
+        elif len(groups) > 1:
+            yield rule(name, f"{name}: the servers must be in one routing group; they are in "
+                             f"{', '.join(group.name for group in groups)}.")
+        else:
+            setattr(connector, field_name, groups[0])
+    source, target = connector.routing_group_id, connector.target_routing_group_id
+    if source and target:
+        if source == target:
+            yield rule("TargetTransportServers", "TargetTransportServers: the target servers must be in another "
+                                                 "routing group than the source servers.")
+        elif connector.routing_group.legacy and connector.target_routing_group.legacy:
+            yield rule("TargetTransportServers", f"TargetTransportServers: one side must be Exchange 2010's routing "
+                                                 f"group ({RoutingGroup.EXCHANGE_2010}); connectors between legacy "
+                                                 f"routing groups are Exchange 2003's.")
+
+
+def unique_name_in_group(connector):
+    if connector.routing_group_id is None:
+        return ()
+    return unique_name(RoutingGroupConnector, scope=lambda c: {"routing_group_id": c.routing_group_id})(connector)
+
+
+def routing_group_connector_notes(connector):
+    if connector.public_folder_referrals_enabled:
+        yield ("PublicFolderReferralsEnabled", "there are no public folders here, so no client is referred to "
+                                               "them across the connector")
+
+
+def _sending_hubs(connector):
+    """The Hubs that run the connector: its sources when they are Hubs (all Hubs must route to it otherwise
+    too)."""
+    return TransportServer.objects.hubs()
+
+
+ROUTING_GROUP_CONNECTOR = ObjectSchema(
+    noun="RoutingGroupConnector",
+    model=RoutingGroupConnector,
+    params=common_params() + [
+        Param("Name", "name", p.String(64, allow_empty=False), mandatory=True),
+        Param("SourceTransportServers", "source_transport_servers", RoutingGroupServers(allow_empty=False),
+              mandatory=True),
+        Param("TargetTransportServers", "target_transport_servers", RoutingGroupServers(allow_empty=False),
+              mandatory=True),
+        Param("Cost", "cost", p.Int(1, 100)),
+        Param("MaxMessageSize", "max_message_size", p.Size(64 * KB, 2**63 - 1)),
+        Param("PublicFolderReferralsEnabled", "public_folder_referrals_enabled", p.Bool()),
+        read_only("SourceRoutingGroup", "routing_group", getter=lambda connector: connector.routing_group.name),
+        read_only("TargetRoutingGroup", "target_routing_group",
+                  getter=lambda connector: connector.target_routing_group.name),
+        read_only("RoutingGroup", "routing_group_name", getter=lambda connector: connector.routing_group.name),
+        notes_param(routing_group_connector_notes),
+    ],
+    rules=[routing_group_connector_groups, unique_name_in_group],
+    affected_servers=_sending_hubs,
+    default_columns=("Name", "SourceRoutingGroup", "TargetRoutingGroup", "Cost"),
+    notes=routing_group_connector_notes,
 )

@@ -1,12 +1,13 @@
 """Add-ADPermission and Remove-ADPermission on a receive connector, through the write path: each entry is one
 extended right allowed or denied to one principal, authorized and audited as the caller's, and the connector's
-server reloads once the change has committed."""
+server reloads once the change has committed. Routing group connectors created and removed in pairs
+(BiDirectional)."""
 from django.db import transaction
 from django.utils import timezone
 
 from exchange_console import services
-from exchange_console.connectors.models import ReceiveConnector, ReceiveConnectorPermission
-from exchange_console.connectors.schemas import AD_PERMISSION
+from exchange_console.connectors.models import ReceiveConnector, ReceiveConnectorPermission, RoutingGroupConnector
+from exchange_console.connectors.schemas import AD_PERMISSION, ROUTING_GROUP_CONNECTOR
 from exchange_console.lib.errors import ParameterError
 from exchange_console.organization.models import Mailbox
 from exchange_console.params import parse_param
@@ -79,3 +80,38 @@ def _changed(entry):
     Active Directory), and its server reloads."""
     ReceiveConnector.objects.filter(pk=entry.connector_id).update(modified=timezone.now())
     services.notify_servers(AD_PERMISSION, entry)
+
+
+# --- Routing group connectors ------------------------------------------------------------------------------------
+
+def reciprocal_values(connector):
+    """What New-RoutingGroupConnector -BiDirectional creates in the other routing group: the same name, the
+    servers swapped, the same settings."""
+    return {"Name": connector.name, "SourceTransportServers": connector.target_transport_servers,
+            "TargetTransportServers": connector.source_transport_servers, "Cost": connector.cost,
+            "MaxMessageSize": "unlimited" if connector.max_message_size is None else connector.max_message_size,
+            "PublicFolderReferralsEnabled": connector.public_folder_referrals_enabled}
+
+
+def reciprocal_of(connector):
+    return RoutingGroupConnector.objects.select_related("routing_group", "target_routing_group").filter(
+        name__iexact=connector.name, routing_group_id=connector.target_routing_group_id,
+        target_routing_group_id=connector.routing_group_id).first()
+
+
+@transaction.atomic
+def new_routing_group_connector(values, bidirectional=False):
+    """The connector and, BiDirectional, its reciprocal: both or neither."""
+    created = [services.new_object(ROUTING_GROUP_CONNECTOR, values)]
+    if bidirectional:
+        created.append(services.new_object(ROUTING_GROUP_CONNECTOR, reciprocal_values(created[0])))
+    return created
+
+
+@transaction.atomic
+def remove_routing_group_connector(connector):
+    """The connector and its reciprocal (the other direction of a bidirectional pair), if there is one."""
+    reciprocal = reciprocal_of(connector)
+    services.remove_object(ROUTING_GROUP_CONNECTOR, connector)
+    if reciprocal is not None:
+        services.remove_object(ROUTING_GROUP_CONNECTOR, reciprocal)

@@ -404,11 +404,52 @@ class RemoteDomain(ConfigObject):
         ordering = ["name"]
 
 
+class RoutingGroup(ConfigObject):
+    """A routing group. Exchange 2010 puts all its servers in one, EXCHANGE_2010 (which exists in every
+    organization, for coexistence); the others are Exchange 2003's (legacy), created there, known here so that
+    routing group connectors can lead to them."""
+    EXCHANGE_2010 = "Exchange Routing Group (DWBGZMFD01QNBJR)"
+    EXCHANGE_2010_ADMINISTRATIVE_GROUP = "Exchange Administrative Group (FYDIBOHF23SPDLT)"
+
+    name = models.CharField(max_length=64, unique=True)
+    administrative_group = models.CharField(max_length=64, default="First Administrative Group")
+    legacy = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    @property
+    def distinguished_identity(self):
+        """Exchange's long form: 'Administrative group\\Routing group'."""
+        return f"{self.administrative_group}\\{self.name}"
+
+
+class LegacyExchangeServer(ConfigObject):
+    """An Exchange 2003 server: a bridgehead of its routing group that routing group connectors send to (its SMTP
+    virtual server's FQDN and port) and that sends to us presenting its certificate (ExchangeLegacyServers)."""
+    name = models.CharField(max_length=15, unique=True)
+    fqdn = models.CharField(max_length=255)
+    routing_group = models.ForeignKey(RoutingGroup, on_delete=models.PROTECT, related_name="legacy_servers")
+    port = models.PositiveIntegerField(default=25)
+    certificate_pem = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+
+
 class Mailbox(ConfigObject):
-    """A mail user: what 'Exchange users' authentication checks, and where local delivery lands."""
+    """A mail user: what 'Exchange users' authentication checks, and where local delivery lands. A mailbox in a
+    legacy server's database (`EX2003\\First Storage Group\\Mailbox Store (EX2003)`) is delivered by that server:
+    mail for it is routed to its routing group."""
     name = models.CharField(max_length=64, unique=True)
     primary_smtp_address = models.CharField(max_length=320, unique=True)
     password = models.CharField(max_length=128)
+    database = models.CharField(max_length=256, blank=True, default="")
+
+    @property
+    def server_name(self):
+        """The legacy server whose database holds it ('' for this organization's Exchange 2010 mailboxes)."""
+        return self.database.partition("\\")[0] if self.database else ""
 
     class Meta:
         ordering = ["name"]

@@ -3,17 +3,21 @@ import codecs
 import ipaddress
 import os
 import re
+import hashlib
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.contrib.auth.hashers import make_password
 
 from exchange_console import params as p
 from exchange_console.accounts.rbac import is_organization_manager
 from exchange_console.lib import domains
 from exchange_console.organization.models import (
-    NULL_GUID, AcceptedDomain, AdSiteLink, DomainType, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
+    NULL_GUID, AcceptedDomain, AdSiteLink, DomainType, LegacyExchangeServer, Mailbox, RemoteDomain, RoutingGroup, Site,
+    TransportConfig, TransportServer,
 )
 from exchange_console.schema import ObjectSchema, Param, notes_param, pending_refs, read_only, rule
 from exchange_console.services import current_caller
@@ -655,6 +659,25 @@ class SmtpAddress(p.ParamType):
         return domains.parse_smtp_address(value).lower()
 
 
+class MailboxDatabase(p.ParamType):
+    """-Database: '' for this organization's Exchange 2010 mailbox database, or a legacy server's as Exchange names
+    it: 'EX2003\\First Storage Group\\Mailbox Store (EX2003)' (server, storage group, store)."""
+
+    def parse(self, value):
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return ""
+        parts = [part.strip() for part in text.split("\\")]
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"'{text}' must be a legacy server's database as SERVER\\Storage group\\Store, e.g. "
+                             f"'EX2003\\First Storage Group\\Mailbox Store (EX2003)', or $null for this organization's")
+        server = LegacyExchangeServer.objects.filter(name__iexact=parts[0]).first()
+        if server is None:
+            raise ValueError(f"'{parts[0]}' isn't a legacy Exchange server of this organization "
+                             f"(New-LegacyExchangeServer)")
+        return "\\".join([server.name, *parts[1:]])
+
+
 MAILBOX = ObjectSchema(
     noun="Mailbox",
     model=Mailbox,
@@ -662,6 +685,8 @@ MAILBOX = ObjectSchema(
         Param("Name", "name", p.String(64, allow_empty=False), mandatory=True),
         Param("PrimarySmtpAddress", "primary_smtp_address", SmtpAddress(), mandatory=True),
         Param("Password", "password", Password(), mandatory=True, shown=False),
+        Param("Database", "database", MailboxDatabase()),
+        read_only("ServerName", "server_name", getter=lambda mailbox: mailbox.server_name),
     ],
     rules=[unique_name(Mailbox), unique_address, address_in_accepted_domain],
     affected_servers=all_servers,
@@ -689,3 +714,121 @@ RECIPIENT = _mailbox_view("Recipient", [
     read_only("EmailAddresses", "email_addresses", p.MultiValued(),
               getter=lambda mailbox: [f"SMTP:{mailbox.primary_smtp_address}"]),
 ])
+
+
+# --- Routing groups and legacy (Exchange 2003) servers -----------------------------------------------------------
+# Exchange 2003 creates these (its System Manager, Active Directory); New-RoutingGroup -Legacy and
+# New-/Set-/Remove-LegacyExchangeServer are this product's own, to describe them here.
+
+def only_legacy_groups(group):
+    if group.name.lower() == RoutingGroup.EXCHANGE_2010.lower() or not group.legacy:
+        yield rule("Name", f"Name: '{RoutingGroup.EXCHANGE_2010}' is Exchange 2010's own routing group; only legacy "
+                           f"(Exchange 2003) routing groups can be created or removed.")
+
+
+def routing_group_in_use(group):
+    if not group.legacy:
+        yield from only_legacy_groups(group)
+    if group.legacy_servers.exists():
+        yield rule("Identity", f"Identity: the routing group '{group.name}' still has servers "
+                               f"({', '.join(group.legacy_servers.values_list('name', flat=True))}).")
+
+
+ROUTING_GROUP = ObjectSchema(
+    noun="RoutingGroup",
+    model=RoutingGroup,
+    params=common_params() + [
+        Param("Name", "name", p.String(64, allow_empty=False, check=lambda text: _no_backslash(text)), mandatory=True),
+        Param("AdministrativeGroup", "administrative_group", p.String(64, allow_empty=False,
+                                                                       check=lambda text: _no_backslash(text)),
+              create_only=True),
+        read_only("ExchangeLegacyDN", "legacy", getter=lambda group: f"/o=First Organization/ou={group.administrative_group}"
+                                                                      f"/cn=Configuration/cn=Routing Groups/cn={group.name}"),
+        read_only("RoutingMasterDN", "routing_master", getter=lambda group: ""),
+        read_only("IsLegacy", "legacy", p.Bool(), getter=lambda group: group.legacy),
+        read_only("RoutingGroupMembersDN", "members", p.ObjectRefs(TransportServer.objects.all, "Server"),
+                  getter=lambda group: list(group.legacy_servers.all() if group.legacy
+                                            else TransportServer.objects.hubs())),
+    ],
+    rules=[unique_name(RoutingGroup), only_legacy_groups],
+    remove_rules=[routing_group_in_use],
+    default_columns=("Name", "IsLegacy"),
+    identity=lambda group: group.name,
+)
+
+
+def _no_backslash(text):
+    if "\\" in text:
+        raise ValueError(f"'{text}' may not contain '\\'")
+
+
+class PemCertificate(p.ParamType):
+    """A certificate in PEM (the text of a .cer/.pem file); kept as its PEM form."""
+
+    def parse(self, value):
+        text = "" if value is None else str(getattr(value, "value", value)).strip()
+        if not text:
+            return ""
+        try:
+            certificate = x509.load_pem_x509_certificate(text.encode())
+        except ValueError:
+            raise ValueError("not a certificate in PEM form (-----BEGIN CERTIFICATE-----)") from None
+        return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+    def format(self, value):
+        return certificate_thumbprint(value)
+
+    def render(self, value):
+        return p.shell_quote(value) if value else "$null"
+
+
+def certificate_thumbprint(pem):
+    """SHA-1 thumbprint, as Exchange shows certificates ('' without one)."""
+    if not pem:
+        return ""
+    der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
+
+
+def legacy_server_rules(server):
+    if server.routing_group_id and not server.routing_group.legacy:
+        yield rule("RoutingGroup", f"RoutingGroup: a legacy server belongs to a legacy (Exchange 2003) routing group, "
+                                   f"not '{server.routing_group.name}'.")
+    if TransportServer.objects.filter(name__iexact=server.name).exists():
+        yield rule("Name", f"Name: '{server.name}' is an Exchange 2010 transport server.")
+
+
+def legacy_server_in_use(server):
+    from exchange_console.connectors.models import RoutingGroupConnector
+
+    homed = Mailbox.objects.filter(database__istartswith=server.name + "\\").values_list("name", flat=True)
+    if homed:
+        yield rule("Identity", f"Identity: mailboxes are in databases of '{server.name}' ({', '.join(homed)}); move "
+                               f"them first (Set-Mailbox -Database).")
+    named = [connector.identity for connector in RoutingGroupConnector.objects.select_related("routing_group")
+             if server.name in connector.source_transport_servers + connector.target_transport_servers]
+    if named:
+        yield rule("Identity", f"Identity: routing group connectors use '{server.name}' ({', '.join(named)}).")
+
+
+LEGACY_EXCHANGE_SERVER = ObjectSchema(
+    noun="LegacyExchangeServer",
+    model=LegacyExchangeServer,
+    params=common_params() + [
+        Param("Name", "name", p.String(15, allow_empty=False, check=check_server_name), mandatory=True,
+              create_only=True),
+        Param("Fqdn", "fqdn", p.String(255, check=p.check_fqdn), mandatory=True),
+        Param("RoutingGroup", "routing_group", p.ObjectRef(RoutingGroup.objects.all, "Routing group"),
+              mandatory=True),
+        Param("Port", "port", p.Int(1, 65535)),
+        Param("Certificate", "certificate_pem", PemCertificate(), shown=False),
+        read_only("CertificateThumbprint", "certificate_thumbprint",
+                  getter=lambda server: certificate_thumbprint(server.certificate_pem)),
+        read_only("AdminDisplayVersion", "version", getter=lambda server: "Version 6.5 (Build 7638.2: Service Pack 2)"),
+        read_only("IsExchange2007OrLater", "later", p.Bool(), getter=lambda server: False),
+    ],
+    rules=[unique_name(LegacyExchangeServer), legacy_server_rules],
+    remove_rules=[legacy_server_in_use],
+    affected_servers=all_servers,
+    default_columns=("Name", "Fqdn", "RoutingGroup"),
+)

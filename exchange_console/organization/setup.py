@@ -4,8 +4,8 @@ from django.db import transaction
 from exchange_console.connectors.models import ReceiveConnector
 from exchange_console.connectors.schemas import RECEIVE_CONNECTOR
 from exchange_console.organization.models import (
-    AcceptedDomain, AdSiteLink, Installation, Mailbox, Organization, RemoteDomain, Site, TransportConfig,
-    TransportServer,
+    AcceptedDomain, AdSiteLink, Installation, Mailbox, Organization, RemoteDomain, RoutingGroup, Site,
+    TransportConfig, TransportServer,
 )
 from exchange_console.organization.schemas import (
     ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, SITE, SITE_LINK, TRANSPORT_SERVER,
@@ -27,6 +27,9 @@ def install_organization(name, site_name):
         new_object(SITE_LINK, {"Name": AdSiteLink.DEFAULT_NAME, "Sites": [site_name]})
     if not RemoteDomain.objects.filter(domain_name="*").exists():
         new_object(REMOTE_DOMAIN, {"Name": "Default", "DomainName": "*"})
+    # Exchange 2010 setup's routing group for coexistence with Exchange 2003 (migration 0007 creates it too).
+    RoutingGroup.objects.get_or_create(name=RoutingGroup.EXCHANGE_2010, defaults={
+        "administrative_group": RoutingGroup.EXCHANGE_2010_ADMINISTRATIVE_GROUP, "legacy": False})
     return organization
 
 
