@@ -1,4 +1,4 @@
-"""What becomes of a recipient (decide), which send or foreign connector carries it (choose_connector;
+"""What becomes of a recipient (decide), which send, foreign or routing group connector carries it (choose_connector;
 docs/exchange-behaviour.md "Choosing a send connector"), and the server a message for a connector of other
 servers is transferred to (transfer_target), over the least-cost paths between sites (lib/sitelinks.py).
 
@@ -16,6 +16,16 @@ LOCAL, FAIL, ROUTE = "local", "fail", "route"
 NOT_FOUND = RecipientReport("", "5.1.1", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found")
 TOO_BIG_FOR_ROUTE = RecipientReport(
     "", "5.3.4", "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route")
+
+
+@dataclass(frozen=True)
+class LegacyRoutingGroup:
+    """Where mail for a mailbox on an Exchange 2003 server goes: its routing group, reached over the routing group
+    connectors that target it (Cost, then as send connectors), whatever the recipient's domain."""
+    name: str
+
+    def __str__(self):
+        return f"routing group {self.name}"
 
 
 @dataclass(frozen=True)
@@ -40,15 +50,23 @@ def decide(configuration, address, size, unavailable=frozenset(), via_connector=
     if via_connector is not None:
         return Decision(ROUTE, connector=via_connector)
     domain = address.rpartition("@")[2].lower()
+    legacy_group = (configuration.legacy_mailboxes or {}).get(address.lower())
+    if legacy_group and configuration.delivers_to_mailboxes:
+        return _routed(configuration, LegacyRoutingGroup(legacy_group), size, unavailable)
     # An Edge delivers to no mailbox: its accepted domains are routed, to the Hubs (the `--` address space).
     domain_type = accepted_domain_type(configuration, domain) if configuration.delivers_to_mailboxes else None
     if domain_type == DomainType.AUTHORITATIVE:
         return Decision(LOCAL) if address.lower() in configuration.mailboxes else Decision(FAIL, report=NOT_FOUND)
     if domain_type == DomainType.INTERNAL_RELAY and address.lower() in configuration.mailboxes:
         return Decision(LOCAL)
-    route = choose_connector(configuration.connectors, domain, size, configuration.server.name,
+    return _routed(configuration, domain, size, unavailable)
+
+
+def _routed(configuration, destination, size, unavailable):
+    """The decision for a recipient routed to `destination` (a domain, or a legacy routing group)."""
+    route = choose_connector(configuration.connectors, destination, size, configuration.server.name,
                              configuration.server_sites, unavailable,
-                             domain_secure=domain in configuration.tls_send_domain_secure_list,
+                             domain_secure=destination in configuration.tls_send_domain_secure_list,
                              site_routes=configuration.site_routes)
     if route.connector is not None:
         return Decision(ROUTE, connector=route.connector)
@@ -135,10 +153,12 @@ def _evaluate(connector, domain, size, server_name, site, server_sites, domain_s
         return Candidate(connector, "no site link leads to the sites of its source servers")
     if domain_secure and not _domain_secured(connector):
         return Candidate(connector, f"{domain} is in TLSSendDomainSecureList and it has no DomainSecureEnabled")
-    rank = best_match(connector, domain)
+    rank, cost = _match(connector, domain)
     if rank is None:
+        if isinstance(domain, LegacyRoutingGroup):
+            return Candidate(connector, f"it doesn't lead to {domain}")
         return Candidate(connector, f"no address space matches {domain}")
-    ordering = {"rank": rank, "cost": _cost(connector, domain) + route.cost,
+    ordering = {"rank": rank, "cost": cost + route.cost,
                 "proximity": _proximity(connector, server_name, site, server_sites)}
     if not _fits(size, connector.max_message_size):
         return Candidate(connector, f"its MaxMessageSize ({connector.max_message_size} bytes) is below the "
@@ -178,6 +198,17 @@ def _nearest_source_route(connector, server_sites, site_routes):
 
 def _fits(size, max_message_size):
     return max_message_size is None or size <= max_message_size
+
+
+def _match(connector, destination):
+    """(rank, cost) of the connector for a destination, (None, None) when it doesn't lead there: for a legacy
+    routing group, the routing group connectors targeting it at their Cost; for a domain, the address spaces."""
+    if isinstance(destination, LegacyRoutingGroup):
+        if connector.target_routing_group.lower() != destination.name.lower():
+            return None, None
+        return 0, connector.cost
+    rank = best_match(connector, destination)
+    return rank, (None if rank is None else _cost(connector, destination))
 
 
 def best_match(connector, domain):

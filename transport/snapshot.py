@@ -309,6 +309,10 @@ class SendConnectorConfig:
     peer_servers: tuple = ()             # where an edge relay goes: a Hub's to its Edges, an Edge's to its Hubs
     source_ip_address: str = "0.0.0.0"   # the local address outgoing connections come from (0.0.0.0: any)
     error_policies: frozenset = frozenset()   # DowngradeDnsFailures, DowngradeCustomFailures, UpgradeCustomFailures
+    # A routing group connector to a legacy (Exchange 2003) routing group, as the transport runs it: no address
+    # spaces; mail for mailboxes homed in `target_routing_group` goes to its target servers (the smart hosts).
+    target_routing_group: str = ""
+    cost: int = 1                        # a routing group connector's Cost
     is_foreign = False
 
     @property
@@ -331,6 +335,7 @@ class ForeignConnectorConfig:
     relay_dsn_required: bool = False     # a relayed DSN for recipients that asked for success notification
     is_foreign = True
     linked_receive_connector = ""
+    target_routing_group = ""
 
 
 @dataclass(frozen=True)
@@ -379,10 +384,12 @@ class SendSnapshot:
     site_routes: dict = None             # site -> lib.sitelinks.SiteRoute from this server's site, those reachable
     dsn: DsnSettings = DsnSettings()     # TransportConfig's DSN settings
     max_send_size: int = None            # TransportConfig MaxSendSize: what the organization's senders may send
+    routing_group_connectors: tuple = ()  # to legacy routing groups (SendConnectorConfig with target_routing_group)
+    legacy_mailboxes: dict = None        # address (lower case) -> routing group of the legacy server it is homed on
 
     @property
     def connectors(self):
-        return self.send_connectors + self.foreign_connectors
+        return self.send_connectors + self.foreign_connectors + self.routing_group_connectors
 
     def connector(self, name):
         return next((connector for connector in self.connectors if connector.name == name), None)
@@ -428,7 +435,46 @@ def _send_snapshot(server, config, certificate):
         delivers_to_mailboxes=not server.is_edge,
         site_routes=_site_routes(server.site.name),
         dsn=_dsn_settings(config), max_send_size=config.max_send_size,
+        routing_group_connectors=() if server.is_edge else _routing_group_connectors(server.fqdn),
+        legacy_mailboxes={} if server.is_edge else _legacy_mailboxes(),
     )
+
+
+def _routing_group_connectors(server_fqdn):
+    """The routing group connectors from Exchange 2010's routing group to legacy ones, as send connectors whose
+    smart hosts are their target servers (on the port of the first one's SMTP virtual server)."""
+    from exchange_console.connectors.models import RoutingGroupConnector
+    from exchange_console.organization.models import LegacyExchangeServer
+
+    legacy = {server.name: server for server in LegacyExchangeServer.objects.all()}
+    connectors = RoutingGroupConnector.objects.select_related("routing_group", "target_routing_group").filter(
+        routing_group__legacy=False, target_routing_group__legacy=True)
+    return tuple(_routing_group_connector_config(connector, legacy, server_fqdn) for connector in connectors)
+
+
+def _routing_group_connector_config(connector, legacy, server_fqdn):
+    targets = [legacy[name] for name in connector.target_transport_servers if name in legacy]
+    return SendConnectorConfig(
+        name=connector.identity, address_spaces=(), enabled=True, is_scoped_connector=False,
+        source_transport_servers=tuple(sorted(connector.source_transport_servers)),
+        max_message_size=connector.max_message_size, dns_routing_enabled=False,
+        use_external_dns_servers_enabled=False, smart_hosts=tuple(target.fqdn for target in targets),
+        smart_host_auth_mechanism="None", authentication_credential=None,
+        port=targets[0].port if targets else 25, fqdn=server_fqdn,
+        connection_inactivity_timeout=timedelta(minutes=10), protocol_logging_level="None", require_tls=False,
+        ignore_starttls=False, tls_auth_level=None, tls_domain="", domain_secure_enabled=False, force_helo=False,
+        smtp_max_messages_per_connection=20, target_routing_group=connector.target_routing_group.name,
+        cost=connector.cost)
+
+
+def _legacy_mailboxes():
+    """Mailboxes in a legacy server's database, by address: the routing group their mail is routed to."""
+    from exchange_console.organization.models import LegacyExchangeServer, Mailbox
+
+    groups = dict(LegacyExchangeServer.objects.values_list("name", "routing_group__name"))
+    return {address.lower(): groups[database.partition("\\")[0]] for address, database
+            in Mailbox.objects.exclude(database="").values_list("primary_smtp_address", "database")
+            if database.partition("\\")[0] in groups}
 
 
 def _dsn_settings(config):
