@@ -104,6 +104,7 @@ class ServerSnapshot:
     recipient_hashes: frozenset = None
     internal_smtp_servers: tuple = ()
     unfiltered_domains: frozenset = frozenset()   # accepted domains (lower case) with AddressBookEnabled $false
+    legacy_certificates: tuple = ()     # (sha256 hex, PEM) of legacy Exchange servers' certificates
 
     @property
     def is_edge(self):
@@ -194,7 +195,23 @@ def _receive_snapshot(server, config, certificate):
         internal_smtp_servers=tuple(parse_ip_range(text) for text in config.internal_smtp_servers),
         unfiltered_domains=frozenset(domain.lower() for domain in AcceptedDomain.objects.filter(
             address_book_enabled=False).values_list("domain_name", flat=True)),
+        legacy_certificates=() if server.is_edge else _legacy_certificates(),
     )
+
+
+def _legacy_certificates():
+    """(SHA-256, PEM) of the certificates legacy (Exchange 2003) servers present when they send here: what makes a
+    client one of the ExchangeLegacyServers."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from exchange_console.organization.models import LegacyExchangeServer
+
+    return tuple((hashlib.sha256(x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)).hexdigest(),
+                  pem) for pem in LegacyExchangeServer.objects.exclude(certificate_pem="").values_list(
+                      "certificate_pem", flat=True))
 
 
 def _recipient_hashes(server):

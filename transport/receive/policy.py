@@ -43,11 +43,13 @@ GROUP_RIGHTS = MappingProxyType({
 # the Hubs and the Edge): it doesn't authenticate, so it stays anonymous to the connector, but the Edge relays for
 # it as for the Hubs; its organization headers aren't trusted all the same.
 ANONYMOUS, MAILBOX_USER, EXCHANGE_SERVER, PARTNER = "anonymous", "user", "server", "partner"
+LEGACY_SERVER = "legacy"   # an Exchange 2003 server, known by its certificate (LegacyExchangeServer)
 INTERNAL_SMTP_SERVER = "internal"
 _PRINCIPAL_GROUPS = MappingProxyType({
     ANONYMOUS: ("AnonymousUsers",),
     MAILBOX_USER: ("ExchangeUsers",),
     EXCHANGE_SERVER: ("ExchangeServers", "ExchangeLegacyServers", "ExchangeUsers"),
+    LEGACY_SERVER: ("ExchangeLegacyServers",),
     PARTNER: ("Partners",),
     INTERNAL_SMTP_SERVER: ("AnonymousUsers",),
 })
@@ -100,6 +102,8 @@ def security_principals(connector, principal, auth_user=""):
         names = (AUTHENTICATED_USERS, auth_user)
     elif principal == PARTNER:
         names = (PARTNER_SERVERS,)
+    elif principal == LEGACY_SERVER:
+        names = (LEGACY_EXCHANGE_SERVERS, AUTHENTICATED_USERS)
     elif "ExternalAuthoritative" in connector.auth_mechanism:
         names = (EXTERNALLY_SECURED_SERVERS,)
     else:

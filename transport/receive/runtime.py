@@ -26,6 +26,7 @@ class ServerRuntime:
     snapshot: object
     tls_context: ssl.SSLContext     # None: no certificate is enabled for SMTP, so no STARTTLS
     organization_fingerprints: frozenset
+    legacy_fingerprints: frozenset      # legacy (Exchange 2003) servers' certificates: ExchangeLegacyServers
     protocol_log: ProtocolLog
     tracking_log: MessageTrackingLog
     store: MessageStore
@@ -60,6 +61,7 @@ def build_runtime(snapshot, previous=None):
     return ServerRuntime(
         snapshot=snapshot, tls_context=server_tls_context(snapshot),
         organization_fingerprints=frozenset(fingerprint for fingerprint, _ in snapshot.organization_certificates),
+        legacy_fingerprints=frozenset(fingerprint for fingerprint, _ in snapshot.legacy_certificates),
         protocol_log=protocol_log, tracking_log=tracking_log, store=store,
         handoff=previous.handoff if same else CategorizerHandoff(snapshot.name),
         certificate_facts=certificate_facts(snapshot.certificate_pem),
@@ -74,7 +76,8 @@ def server_tls_context(snapshot):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     load_certificate_chain(context, snapshot.certificate_pem, snapshot.private_key_pem)
-    anchors = snapshot.trusted_roots_pem.decode() + "".join(pem for _, pem in snapshot.organization_certificates)
+    anchors = snapshot.trusted_roots_pem.decode() + "".join(
+        pem for _, pem in snapshot.organization_certificates + snapshot.legacy_certificates)
     if anchors.strip():
         context.load_verify_locations(cadata=anchors)
         context.verify_mode = ssl.CERT_OPTIONAL

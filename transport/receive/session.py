@@ -84,7 +84,7 @@ _PROTECTED_HEADERS = ((policy.ACCEPT_ORGANIZATION_HEADERS, ORGANIZATION_HEADERS)
                       (policy.ACCEPT_FOREST_HEADERS, FOREST_HEADERS))
 _AUTH_AS = MappingProxyType({policy.ANONYMOUS: "Anonymous", policy.MAILBOX_USER: "Internal",
                              policy.EXCHANGE_SERVER: "Internal", policy.PARTNER: "Partner",
-                             policy.INTERNAL_SMTP_SERVER: "Anonymous"})
+                             policy.INTERNAL_SMTP_SERVER: "Anonymous", policy.LEGACY_SERVER: "Internal"})
 _TOO_LONG = object()   # what the reader gives for a line over LINE_LIMIT (skipped whole)
 
 
@@ -422,6 +422,9 @@ class ReceiveSession(asyncio.Protocol):
                 and fingerprint in self.runtime.organization_fingerprints):
             self.session_log.write(INFORMATION, "", "ExchangeServer authenticated by certificate")
             self._set_principal(policy.EXCHANGE_SERVER)
+        elif "ExchangeServer" in self.connector.auth_mechanism and fingerprint in self.runtime.legacy_fingerprints:
+            self.session_log.write(INFORMATION, "", "Legacy Exchange server authenticated by certificate")
+            self._set_principal(policy.LEGACY_SERVER)
         else:
             self.partner_certificate = ssl_object.getpeercert()
 
