@@ -112,3 +112,30 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, world):
             assert response.status_code == 405, name
         else:
             assert response.status_code == 302 and response.url.startswith("/login/"), name
+
+
+@pytest.mark.parametrize("persona", sorted(ROLES))
+def test_routing_group_connectors_are_shown_to_every_member_and_changed_by_none(client, hub, persona):
+    """Organization Configuration > Hub Transport > Routing Group Connectors and a connector's properties: every
+    member reads them; nobody changes them in the console (the shell manages them, as in Exchange 2010)."""
+    from exchange_console.connectors.schemas import ROUTING_GROUP_CONNECTOR
+    from exchange_console.organization.schemas import LEGACY_EXCHANGE_SERVER, ROUTING_GROUP
+
+    new_object(ROUTING_GROUP, {"Name": "First Routing Group"})
+    new_object(LEGACY_EXCHANGE_SERVER, {"Name": "EX2003", "Fqdn": "ex2003.contoso.com",
+                                        "RoutingGroup": "First Routing Group"})
+    connector = new_object(ROUTING_GROUP_CONNECTOR, {"Name": "Interop", "SourceTransportServers": "HUB01",
+                                                     "TargetTransportServers": "EX2003"})
+    user = get_user_model().objects.create_user(f"persona-{persona}", password="Corr3ct-Horse!")
+    if ROLES[persona]:
+        member = RoleGroupMember.objects.create(user=user, role_group=RoleGroup.named(ROLES[persona]))
+        if persona == "server":
+            member.servers.set([hub])
+    client.force_login(user)
+    expected = 200 if persona in MEMBERS else 403
+    properties = reverse("console:properties", args=["routing-group-connector", connector.pk])
+    for path in (reverse("console:organization", args=["routing-group-connectors"]), properties,
+                 reverse("console:list-changes", args=["routing-group-connectors"])):
+        assert client.get(path).status_code == expected, path
+    assert client.post(properties, {"Cost": "5"}).status_code == 403
+    assert connector.__class__.objects.get().cost == 1

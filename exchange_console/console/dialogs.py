@@ -6,7 +6,9 @@ whose parsed value changed to set_object(), with the version the dialog was open
 from django import forms
 
 from exchange_console import params as p
-from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+from exchange_console.connectors.schemas import (
+    FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, ROUTING_GROUP_CONNECTOR, SEND_CONNECTOR,
+)
 from exchange_console.console.fields import TICKED, FieldSpec as F, field_for, initial_for
 from exchange_console.edge.schemas import EDGE_SUBSCRIPTION
 from exchange_console.organization.schemas import (
@@ -207,9 +209,17 @@ TRANSPORT_SERVER_TABS = (
                               F("ExternalDNSServers", "Use these DNS servers:", help="IP address"))),
 )
 
+# Shown read-only (the console's Kind says why): Exchange 2010's console lists them, the shell manages them.
+ROUTING_GROUP_CONNECTOR_TABS = (
+    ("General", (F("Name", "Name:"), MODIFIED, F("Cost", "Cost:"), F("MaxMessageSize", "Maximum message size:"),
+                 F("PublicFolderReferralsEnabled", "Allow public folder referrals"))),
+    ("Servers", (F("SourceRoutingGroup", "Source routing group:"), F("SourceTransportServers", "Source servers:"),
+                 F("TargetRoutingGroup", "Target routing group:"), F("TargetTransportServers", "Target servers:"))),
+)
+
 MAILBOX_TABS = (
     ("General", (F("Name", "Name:"), F("PrimarySmtpAddress", "E-mail address:"),
-                 F("Password", "Password:", secret=True))),
+                 F("Password", "Password:", secret=True), F("Database", "Database:"))),
 )
 
 EDGE_SUBSCRIPTION_TABS = (
@@ -240,7 +250,7 @@ TABS = {
     FOREIGN_CONNECTOR.noun: FOREIGN_CONNECTOR_TABS, ACCEPTED_DOMAIN.noun: ACCEPTED_DOMAIN_TABS,
     REMOTE_DOMAIN.noun: REMOTE_DOMAIN_TABS, TRANSPORT_CONFIG.noun: TRANSPORT_CONFIG_TABS,
     TRANSPORT_SERVER.noun: TRANSPORT_SERVER_TABS, MAILBOX.noun: MAILBOX_TABS,
-    EDGE_SUBSCRIPTION.noun: EDGE_SUBSCRIPTION_TABS,
+    EDGE_SUBSCRIPTION.noun: EDGE_SUBSCRIPTION_TABS, ROUTING_GROUP_CONNECTOR.noun: ROUTING_GROUP_CONNECTOR_TABS,
 }
 
 PASSWORD_SUFFIX = "Password"

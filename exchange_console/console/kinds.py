@@ -16,8 +16,10 @@ from django.db.models.functions import Cast, Coalesce, Lower
 from django.db.models.lookups import IContains
 from django.urls import reverse
 
-from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, SendConnector
-from exchange_console.connectors.schemas import FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, RoutingGroupConnector, SendConnector
+from exchange_console.connectors.schemas import (
+    FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, ROUTING_GROUP_CONNECTOR, SEND_CONNECTOR,
+)
 from exchange_console.edge.models import CONFIGURATION, EdgeSubscription
 from exchange_console.edge.schemas import EDGE_SUBSCRIPTION
 from exchange_console.edge.services import remove_subscription
@@ -39,10 +41,20 @@ class Kind:
     toggles: bool = False       # Disable/Enable
     removable: bool = True
     remove: Callable = None     # (obj) -> None: the service that removes one, when it is more than remove_object
+    shell_only: str = ""        # why the console shows these without changing them (the EMC's own read-only lists)
 
 
 def _servers_of(model):
     return lambda: model.objects.prefetch_related("source_transport_servers")
+
+
+# Exchange 2010's console lists routing group connectors and shows their properties; they are managed in the shell.
+RGC_IN_THE_SHELL = ("Routing group connectors are managed in the Exchange Management Shell (New-, Set- and "
+                    "Remove-RoutingGroupConnector), as in Exchange 2010.")
+
+
+def _routing_group_connectors():
+    return RoutingGroupConnector.objects.select_related("routing_group", "target_routing_group")
 
 
 KINDS = {kind.slug: kind for kind in (
@@ -58,6 +70,8 @@ KINDS = {kind.slug: kind for kind in (
     Kind("mailbox", "Mailbox", MAILBOX, Mailbox.objects.all),
     Kind("edge-subscription", "Edge subscription", EDGE_SUBSCRIPTION,
          lambda: EdgeSubscription.objects.select_related("server", "site"), remove=remove_subscription),
+    Kind("routing-group-connector", "Routing group connector", ROUTING_GROUP_CONNECTOR, _routing_group_connectors,
+         removable=False, shell_only=RGC_IN_THE_SHELL),
 )}
 
 
@@ -221,14 +235,20 @@ RESULT_LISTS = {result.slug: result for result in (
                     obj, EDGE_SUBSCRIPTION.param("Domain"))),
                 edge_sync("Last Synchronization", "LastSync"), edge_sync("Synchronization Result", "Result")),
                lambda: EdgeSubscription.objects.select_related("server", "site")),
+    ResultList("routing-group-connectors", "Routing Group Connectors", KINDS["routing-group-connector"],
+               (field("Name", "name"), related("Source Routing Group", "routing_group__name"),
+                related("Target Routing Group", "target_routing_group__name"), shown(ROUTING_GROUP_CONNECTOR, "Cost"),
+                shown(ROUTING_GROUP_CONNECTOR, "MaxMessageSize")),
+               _routing_group_connectors),
     ResultList("mailboxes", "Mailbox", KINDS["mailbox"],
                (field("Display Name", "name"), field("Primary SMTP Address", "primary_smtp_address")),
                Mailbox.objects.all),
 )}
 
 ORGANIZATION_TABS = ("remote-domains", "accepted-domains", "send-connectors", "foreign-connectors",
-                     "edge-subscriptions", "global-settings")   # the EMC's order
-HUB_ONLY_TABS = ("foreign-connectors", "edge-subscriptions")   # not in an Edge Transport server's own console
+                     "routing-group-connectors", "edge-subscriptions", "global-settings")   # the EMC's order
+# Not in an Edge Transport server's own console.
+HUB_ONLY_TABS = ("foreign-connectors", "routing-group-connectors", "edge-subscriptions")
 
 
 @dataclass

@@ -54,7 +54,8 @@ def list_url(kind_slug, obj):
         return reverse("console:mailboxes")
     tab = {"send-connector": "send-connectors", "foreign-connector": "foreign-connectors",
            "accepted-domain": "accepted-domains", "remote-domain": "remote-domains",
-           "transport-config": "global-settings", "edge-subscription": "edge-subscriptions"}[kind_slug]
+           "transport-config": "global-settings", "edge-subscription": "edge-subscriptions",
+           "routing-group-connector": "routing-group-connectors"}[kind_slug]
     return reverse("console:organization", args=[tab])
 
 
@@ -111,8 +112,8 @@ def list_context(request, result, **scope):
             "count": view.count, "more_objects": view.more, "sort_links": sort_links, "next_start": view.next_start,
             "next_url": list_link(request.path, choices, start=view.next_start) if view.next_start else "",
             "list_path": request.path,
-            "may_change_list": not synchronized and can_change(request.user, result.kind.schema.noun,
-                                                                scope.get("server")),
+            "may_change_list": not synchronized and not result.kind.shell_only and can_change(
+                request.user, result.kind.schema.noun, scope.get("server")),
             "synchronized": SYNCHRONIZED_LIST if synchronized else "",
             "stamp": change_stamp(result, scope.get("server"))}
 
@@ -213,7 +214,7 @@ def _object(kind_slug, pk):
 
 
 def _dialog(request, form, kind, obj, status=200, command="", review=None, saved_findings=()):
-    managed = managed_elsewhere(kind.schema, obj)
+    managed = managed_elsewhere(kind.schema, obj) or kind.shell_only
     for form_field in form.fields.values() if managed else ():
         form_field.disabled = True   # shown as it is, like the settings nobody may change
     context = {"form": form, "kind": kind, "obj": obj, "command": command, "managed_elsewhere": managed,
@@ -235,7 +236,7 @@ def properties(request, kind_slug, pk):
         form.show_errors = False
         return _dialog(request, form, kind, obj)
     form = PropertiesForm(kind.schema, obj, request.POST)
-    if managed := managed_elsewhere(kind.schema, obj):   # the dialog offered no OK; refuse a post all the same
+    if managed := managed_elsewhere(kind.schema, obj) or kind.shell_only:   # the dialog offered no OK; refuse a post
         form.is_valid()   # cleaned first: the refusal is added to the posted form's errors
         form.add_error(None, managed)
         return _dialog(request, form, kind, obj, status=403)
