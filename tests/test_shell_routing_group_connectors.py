@@ -132,3 +132,16 @@ def test_a_bidirectional_pair_is_saved_whole_or_not_at_all(legacy):
                                         "-TargetTransportServers EX2003 -BiDirectional $true")
     assert [name for _, name, *_ in connectors()] == ["Taken"]
     assert "routing group connectors use 'EX2003'" in error_of("Remove-LegacyExchangeServer EX2003 -Confirm:$false")
+
+
+def test_get_mailroute_explains_a_legacy_mailboxs_route(legacy):
+    ems("New-Mailbox Lee -PrimarySmtpAddress lee@contoso.com -Password (ConvertTo-SecureString 'Passw0rd!' "
+        "-AsPlainText -Force) -Database 'EX2003B\\First Storage Group\\Mailbox Store (EX2003B)'\n"
+        f"New-RoutingGroupConnector Cheap -SourceTransportServers {legacy.name} -TargetTransportServers EX2003B "
+        "-Cost 2\n"
+        f"New-RoutingGroupConnector Dear -SourceTransportServers {legacy.name} -TargetTransportServers EX2003 -Cost 9")
+    [hop] = shell(f"Get-MailRoute -Recipient lee@contoso.com -Server {legacy.name}")
+    assert (hop.get("Action"), hop.get("Connector"), hop.get("NextHop")) == (
+        "Route", f"{EX2010}\\Cheap", "ex2003b.contoso.com:2525")
+    assert "bridgeheads of the routing group First Routing Group" in hop.get("Result")
+    assert [line.split(": ")[1] for line in hop.get("Candidates")] == ["candidate", "candidate"]

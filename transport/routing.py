@@ -50,9 +50,8 @@ def decide(configuration, address, size, unavailable=frozenset(), via_connector=
     if via_connector is not None:
         return Decision(ROUTE, connector=via_connector)
     domain = address.rpartition("@")[2].lower()
-    legacy_group = (configuration.legacy_mailboxes or {}).get(address.lower())
-    if legacy_group and configuration.delivers_to_mailboxes:
-        return _routed(configuration, LegacyRoutingGroup(legacy_group), size, unavailable)
+    if isinstance(destination := destination_of(configuration, address), LegacyRoutingGroup):
+        return _routed(configuration, destination, size, unavailable)
     # An Edge delivers to no mailbox: its accepted domains are routed, to the Hubs (the `--` address space).
     domain_type = accepted_domain_type(configuration, domain) if configuration.delivers_to_mailboxes else None
     if domain_type == DomainType.AUTHORITATIVE:
@@ -60,6 +59,15 @@ def decide(configuration, address, size, unavailable=frozenset(), via_connector=
     if domain_type == DomainType.INTERNAL_RELAY and address.lower() in configuration.mailboxes:
         return Decision(LOCAL)
     return _routed(configuration, domain, size, unavailable)
+
+
+def destination_of(configuration, address):
+    """What a routed recipient is routed to: the routing group of the legacy server its mailbox is on, or else
+    its domain (lower case)."""
+    group = (configuration.legacy_mailboxes or {}).get(address.lower())
+    if group and configuration.delivers_to_mailboxes:
+        return LegacyRoutingGroup(group)
+    return address.rpartition("@")[2].lower()
 
 
 def _routed(configuration, destination, size, unavailable):

@@ -62,7 +62,7 @@ def _hop(number, send, recipient, size, assumed, via, resolve):
     decision = routing.decide(send, recipient, size, assumed | failing, via_connector)
     if via_connector is None and decision.kind in (routing.ROUTE, routing.UNREACHABLE, routing.FAIL):
         hop.candidates = [_describe(candidate, assumed, failing) for candidate in routing.candidates(
-            send.connectors, domain, size, server.name, send.server_sites,
+            send.connectors, routing.destination_of(send, recipient), size, server.name, send.server_sites,
             domain in send.tls_send_domain_secure_list, send.site_routes)]
     if decision.kind == routing.LOCAL:
         hop.action, hop.result = "Deliver", f"Delivered to the mailbox {recipient} (accepted domain {domain})."
@@ -109,6 +109,8 @@ def _route(hop, send, connector, domain, resolve, chosen_before):
         hop.next_hop = ", ".join(f"{host}:{connector.port}" for host in connector.smart_hosts)
         where = (f"{', '.join(connector.peer_servers)} (the other side of the Edge subscription)"
                  if connector.edge_relay else f"smart host {hop.next_hop}")
+        if connector.target_routing_group:
+            where = f"the bridgeheads of the routing group {connector.target_routing_group}, {hop.next_hop}"
         hop.result = f"Sent by {server} through '{connector.name}' to {where}."
     else:
         hop.next_hop = _mx(send, connector, domain) if resolve else f"the MX records of {domain}"
