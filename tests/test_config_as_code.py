@@ -240,3 +240,21 @@ def test_the_audit_log_page_shows_the_configuration_at_an_entry_and_the_script_b
     script = client.get(f"/audit-log/{created.pk}/configuration/", {"download": "1"})
     assert script["Content-Disposition"] == f'attachment; filename="return-to-audit-entry-{created.pk}.ps1"'
     assert "Set-SendConnector 'ISP' -MaxMessageSize 10MB" in script.content.decode()
+
+
+def test_it_exports_coexistence_with_exchange_2003(hub, tmp_path):
+    ems("New-RoutingGroup 'First Routing Group' -Legacy\n"
+        "New-LegacyExchangeServer EX2003 -Fqdn ex2003.contoso.com -RoutingGroup 'First Routing Group' -Port 2525\n"
+        "New-Mailbox Lee -PrimarySmtpAddress lee@contoso.com -Password (ConvertTo-SecureString 'Passw0rd!' "
+        "-AsPlainText -Force) -Database 'EX2003\\First Storage Group\\Mailbox Store (EX2003)'\n"
+        "New-RoutingGroupConnector Interop -SourceTransportServers HUB01 -TargetTransportServers EX2003 -Cost 5 "
+        "-BiDirectional $true")
+    path = tmp_path / "organization.ps1"
+    call_command("export_config", "--output", str(path))
+    lines = path.read_text().splitlines()
+    assert ("New-RoutingGroup -Name 'First Routing Group' -AdministrativeGroup 'First Administrative Group' -Legacy"
+            in lines)
+    assert any(line.startswith("New-RoutingGroupConnector -Name 'Interop'") for line in lines)
+    assert run("diff_config", str(path)) == (0, "The configuration the script makes is the live configuration.\n")
+    ems("Set-RoutingGroupConnector 'Exchange Routing Group (DWBGZMFD01QNBJR)\\Interop' -Cost 9")
+    assert run("diff_config", str(path))[0] == 1

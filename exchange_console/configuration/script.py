@@ -122,7 +122,7 @@ def create(script, item, before):
     secrets = {param.name: script.secret(SECURE_STRING, f"{schema.noun}{param.name}", f"{schema.noun} "
                                          f"{item['identity']}")
                for param in schema.params if (schema.noun, param.name) in UNREADABLE and param.mandatory}
-    script.command("New", schema, item["identity"], values, written=secrets)
+    script.command("New", schema, item["identity"], values, written=secrets, extra=kind.new_switches)
 
 
 def remove(script, item):

@@ -11,18 +11,22 @@ from typing import Callable
 from exchange_console.accounts.models import ManagementScope, RoleGroupMember
 from exchange_console.accounts.schemas import MANAGEMENT_SCOPE, ROLE_GROUP_MEMBER
 from exchange_console.connectors.models import ForeignConnector, ReceiveConnector, ReceiveConnectorPermission, \
-    SendConnector
-from exchange_console.connectors.schemas import AD_PERMISSION, FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, SEND_CONNECTOR
+    RoutingGroupConnector, SendConnector
+from exchange_console.connectors.schemas import (
+    AD_PERMISSION, FOREIGN_CONNECTOR, RECEIVE_CONNECTOR, ROUTING_GROUP_CONNECTOR, SEND_CONNECTOR,
+)
 from exchange_console.organization.models import (
-    AcceptedDomain, AdSiteLink, Mailbox, RemoteDomain, Site, TransportConfig, TransportServer,
+    AcceptedDomain, AdSiteLink, LegacyExchangeServer, Mailbox, RemoteDomain, RoutingGroup, Site, TransportConfig,
+    TransportServer,
 )
 from exchange_console.organization.schemas import (
-    ACCEPTED_DOMAIN, MAILBOX, REMOTE_DOMAIN, SITE, SITE_LINK, TRANSPORT_CONFIG, TRANSPORT_SERVER,
+    ACCEPTED_DOMAIN, LEGACY_EXCHANGE_SERVER, MAILBOX, REMOTE_DOMAIN, ROUTING_GROUP, SITE, SITE_LINK, TRANSPORT_CONFIG,
+    TRANSPORT_SERVER,
 )
 from exchange_console.params import Credential, ObjectRefs
 
 # Never read back: a script names a variable the administrator fills in instead (script.py).
-UNREADABLE = {("Mailbox", "Password")}
+UNREADABLE = {("Mailbox", "Password"), ("LegacyExchangeServer", "Certificate")}
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Kind:
     removed_by: tuple = ()     # an entry of a list (no identity of its own): Add- it, Remove- it with these
     entry_of: str = ""         # the noun of the object whose list it is (its identity is that object's)
     audited: bool = True       # the admin audit log records its changes' properties (history.py undoes them)
+    new_switches: str = ""     # what its New- line always says (New-RoutingGroup -Legacy)
 
     @property
     def noun(self):
@@ -84,6 +89,10 @@ KINDS = [
     Kind(TRANSPORT_SERVER, _servers, removable=False),
     Kind(ACCEPTED_DOMAIN, _organization_wide(AcceptedDomain), remove_last=True),
     Kind(REMOTE_DOMAIN, _organization_wide(RemoteDomain)),
+    # Exchange 2003's routing groups and servers (Exchange 2010's routing group comes with every organization),
+    # before the mailboxes in their databases and the routing group connectors to them.
+    Kind(ROUTING_GROUP, lambda server: RoutingGroup.objects.filter(legacy=True), new_switches="-Legacy"),
+    Kind(LEGACY_EXCHANGE_SERVER, lambda server: LegacyExchangeServer.objects.select_related("routing_group")),
     Kind(MAILBOX, _organization_wide(Mailbox)),
     Kind(RECEIVE_CONNECTOR, lambda server: ReceiveConnector.objects.filter(server__in=_servers(server))
          .select_related("server")),
@@ -92,6 +101,8 @@ KINDS = [
         removed_by=("User", "ExtendedRights", "Deny"), entry_of=RECEIVE_CONNECTOR.noun),
     Kind(SEND_CONNECTOR, lambda server: _connectors_from(SendConnector, server)),
     Kind(FOREIGN_CONNECTOR, lambda server: _connectors_from(ForeignConnector, server)),
+    Kind(ROUTING_GROUP_CONNECTOR, lambda server: RoutingGroupConnector.objects.select_related(
+        "routing_group", "target_routing_group")),
     Kind(MANAGEMENT_SCOPE, _not_per_server(ManagementScope.objects.all()), audited=False),
     Kind(ROLE_GROUP_MEMBER, _not_per_server(RoleGroupMember.objects.select_related("role_group", "user", "scope")
                                             .order_by("role_group__name", "user__username")),
