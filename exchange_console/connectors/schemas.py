@@ -562,8 +562,9 @@ SERVERS_FIELD = {"routing_group": "source_transport_servers", "target_routing_gr
 
 
 def routing_group_connector_groups(connector):
-    """The connector's routing group and target routing group follow from its servers: each side's servers are in
-    one routing group, and one side is Exchange 2010's (it connects Exchange 2010 to Exchange 2003)."""
+    """The connector's routing group and target routing group follow from its servers (set here, before the
+    checks that need them): each side's servers are in one routing group, and one side is Exchange 2010's (it
+    connects Exchange 2010 to Exchange 2003)."""
     for name, field_name in (("SourceTransportServers", "routing_group"),
                              ("TargetTransportServers", "target_routing_group")):
         servers = getattr(connector, SERVERS_FIELD[field_name])
@@ -599,8 +600,8 @@ def routing_group_connector_notes(connector):
 
 
 def _sending_hubs(connector):
-    """The Hubs that run the connector: its sources when they are Hubs (all Hubs must route to it otherwise
-    too)."""
+    """Every Hub reloads: each routes legacy mailboxes' mail over the connectors (handing it to a source Hub when
+    it isn't one)."""
     return TransportServer.objects.hubs()
 
 

@@ -742,9 +742,6 @@ ROUTING_GROUP = ObjectSchema(
         Param("AdministrativeGroup", "administrative_group", p.String(64, allow_empty=False,
                                                                        check=lambda text: _no_backslash(text)),
               create_only=True),
-        read_only("ExchangeLegacyDN", "legacy", getter=lambda group: f"/o=First Organization/ou={group.administrative_group}"
-                                                                      f"/cn=Configuration/cn=Routing Groups/cn={group.name}"),
-        read_only("RoutingMasterDN", "routing_master", getter=lambda group: ""),
         read_only("IsLegacy", "legacy", p.Bool(), getter=lambda group: group.legacy),
         read_only("RoutingGroupMembersDN", "members", p.ObjectRefs(TransportServer.objects.all, "Server"),
                   getter=lambda group: list(group.legacy_servers.all() if group.legacy
