@@ -258,3 +258,17 @@ def test_it_exports_coexistence_with_exchange_2003(hub, tmp_path):
     assert run("diff_config", str(path)) == (0, "The configuration the script makes is the live configuration.\n")
     ems("Set-RoutingGroupConnector 'Exchange Routing Group (DWBGZMFD01QNBJR)\\Interop' -Cost 9")
     assert run("diff_config", str(path))[0] == 1
+
+
+def test_the_audit_log_gives_the_organization_at_a_routing_group_connectors_change(olga):
+    ems("New-RoutingGroup 'First Routing Group' -Legacy\n"
+        "New-LegacyExchangeServer EX2003 -Fqdn ex2003.contoso.com -RoutingGroup 'First Routing Group'\n"
+        "New-RoutingGroupConnector Interop -SourceTransportServers HUB01 -TargetTransportServers EX2003 "
+        "-BiDirectional $true", user=olga)
+    ems("Set-RoutingGroupConnector 'Exchange Routing Group (DWBGZMFD01QNBJR)\\Interop' -Cost 30", user=olga)
+    created = AdminAuditEntry.objects.filter(object_type="RoutingGroupConnector").order_by("pk")
+    assert [entry.cmdlet for entry in created] == ["New-RoutingGroupConnector"] * 2 + ["Set-RoutingGroupConnector"]
+    # After the first of the pair: that connector, not yet its reciprocal.
+    snapshot = ems(f"Get-OrganizationSnapshot {created[0].pk}", user=olga)
+    assert "RoutingGroupConnector Exchange Routing Group (DWBGZMFD01QNBJR)\\Interop" in snapshot
+    assert "First Routing Group\\Interop" not in snapshot
