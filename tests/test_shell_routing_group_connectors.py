@@ -145,3 +145,11 @@ def test_get_mailroute_explains_a_legacy_mailboxs_route(legacy):
         "Route", f"{EX2010}\\Cheap", "ex2003b.contoso.com:2525")
     assert "bridgeheads of the routing group First Routing Group" in hop.get("Result")
     assert [line.split(": ")[1] for line in hop.get("Candidates")] == ["candidate", "candidate"]
+
+
+def test_whatif_checks_the_pair_and_saves_nothing(legacy):
+    output = ems(f"New-RoutingGroupConnector Interop -SourceTransportServers {legacy.name} "
+                 "-TargetTransportServers EX2003 -BiDirectional $true -WhatIf")
+    assert ('What if: Creating Routing group connector "Interop" and its reciprocal in the target routing group.'
+            in output)
+    assert connectors() == []

@@ -179,7 +179,8 @@ def new_routing_group_connector_cmdlet(invocation):
     bidirectional = parse_param("BiDirectional", Bool(), service_value(invocation.get("BiDirectional", False)))
     others = {name: value for name, value in invocation.arguments.items() if name != "BiDirectional"}
     values = change_values(ROUTING_GROUP_CONNECTORS, replace(invocation, arguments=others), current=None)
-    action = f'Creating Routing group connector "{to_string(values.get("Name", ""))}".'
+    action = (f'Creating Routing group connector "{to_string(values.get("Name", ""))}"'
+              f'{" and its reciprocal in the target routing group" if bidirectional else ""}.')
     created = apply(invocation, [(action, partial(new_routing_group_connector, values, bidirectional))])
     connectors = [connector for pair in created for connector in pair]
     warn_not_applied(invocation, ROUTING_GROUP_CONNECTOR, connectors, values)
