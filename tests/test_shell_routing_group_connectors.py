@@ -5,7 +5,7 @@ nothing."""
 import pytest
 
 from exchange_console.connectors.models import RoutingGroupConnector
-from exchange_console.organization.models import LegacyExchangeServer, Mailbox, RoutingGroup
+from exchange_console.organization.models import LegacyExchangeServer, Mailbox
 from exchange_console.shell.errors import ShellError
 from tests.shell_helpers import ems, shell, shell_lines
 
@@ -35,7 +35,7 @@ def connectors():
 
 
 def test_exchange_2010s_routing_group_exists_in_every_organization(hub):
-    assert shell_lines(f"Get-RoutingGroup | fl Name,IsLegacy,RoutingGroupMembersDN") == [
+    assert shell_lines("Get-RoutingGroup | fl Name,IsLegacy,RoutingGroupMembersDN") == [
         f"Name                  : {EX2010}", "IsLegacy              : False",
         f"RoutingGroupMembersDN : {{{hub.name}}}"]
     assert shell(f"Get-RoutingGroup '{LONG_FORM}'")[0].obj.name == EX2010
