@@ -10,6 +10,7 @@ from exchange_console.connectors.schemas import ROUTING_GROUP_CONNECTOR
 from exchange_console.organization.schemas import LEGACY_EXCHANGE_SERVER, MAILBOX, ROUTING_GROUP
 from exchange_console.services import new_object
 from tests.test_routing import MB, configuration, outcome, send
+from transport.categorizer import next_hops
 from transport.routing import FAIL, LOCAL, ROUTE, UNREACHABLE, LegacyRoutingGroup, candidates, decide
 from transport.snapshot import build_send_snapshot
 from transport.queue.state import next_hop_of
@@ -88,3 +89,11 @@ def test_a_hub_sees_routing_group_connectors_to_legacy_groups_as_connectors_to_t
         ("HUB01",))
     assert snapshot.connector(connector.name) is connector
     assert outcome(decide(snapshot, "lee@contoso.com", 1000)) == (ROUTE, connector.name, None)
+
+
+def test_a_hub_that_isnt_a_source_server_hands_the_message_to_one():
+    connector = rgc("Interop", FIRST, sources=("HUB03",))
+    decisions = {"lee@contoso.com": decide(legacy([connector]), "lee@contoso.com", 1000)}
+    assert next_hops("HUB01", decisions) == ({}, {connector: ["lee@contoso.com"]})
+    assert next_hops("HUB03", decisions)[0] == {
+        ("SmartHostConnectorDelivery", "ex2003.contoso.com", "Interop"): ["lee@contoso.com"]}
