@@ -1,5 +1,6 @@
 """Non-delivery reports and delay notifications: RFC 3464 multipart/report messages from the organization's
 ExternalPostmasterAddress to the original sender, in the words of Exchange 2010's reports."""
+from types import MappingProxyType
 import html
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -14,7 +15,7 @@ from transport.headers import strip_header_fields
 
 FAILED, DELAYED = "failed", "delayed"
 RELAYED = "relayed"   # handed to a system that sends no delivery notification (a foreign connector's drop directory)
-SUBJECTS = {FAILED: "Undeliverable", DELAYED: "Delivery delayed", RELAYED: "Relayed"}
+SUBJECTS = MappingProxyType({FAILED: "Undeliverable", DELAYED: "Delivery delayed", RELAYED: "Relayed"})
 # Header fields of the servers a message passed, which NDRDiagnosticInfoEnabled $false keeps from the remote domain.
 SERVER_FIELDS = ("received", "x-ms-exchange-", "x-originating-ip")
 
@@ -101,12 +102,12 @@ def _original(content, options):
     return MIMEText(_original_headers(content), "rfc822-headers", _eight_bit_utf8())
 
 
-FIRST_LINES = {
+FIRST_LINES = MappingProxyType({
     FAILED: "Delivery has failed to these recipients or groups:",
     DELAYED: "Delivery is delayed to these recipients or groups:",
     RELAYED: "Delivery to these recipients or groups is complete, but no delivery notification was sent by the "
              "destination:",
-}
+})
 
 
 def _human_text(action, reporting_mta, recipients, diagnostic_info=True):
