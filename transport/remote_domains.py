@@ -87,12 +87,15 @@ def outbound(configuration, connector, envelope, recipients, content):
     mail through a linked connector comes back from its appliance and leaves afterwards."""
     if getattr(connector, "edge_relay", False) or connector.linked_receive_connector:
         return Outbound(groups=[(list(recipients), content)])
+    leaving = {recipient: remote_domain_for(configuration.remote_domains, recipient) for recipient in recipients
+               if leaves_organization(configuration.accepted_domains, recipient)}
+    if not any(leaving.values()):   # mail inside the organization: its header isn't read on the way
+        return Outbound(groups=[(list(recipients), content)])
     headers = BytesHeaderParser().parsebytes(split_headers(content)[0])
     kind = message_kind(headers, envelope.mail_from)
     result, converted, by_content = Outbound(), {}, {}
     for recipient in recipients:
-        settings = (remote_domain_for(configuration.remote_domains, recipient)
-                    if leaves_organization(configuration.accepted_domains, recipient) else None)
+        settings = leaving.get(recipient)
         if settings is not None and (refusal := refused(settings, kind, headers)):
             result.dropped[recipient] = refusal
             continue
@@ -225,8 +228,10 @@ def _label_charset(head, body, settings):
 def _content_type(head, body, content_type):
     """ContentType MimeText or MimeHtml: of a multipart/alternative's text and HTML, only that one stays."""
     wanted = {"MimeText": "text/plain", "MimeHtml": "text/html"}.get(content_type)
+    if wanted is None:   # MimeHtmlText, the default: nothing to parse
+        return head, body
     headers = BytesHeaderParser().parsebytes(head)
-    if wanted is None or headers.get_content_type() != "multipart/alternative":
+    if headers.get_content_type() != "multipart/alternative":
         return head, body
     boundary = headers.get_boundary()
     if not boundary:
@@ -257,10 +262,11 @@ def _parts(body, boundary):
 def _wrap(head, body, width):
     """LineWrapSize: the lines of a plain-text message (7bit or 8bit, not encoded) broken at the last space
     before `width` characters; a word longer than that stays whole."""
+    if not width:   # unlimited, the default: nothing to parse
+        return body
     headers = BytesHeaderParser().parsebytes(head)
     encoding = (headers.get("Content-Transfer-Encoding") or "7bit").strip().lower()
-    if width is None or width == 0 or headers.get_content_type() != "text/plain" or encoding not in (
-            "7bit", "8bit"):
+    if headers.get_content_type() != "text/plain" or encoding not in ("7bit", "8bit"):
         return body
     newline = b"\r\n" if b"\r\n" in body else b"\n"
     lines = []
