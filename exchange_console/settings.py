@@ -1,5 +1,6 @@
 """Django settings for Exchange Console; every value that varies comes from the environment (env.py)."""
 import logging
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -238,6 +239,11 @@ if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is neither text nor json.")
 if LOG_FORMAT == "json":
     logging.captureWarnings(True)   # Python's warnings become log events too, instead of raw text on stderr
+# How a transport server's queue store makes a group of accepted messages durable before their 250: syncfs (Linux:
+# one flush of the file system holding the queue folder per group) or fsync (each message's file on its own).
+TRANSPORT_QUEUE_SYNC = env_str("TRANSPORT_QUEUE_SYNC", "syncfs" if sys.platform == "linux" else "fsync")
+if TRANSPORT_QUEUE_SYNC not in ("syncfs", "fsync") or (TRANSPORT_QUEUE_SYNC == "syncfs" and sys.platform != "linux"):
+    raise ImproperlyConfigured(f"TRANSPORT_QUEUE_SYNC={TRANSPORT_QUEUE_SYNC!r}: use fsync, or syncfs on Linux.")
 TRANSPORT_HEARTBEAT_INTERVAL = env_int("TRANSPORT_HEARTBEAT_INTERVAL", 10, 1, 300)
 TRANSPORT_METRICS_PORT = env_int("TRANSPORT_METRICS_PORT", 0, 0, 65535)
 TRANSPORT_METRICS_ADDRESS = env_str("TRANSPORT_METRICS_ADDRESS", "127.0.0.1")

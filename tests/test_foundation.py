@@ -53,6 +53,7 @@ def test_it_takes_postgresql_and_redis_from_the_environment(tmp_path):
     ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE='soon' is not a whole number"),
     ({"EXCHANGE_ENCRYPTION_KEY": "short"}, "EXCHANGE_ENCRYPTION_KEY is not a Fernet key"),
     ({"EXCHANGE_ENCRYPTION_KEY_FILE": "/nonexistent/key"}, "EXCHANGE_ENCRYPTION_KEY_FILE='/nonexistent/key' can't be read"),
+    ({"TRANSPORT_QUEUE_SYNC": "fdatasync"}, "TRANSPORT_QUEUE_SYNC='fdatasync': use fsync, or syncfs on Linux."),
 ])
 def test_it_refuses_a_bad_setting_at_start_up(tmp_path, env, message):
     result = run_settings(tmp_path, **env)

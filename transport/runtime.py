@@ -26,7 +26,8 @@ class TransportRuntime:
         self._lock = threading.Lock()
         self._configuration = build_configuration(server_name)
         self.server_name = self._configuration.name
-        self.store = MessageStore(self._configuration.receive.queue_directory)
+        receive = self._configuration.receive
+        self.store = MessageStore(receive.queue_directory, receive.queue_sync)
         self._tracking = self._send_protocol_log = None
         self._on_reload = []
         self.slots = ConnectionSlots()

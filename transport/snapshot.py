@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
+
 from exchange_console.lib.ipranges import parse_binding, parse_ip_range
 from transport.dsn import DsnScope, DsnSettings
 from transport.logs.tracking import TrackingSettings
@@ -95,6 +97,7 @@ class ServerSnapshot:
     protocol_log: ProtocolLogSettings
     tracking: TrackingSettings
     queue_directory: Path
+    queue_sync: str = "fsync"                     # TRANSPORT_QUEUE_SYNC: how the store makes a group durable
     organization_hosts: frozenset = frozenset()   # FQDNs of the organization's servers and receive connectors
     postmaster_address: str = ""                  # what RCPT TO:<postmaster> stands for
     configuration_stamp: datetime = None           # the latest WhenChanged among the objects read
@@ -188,7 +191,7 @@ def _receive_snapshot(server, config, certificate):
             server.resolve_path(server.receive_protocol_log_path), server.receive_protocol_log_max_file_size,
             server.receive_protocol_log_max_age, server.receive_protocol_log_max_directory_size),
         tracking=tracking_settings_for(server),
-        queue_directory=queue_directory(server), configuration_stamp=stamp,
+        queue_directory=queue_directory(server), queue_sync=settings.TRANSPORT_QUEUE_SYNC, configuration_stamp=stamp,
         organization_hosts=_organization_hosts(),
         postmaster_address=config.postmaster_address(),
         recipient_hashes=_recipient_hashes(server),

@@ -1,14 +1,24 @@
 """The durable queue store of one transport server: the Queue folder in its data folder.
 
 Each message is one file, <id>.msg: the envelope as one JSON line, then the content as received (with our
-Received header). It is written to a temporary name, fsynced, renamed into place, and the directory is
+Received header). It is written to a temporary name, made durable, renamed into place, and the directory is
 fsynced, so a message whose acceptance was acknowledged survives a crash at any later moment; a message
 exists (ids()) only once its file is complete. Directory syncs are shared: one fsync of the folder covers
 every rename made before it started, so concurrent acceptances commit together.
 
+A group of messages is made durable in one of two ways (TRANSPORT_QUEUE_SYNC): "fsync", each file on its own,
+or "syncfs" (Linux), one flush of the file system that holds the folder for the whole group. On ext4 every fsync
+of a new file is a journal commit and a flush of the disk's cache, so twenty messages cost twenty of them; one
+syncfs costs one, whatever the group's size, but it also writes whatever else is waiting on that file system.
+
+The files of removed messages are emptied and kept (up to FREE_FILES_KEPT, in Free/) for new messages: creating a
+file allocates an inode, which on ext4 without a journal scans past every inode freed in the last seconds (at a
+thousand messages a second, a third of the receive process's time went there); renaming a kept file allocates none.
+
 A message too large to hold in memory arrives in a spool (<random>.spool, in the same folder) as the client
 sends it; storing it copies the spool in the kernel after the envelope line and the headers.
 """
+import ctypes
 import json
 import os
 import secrets
@@ -19,6 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 MESSAGE_SUFFIX, TEMP_SUFFIX, SPOOL_SUFFIX = ".msg", ".tmp", ".spool"
+FREE_FOLDER, FREE_FILES_KEPT = "Free", 1024
+RECOUNT_EVERY, RELIST_AFTER = 256, 0.5   # removals between counts of Free/; seconds before listing an empty one again
+FSYNC, SYNCFS = "fsync", "syncfs"
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+SYNC_METHODS = (FSYNC, SYNCFS) if hasattr(_libc(), "syncfs") else (FSYNC,)
 
 
 @dataclass(frozen=True)
@@ -104,10 +124,75 @@ class SpooledContent:
         return len(self.head) + self.spool.size
 
 
+class FreeFiles:
+    """Emptied files of removed messages, kept in a folder for new ones. Every process using the store keeps and
+    takes them: a file is taken by renaming it, which only one process can do."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+        os.makedirs(self.folder, exist_ok=True)
+        self._lock = threading.Lock()
+        self._names = []           # names listed in the folder and not tried yet by this process
+        self._listed_empty = None  # when a listing last found none
+        self._kept = None          # files in the folder: counted, plus those kept since
+        self._removals = 0
+
+    def keep(self, path):
+        """Take `path` out of the store (an emptied file for later), or delete it when enough are kept."""
+        if self._full():
+            _unlink(path)
+            return
+        name = secrets.token_hex(8)
+        kept = os.path.join(self.folder, name)
+        try:
+            os.rename(path, kept)   # first: the message leaves the store at once, whole
+        except FileNotFoundError:
+            return
+        try:
+            os.truncate(kept, 0)
+        except FileNotFoundError:   # already taken for a new message, which empties it before writing
+            pass
+        with self._lock:
+            self._kept += 1
+            if len(self._names) < FREE_FILES_KEPT:   # names another process took stay until tried: bounded
+                self._names.append(name)
+
+    def _full(self):
+        with self._lock:
+            if self._removals % RECOUNT_EVERY == 0:   # other processes take files: count them now and then
+                self._kept = sum(1 for _ in os.scandir(self.folder))
+            self._removals += 1
+            return self._kept >= FREE_FILES_KEPT
+
+    def take(self, path):
+        """Rename a kept file to `path`; False when there is none."""
+        while name := self._next_name():
+            try:
+                os.rename(os.path.join(self.folder, name), path)
+                return True
+            except FileNotFoundError:   # another process took it
+                continue
+        return False
+
+    def _next_name(self):
+        with self._lock:
+            if not self._names and (self._listed_empty is None
+                                    or time.monotonic() - self._listed_empty >= RELIST_AFTER):
+                self._names = os.listdir(self.folder)
+                self._listed_empty = None if self._names else time.monotonic()
+            return self._names.pop() if self._names else None
+
+
 class MessageStore:
-    def __init__(self, root):
+    def __init__(self, root, sync=FSYNC):
+        """sync: how a group of written messages is made durable (FSYNC or SYNCFS; see the module's text)."""
+        if sync not in SYNC_METHODS:
+            raise ValueError(f"queue sync method {sync!r} is not one of {', '.join(SYNC_METHODS)} here")
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._prefix = os.path.join(str(self.root), "")   # paths as text: pathlib costs more than the file work
+        self.sync = sync
+        self.free_files = FreeFiles(self.root / FREE_FOLDER)
         self._renames = self._synced = 0
         self._counter_lock, self._sync_lock = threading.Lock(), threading.Lock()
 
@@ -117,13 +202,10 @@ class MessageStore:
         return self.accept_group([(content, fields)])[0]
 
     def accept_group(self, messages):
-        """Durably store messages [(content, fields)] together: each file fsynced, one folder sync for all.
-        `content`: bytes, or SpooledContent. Returns their envelopes, in order."""
+        """Durably store messages [(content, fields)] together: their files made durable, then renamed into
+        place, one folder sync for all. `content`: bytes, or SpooledContent. Returns their envelopes, in order."""
         envelopes = [_new_envelope(**fields) for _, fields in messages]
-        written = [self._write_temporary(envelope, content) for envelope, (content, _) in zip(envelopes, messages)]
-        for temporary, envelope in zip(written, envelopes):
-            os.replace(temporary, self._path(envelope.message_id))
-        self._sync_directory(self._count_rename())
+        self._commit([(envelope, content) for envelope, (content, _) in zip(envelopes, messages)])
         return envelopes
 
     def spool(self):
@@ -148,10 +230,10 @@ class MessageStore:
 
     def remove(self, *message_ids):
         """Remove messages from the store. No folder sync: a removal lost to a power failure (not to a killed
-        process: the unlink is the file system's at once) only brings a delivered message back, to be sent again,
+        process: the rename is the file system's at once) only brings a delivered message back, to be sent again,
         as Postfix's queue manager allows too; what must survive, an accepted message, is synced when stored."""
         for message_id in message_ids:
-            self._path(message_id).unlink(missing_ok=True)
+            self.free_files.keep(self._path(message_id))
 
     def discard_spools(self):
         """Delete spools a receive process left when it died mid-DATA: they never became messages."""
@@ -163,15 +245,35 @@ class MessageStore:
         return sorted(path.name.removesuffix(MESSAGE_SUFFIX) for path in self.root.glob("*" + MESSAGE_SUFFIX))
 
     def _path(self, message_id):
-        return self.root / (message_id + MESSAGE_SUFFIX)
+        return self._prefix + message_id + MESSAGE_SUFFIX
 
     def _write(self, envelope, content):
-        os.replace(self._write_temporary(envelope, content), self._path(envelope.message_id))
+        self._commit([(envelope, content)])
+
+    def _commit(self, messages):
+        """Write [(envelope, content)] under temporary names, make them durable, rename them into place and sync
+        the folder: a message never has its final name before its whole content is on disk. On an error, no
+        temporary file is left behind."""
+        written = []   # (temporary path, open descriptor)
+        try:
+            for envelope, content in messages:
+                written.append(self._write_temporary(envelope, content))
+            self._make_durable([descriptor for _, descriptor in written])
+        except BaseException:
+            for temporary, _ in written:
+                _unlink(temporary)
+            raise
+        finally:
+            for _, descriptor in written:
+                os.close(descriptor)
+        for (temporary, _), (envelope, _) in zip(written, messages):
+            os.replace(temporary, self._path(envelope.message_id))
         self._sync_directory(self._count_rename())
 
     def _write_temporary(self, envelope, content):
-        """The message in a file under a temporary name, fsynced; returns its path."""
-        temporary = self._path(envelope.message_id).with_suffix(TEMP_SUFFIX)
+        """The message in a file under a temporary name, not synced yet; returns (its path, its descriptor)."""
+        temporary = self._prefix + envelope.message_id + TEMP_SUFFIX
+        self.free_files.take(temporary)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             spooled = isinstance(content, SpooledContent)
@@ -180,10 +282,20 @@ class MessageStore:
                 data = data[os.write(descriptor, data):]
             if spooled:
                 content.spool.copy_to(descriptor)
-            os.fsync(descriptor)
-        finally:
+        except BaseException:
             os.close(descriptor)
-        return temporary
+            _unlink(temporary)
+            raise
+        return temporary, descriptor
+
+    def _make_durable(self, descriptors):
+        if self.sync == SYNCFS:
+            if descriptors and _libc().syncfs(descriptors[0]) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, f"syncfs of {self.root}: {os.strerror(error)}")
+            return
+        for descriptor in descriptors:
+            os.fsync(descriptor)
 
     def _count_rename(self):
         with self._counter_lock:
@@ -203,6 +315,13 @@ class MessageStore:
             finally:
                 os.close(descriptor)
             self._synced = covered
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _new_envelope(*, mail_from, rcpt_tos, received_connector, client_ip, client_hostname, auth_user, size,

@@ -52,8 +52,9 @@ def build_runtime(snapshot, previous=None):
                     else ProtocolLog(snapshot.protocol_log))
     tracking_log = (previous.tracking_log if same and previous.snapshot.tracking == snapshot.tracking
                     else MessageTrackingLog(snapshot.tracking, snapshot.fqdn))
-    store = (previous.store if same and previous.snapshot.queue_directory == snapshot.queue_directory
-             else MessageStore(snapshot.queue_directory))
+    store = (previous.store if same and (previous.snapshot.queue_directory, previous.snapshot.queue_sync)
+             == (snapshot.queue_directory, snapshot.queue_sync) else MessageStore(snapshot.queue_directory,
+                                                                                  snapshot.queue_sync))
     if not same:
         # A receive process's first configuration: only this process spools into the folder, and the one it
         # replaces has died, so whatever spools are there were abandoned.

@@ -1,0 +1,81 @@
+"""The queue store on disk: what a group of accepted messages leaves in the Queue folder, with either way of making
+it durable, and what becomes of a removed message's file."""
+import os
+
+import pytest
+
+from transport.queue import store as store_module
+from transport.queue.store import FREE_FOLDER, SYNC_METHODS, MessageStore
+
+
+def fields(recipient="user@contoso.com"):
+    return {"mail_from": "sender@fabrikam.com", "rcpt_tos": [recipient], "received_connector": "HUB01\\Default",
+            "client_ip": "192.0.2.1", "client_hostname": "mail.fabrikam.com", "auth_user": "", "size": 40,
+            "header_message_id": "<1@fabrikam.com>", "subject": "Hello"}
+
+
+def content(text):
+    return f"Subject: Hello\r\n\r\n{text}\r\n".encode()
+
+
+def queue_files(root):
+    return sorted(name for name in os.listdir(root) if name != FREE_FOLDER)
+
+
+def free_files(root):
+    return sorted((root / FREE_FOLDER).iterdir())
+
+
+@pytest.mark.parametrize("sync", SYNC_METHODS)
+def test_a_group_is_stored_whole_with_either_sync_method(tmp_path, sync):
+    store = MessageStore(tmp_path, sync)
+    envelopes = store.accept_group([(content(f"message {n}"), fields(f"user{n}@contoso.com")) for n in range(3)])
+    assert store.ids() == [envelope.message_id for envelope in envelopes]
+    assert queue_files(tmp_path) == sorted(f"{envelope.message_id}.msg" for envelope in envelopes)   # no .tmp left
+    loaded, data = store.load(envelopes[1].message_id)
+    assert (loaded, data) == (envelopes[1], content("message 1"))
+
+
+def test_an_unknown_sync_method_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="queue sync method 'fdatasync' is not one of fsync"):
+        MessageStore(tmp_path, "fdatasync")
+
+
+def test_a_group_that_cannot_be_written_leaves_nothing_behind(tmp_path):
+    store = MessageStore(tmp_path)
+    with pytest.raises(TypeError):
+        store.accept_group([(content("fine"), fields()), (None, fields())])   # the second can't be written
+    assert queue_files(tmp_path) == [] and store.ids() == []
+
+
+def test_a_removed_messages_file_is_emptied_and_serves_the_next_message(tmp_path):
+    store = MessageStore(tmp_path)
+    first = store.accept(content("first"), **fields())
+    inode = os.stat(tmp_path / f"{first.message_id}.msg").st_ino
+    store.remove(first.message_id)
+    assert store.ids() == []
+    [kept] = free_files(tmp_path)
+    assert kept.stat().st_size == 0 and kept.stat().st_ino == inode   # the content is gone, the file kept
+    second = store.accept(content("second"), **fields())
+    assert free_files(tmp_path) == []
+    assert os.stat(tmp_path / f"{second.message_id}.msg").st_ino == inode
+    assert store.load(second.message_id)[1] == content("second")
+
+
+def test_another_store_on_the_folder_takes_the_kept_files_too(tmp_path):
+    """The worker removes, the receive process accepts: two stores on one folder, one in each process."""
+    worker, receive = MessageStore(tmp_path), MessageStore(tmp_path)
+    delivered = worker.accept(content("delivered"), **fields())
+    worker.remove(delivered.message_id)
+    receive.accept(content("new"), **fields())
+    assert free_files(tmp_path) == []
+
+
+def test_only_so_many_files_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "FREE_FILES_KEPT", 2)
+    monkeypatch.setattr(store_module, "RECOUNT_EVERY", 1)
+    store = MessageStore(tmp_path)
+    envelopes = store.accept_group([(content(f"message {n}"), fields()) for n in range(5)])
+    store.remove(*(envelope.message_id for envelope in envelopes))
+    assert store.ids() == [] and queue_files(tmp_path) == []
+    assert len(free_files(tmp_path)) == 2
