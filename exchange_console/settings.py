@@ -110,7 +110,9 @@ DATABASE_URL = env_url(
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, 0))}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, transport workers) share the file: wait for locks instead of failing, and let
-    # readers (the console) go on while a worker writes (write-ahead log).
+    # readers (the console) go on while a worker writes (write-ahead log). The threads of one process take their
+    # write transactions in turn on a lock rather than in SQLite's sleep-and-retry (exchange_console/db/sqlite3).
+    DATABASES["default"]["ENGINE"] = "exchange_console.db.sqlite3"
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE",
                                        "init_command": "PRAGMA journal_mode=WAL"}
 

@@ -35,7 +35,7 @@ def run_settings_value(tmp_path, expression, **env):
 
 def test_it_defaults_to_sqlite_and_a_serverless_broker(tmp_path):
     result = run_settings(tmp_path)
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://localhost/", "False"]
+    assert result.stdout.split() == ["exchange_console.db.sqlite3", "filesystem://localhost/", "False"]
 
 
 def test_it_takes_postgresql_and_redis_from_the_environment(tmp_path):
