@@ -41,3 +41,27 @@ def test_a_mime_text_without_charset_gets_the_domains_character_set_only_when_it
     assert convert(ascii_only, settings(character_set="utf-8")) == ascii_only
     declared = eight_bit.replace(b"text/plain", b"text/plain; charset=iso-8859-1")
     assert convert(declared, settings(character_set="utf-8")) == declared
+
+
+def leaving(headers, **remote_domain):
+    """What outbound() makes of a message with `headers` from a user to a recipient at the remote domain."""
+    from types import SimpleNamespace
+
+    from transport.remote_domains import outbound
+
+    fabrikam = RemoteDomainConfig(name="Fabrikam", domain_name="fabrikam.com", **remote_domain)
+    configuration = SimpleNamespace(remote_domains=[("fabrikam.com", fabrikam)],
+                                    accepted_domains=[("contoso.com", "Authoritative")])
+    connector = SimpleNamespace(edge_relay=False, linked_receive_connector="")
+    envelope = SimpleNamespace(mail_from="kim@contoso.com")
+    return outbound(configuration, connector, envelope, ["ann@fabrikam.com"], headers + b"\r\nbody\r\n")
+
+
+def test_automatic_messages_are_known_by_their_fields_however_written():
+    """A field folded onto its next line, or in another case, names the message's kind all the same."""
+    report = b'Subject: Read\r\nContent-Type:\r\n multipart/report; report-type=disposition-notification\r\n'
+    assert list(leaving(report, delivery_report_enabled=False).dropped) == ["ann@fabrikam.com"]
+    assert list(leaving(b"AUTO-SUBMITTED:   Auto-Replied\r\n").dropped) == ["ann@fabrikam.com"]
+    assert list(leaving(b"auto-submitted: auto-forwarded\r\n").dropped) == ["ann@fabrikam.com"]
+    ordinary = b"Subject: Auto-Submitted: auto-replied\r\nContent-Type: text/plain\r\n"
+    assert leaving(ordinary).dropped == {} and leaving(ordinary).groups[0][0] == ["ann@fabrikam.com"]

@@ -215,3 +215,15 @@ def test_it_keeps_the_private_key_of_mutual_tls_out_of_the_data_folder(org, task
     assert not left_behind.exists()
     assert [path for path in settings.EXCHANGE_DATA_DIR.rglob("*")
             if path.is_file() and b"PRIVATE KEY" in path.read_bytes()] == []
+
+
+def test_organization_fields_are_stripped_wherever_a_line_can_start():
+    """After CRLF, LF or a lone CR (a line end to some readers): an outsider can't slip one through; a header block
+    without any comes back as the same bytes."""
+    from transport.headers import FOREST_HEADERS, ORGANIZATION_HEADERS, strip_header_fields
+
+    prefixes = (ORGANIZATION_HEADERS, FOREST_HEADERS)
+    smuggled = b"Subject: hi\rX-MS-Exchange-Organization-AuthAs: Internal\r\nx-ms-exchange-forest-a: 1\n\r\nbody"
+    assert strip_header_fields(smuggled, prefixes) == b"Subject: hi\r\r\nbody"
+    clean = b"Subject: X-MS-Exchange-Organization-AuthAs\r\n\tfolded\r\n\r\nbody"
+    assert strip_header_fields(clean, prefixes) is clean

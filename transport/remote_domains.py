@@ -27,6 +27,10 @@ from transport.headers import split_headers
 
 OOF_TYPE_HEADER = "X-MS-Exchange-OOF-Type"
 AUTO_FORWARDED_HEADER = "X-MS-Exchange-Organization-AutoForwarded"
+# A header block with none of these fields is an ordinary message's: it needn't be parsed to know what it is.
+_KIND_FIELDS = re.compile(rb"^(?:auto-submitted|" + re.escape(OOF_TYPE_HEADER.lower().encode()) + rb"|"
+                          + re.escape(AUTO_FORWARDED_HEADER.lower().encode()) + rb")[ \t]*:"
+                          rb"|^content-type[ \t]*:\s*multipart/report", re.IGNORECASE | re.MULTILINE)
 INSIDE_TYPES = ("Authoritative", "InternalRelay")   # recipients of these accepted domains stay inside
 AUTO_REPLY, OOF, AUTO_FORWARD, DELIVERY_REPORT = "automatic reply", "out-of-office reply", "automatic forward", \
     "delivery report"
@@ -91,8 +95,9 @@ def outbound(configuration, connector, envelope, recipients, content):
                if leaves_organization(configuration.accepted_domains, recipient)}
     if not any(leaving.values()):   # mail inside the organization: its header isn't read on the way
         return Outbound(groups=[(list(recipients), content)])
-    headers = BytesHeaderParser().parsebytes(split_headers(content)[0])
-    kind = message_kind(headers, envelope.mail_from)
+    block = split_headers(content)[0]
+    headers = BytesHeaderParser().parsebytes(block) if _KIND_FIELDS.search(block) else None
+    kind = message_kind(headers, envelope.mail_from) if headers is not None else None
     result, converted, by_content = Outbound(), {}, {}
     for recipient in recipients:
         settings = leaving.get(recipient)

@@ -218,8 +218,10 @@ class SmtpSession:
     def _send_pipelined(self, mail_from, recipients, content):
         """PIPELINING (RFC 2920): MAIL, every RCPT and DATA in one write, their replies read in order, then
         the content once DATA got its 354. Same results as one command at a time, with fewer round trips."""
-        replies = self.client.pipeline([("mail", f"FROM:{smtplib.quoteaddr(mail_from)}"),
-                                        *(("rcpt", f"TO:{smtplib.quoteaddr(r)}") for r in recipients),
+        # The envelope's addresses were checked as SMTP paths when received: they go as they came (smtplib's
+        # quoteaddr would parse each as a header address first).
+        replies = self.client.pipeline([("mail", f"FROM:<{mail_from}>"),
+                                        *(("rcpt", f"TO:<{r}>") for r in recipients),
                                         ("data", "")])
         (code, text), (data_code, data_text) = replies[0], replies[-1]
         results = {recipient: _reply(reply) for recipient, reply in zip(recipients, replies[1:-1])}

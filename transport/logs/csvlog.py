@@ -22,8 +22,7 @@ VERSION = "14.0.0.0"
 
 def format_time(moment):
     """Exchange's date-time field: UTC with milliseconds, e.g. 2019-01-30T10:00:01.123Z."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 # What a reader could take for a line end, and what a terminal would act on.
@@ -33,6 +32,11 @@ _ESCAPED = re.compile(rf"{LINE_BREAKING.pattern}|\\(?={LINE_BREAKING.pattern}|[\
 
 def csv_line(values):
     """One CSV record on one line, escaped as the module says, ending with CRLF."""
+    texts = ["" if value is None else str(value) for value in values]
+    line = ",".join(texts)
+    # Most lines need neither quotes nor escapes: the csv module is for those that do.
+    if '"' not in line and line.count(",") == len(texts) - 1 and not _ESCAPED.search(line):
+        return line + "\r\n"
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow(["" if value is None else value for value in values])
     return _ESCAPED.sub(_escape, buffer.getvalue()) + "\r\n"
@@ -54,7 +58,7 @@ class RollingLog:
         self.directory, self.prefix, self.log_type, self.fields = Path(directory), prefix, log_type, fields
         self.max_file_size, self.max_age, self.max_directory_size = max_file_size, max_age, max_directory_size
         self._lock = threading.Lock()
-        self._path = self._file = None
+        self._path = self._file = self._day = None
 
     def write(self, values, moment=None):
         moment = moment or datetime.now(timezone.utc)
@@ -76,14 +80,14 @@ class RollingLog:
 
     def _current_file(self, moment, incoming):
         """The file to append to, and its size now (other processes may append to it too)."""
-        day = moment.strftime("%Y%m%d")
-        if self._path is None or not self._path.name.startswith(f"{self.prefix}{day}-"):
+        if self._path is None or moment.date() != self._day:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._open(self._last_file_of(day), moment)
+            self._open(self._last_file_of(moment.strftime("%Y%m%d")), moment)
+            self._day = moment.date()
         size = os.fstat(self._file.fileno()).st_size
         if self.max_file_size is not None and size > 0 and size + incoming > self.max_file_size:
             number = int(self._path.stem.rsplit("-", 1)[1]) + 1
-            self._open(self.directory / f"{self.prefix}{day}-{number}.log", moment)
+            self._open(self.directory / f"{self.prefix}{moment.strftime('%Y%m%d')}-{number}.log", moment)
             size = os.fstat(self._file.fileno()).st_size
         return self._file, size
 
