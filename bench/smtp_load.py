@@ -81,14 +81,19 @@ class Sink:
         return self.messages
 
 
-def relay(label, relay_port, sink_port, messages):
+def relay(label, relay_port, sink_port, messages, profile=None):
     """Send through the relay on relay_port to a sink on sink_port and print the figures; returns the end-to-end
-    messages per second, or 0 when not every message arrived."""
+    messages per second, or 0 when not every message arrived. `profile`: started with the load, stopped once the
+    sink has every message (relay_profile.Profile)."""
     with Sink(sink_port) as sink:
+        if profile:
+            profile.start()
         started = time.monotonic()
         accepted = send(relay_port, messages)
         relayed = sink.wait_for(messages)
         elapsed = time.monotonic() - started
+        if profile:
+            profile.stop()
     print(f"{label:17} 127.0.0.1:{relay_port} -> smtp-sink 127.0.0.1:{sink_port}: accepted {messages} in "
           f"{accepted:.2f}s ({messages / accepted:.0f}/s); relayed {relayed}/{messages} in {elapsed:.2f}s "
           f"({relayed / elapsed:.0f}/s end-to-end)")
