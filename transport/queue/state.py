@@ -162,6 +162,15 @@ def remove_entry(message):
     """Delete a queue entry and its recipients (plain SQL: this runs for every message delivered, and the ORM's
     cascade would read them first); True when another queue still holds the message."""
     messages = QueuedMessage._meta.db_table
+    if connection.vendor == "postgresql":
+        # One statement, atomic by itself: one round trip to the server instead of five (its SELECT sees the rows
+        # as they were before the statement, hence "another entry").
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH recipients AS (DELETE FROM {QueuedRecipient._meta.db_table} WHERE message_id = %s), "
+                           f"entry AS (DELETE FROM {messages} WHERE id = %s) "
+                           f"SELECT EXISTS (SELECT 1 FROM {messages} WHERE store_id = %s AND id <> %s)",
+                           [message.id, message.id, message.store_id, message.id])
+            return cursor.fetchone()[0]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {QueuedRecipient._meta.db_table} WHERE message_id = %s", [message.id])
         cursor.execute(f"DELETE FROM {messages} WHERE id = %s", [message.id])

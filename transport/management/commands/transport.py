@@ -16,7 +16,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--server", required=True, help="Transport server name, as in Get-TransportServer")
-        parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--concurrency", type=int, default=4,
+                            help="Pool threads for the categorizer and delivery (default 4)")
         parser.add_argument("--loglevel", default="INFO")
 
     def handle(self, *args, server, concurrency, loglevel, **options):
