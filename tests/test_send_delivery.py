@@ -665,3 +665,22 @@ def test_it_stores_the_smart_host_password_encrypted(org):
     stored = SendConnector.objects.get(pk=connector.pk)
     assert "S3cret!" not in stored.auth_password_encrypted
     assert stored.authentication_credential == ("relayuser", "S3cret!")
+
+
+def test_a_message_routed_to_two_next_hops_stays_stored_until_both_have_it(org, tasks):
+    """Delivered by one queue, the message stays in the store for the other (which can't connect yet), and
+    leaves it once that one delivers too."""
+    new_object(SEND_CONNECTOR, {"Name": "To Fabrikam", "AddressSpaces": "fabrikam.com", "SmartHosts": "[127.0.0.71]",
+                                "DNSRoutingEnabled": False, "Port": 30071})
+    new_object(SEND_CONNECTOR, {"Name": "To Tailspin", "AddressSpaces": "tailspintoys.com",
+                                "SmartHosts": "[127.0.0.72]", "DNSRoutingEnabled": False, "Port": 30072})
+    with Sink("127.0.0.71", 30071) as fabrikam:
+        envelope = submit(tasks, ["bob@fabrikam.com", "ann@tailspintoys.com"])
+    assert [m.rcpt_tos for m in fabrikam.received] == [["bob@fabrikam.com"]]
+    assert store_ids() == [envelope.message_id]
+    assert list(QueuedMessage.objects.values_list("queue__next_hop_connector", flat=True)) == ["To Tailspin"]
+    with Sink("127.0.0.72", 30072) as tailspin:
+        expire_retries()
+        tasks.run(include_delayed=True)
+    assert [m.rcpt_tos for m in tailspin.received] == [["ann@tailspintoys.com"]]
+    assert store_ids() == [] and not QueuedMessage.objects.exists()
