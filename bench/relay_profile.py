@@ -7,6 +7,7 @@ process's CPU time per message from /proc (user and system, which includes the k
 """
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -30,7 +31,9 @@ class Profile:
     """py-spy on the worker and its receive process, from start() to stop()."""
 
     def __init__(self, worker_pid):
-        if not shutil.which("py-spy"):
+        beside = Path(sys.executable).with_name("py-spy")   # in the virtual environment, without activating it
+        self.py_spy = str(beside) if beside.exists() else shutil.which("py-spy")
+        if not self.py_spy:
             raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
         self.pids = {"worker": worker_pid, "receive process": receive_process(worker_pid)}
         self.folder = Path(tempfile.mkdtemp(prefix="relay-profile-"))
@@ -40,7 +43,7 @@ class Profile:
         for name, pid in self.pids.items():
             self.cpu[name] = cpu_seconds(pid)
             self.samplers[name] = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(pid), "--gil", "--nonblocking", "--rate", str(RATE),
+                [self.py_spy, "record", "--pid", str(pid), "--gil", "--nonblocking", "--rate", str(RATE),
                  "--format", "raw", "--output", str(self.folder / f"{name}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
