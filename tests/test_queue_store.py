@@ -79,3 +79,23 @@ def test_only_so_many_files_are_kept(tmp_path, monkeypatch):
     store.remove(*(envelope.message_id for envelope in envelopes))
     assert store.ids() == [] and queue_files(tmp_path) == []
     assert len(free_files(tmp_path)) == 2
+
+
+def test_a_message_removed_while_it_is_read_reads_as_gone_never_as_the_message_reusing_its_file(tmp_path,
+                                                                                                monkeypatch):
+    store = MessageStore(tmp_path)
+    first = store.accept(content("first, delivered while read"), **fields())
+    reused = []
+
+    def open_then_remove_and_reuse(path, mode="r", *args, **kwargs):
+        file = open(path, mode, *args, **kwargs)   # the reader has the file open...
+        store.remove(first.message_id)             # ...when the message is delivered and removed,
+        reused.append(store.accept(content("second"), **fields("ann@contoso.com")))   # and its file reused
+        return file
+
+    monkeypatch.setattr(store_module, "open", open_then_remove_and_reuse, raising=False)
+    with pytest.raises(FileNotFoundError, match=f"message {first.message_id} is no longer in the store"):
+        store.load(first.message_id)
+    monkeypatch.undo()
+    assert os.stat(tmp_path / f"{reused[0].message_id}.msg").st_size > 0   # the reader read the second's content
+    assert store.load(reused[0].message_id)[1] == content("second")

@@ -219,14 +219,26 @@ class MessageStore:
         return updated
 
     def load(self, message_id):
-        with open(self._path(message_id), "rb") as file:
-            envelope = Envelope.from_json(file.readline().decode())
-            return envelope, file.read()
+        """(envelope, content) of a stored message; FileNotFoundError when it isn't stored (or stopped being)."""
+        return self._read(message_id, content=True)
 
     def envelope(self, message_id):
         """The envelope alone (the first line), for who doesn't need the content."""
-        with open(self._path(message_id), "rb") as file:
-            return Envelope.from_json(file.readline().decode())
+        return self._read(message_id, content=False)[0]
+
+    def _read(self, message_id, content):
+        """A removed message's file is emptied and may serve a new message at once (FreeFiles): what was read is
+        this message's only if its name still exists after the read (a removal renames first)."""
+        path = self._path(message_id)
+        with open(path, "rb") as file:
+            line = file.readline()
+            data = file.read() if content else None
+        if not os.path.exists(path) or not line:
+            raise FileNotFoundError(f"message {message_id} is no longer in the store")
+        envelope = Envelope.from_json(line.decode())
+        if envelope.message_id != message_id:
+            raise FileNotFoundError(f"message {message_id} is no longer in the store")
+        return envelope, data
 
     def remove(self, *message_ids):
         """Remove messages from the store. No folder sync: a removal lost to a power failure (not to a killed
