@@ -192,6 +192,7 @@ class MessageStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._prefix = os.path.join(str(self.root), "")   # paths as text: pathlib costs more than the file work
         self.sync = sync
+        self._syncfs = _libc().syncfs if sync == SYNCFS else None   # looked up once, not for every group
         self.free_files = FreeFiles(self.root / FREE_FOLDER)
         self._renames = self._synced = 0
         self._counter_lock, self._sync_lock = threading.Lock(), threading.Lock()
@@ -301,8 +302,8 @@ class MessageStore:
         return temporary, descriptor
 
     def _make_durable(self, descriptors):
-        if self.sync == SYNCFS:
-            if descriptors and _libc().syncfs(descriptors[0]) != 0:
+        if self._syncfs is not None:
+            if descriptors and self._syncfs(descriptors[0]) != 0:
                 error = ctypes.get_errno()
                 raise OSError(error, f"syncfs of {self.root}: {os.strerror(error)}")
             return
