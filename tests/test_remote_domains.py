@@ -63,5 +63,6 @@ def test_automatic_messages_are_known_by_their_fields_however_written():
     assert list(leaving(report, delivery_report_enabled=False).dropped) == ["ann@fabrikam.com"]
     assert list(leaving(b"AUTO-SUBMITTED:   Auto-Replied\r\n").dropped) == ["ann@fabrikam.com"]
     assert list(leaving(b"auto-submitted: auto-forwarded\r\n").dropped) == ["ann@fabrikam.com"]
+    assert list(leaving(b"Subject: hi\rAuto-Submitted: auto-replied\r\n").dropped) == ["ann@fabrikam.com"]
     ordinary = b"Subject: Auto-Submitted: auto-replied\r\nContent-Type: text/plain\r\n"
     assert leaving(ordinary).dropped == {} and leaving(ordinary).groups[0][0] == ["ann@fabrikam.com"]

@@ -27,10 +27,11 @@ from transport.headers import split_headers
 
 OOF_TYPE_HEADER = "X-MS-Exchange-OOF-Type"
 AUTO_FORWARDED_HEADER = "X-MS-Exchange-Organization-AutoForwarded"
-# A header block with none of these fields is an ordinary message's: it needn't be parsed to know what it is.
-_KIND_FIELDS = re.compile(rb"^(?:auto-submitted|" + re.escape(OOF_TYPE_HEADER.lower().encode()) + rb"|"
+# A header block with none of these fields is an ordinary message's: it needn't be parsed to know what it is. A
+# field starts a line, after LF or a lone CR, as the email parser has it.
+_KIND_FIELDS = re.compile(rb"(?:^|\r)(?:auto-submitted|" + re.escape(OOF_TYPE_HEADER.lower().encode()) + rb"|"
                           + re.escape(AUTO_FORWARDED_HEADER.lower().encode()) + rb")[ \t]*:"
-                          rb"|^content-type[ \t]*:\s*multipart/report", re.IGNORECASE | re.MULTILINE)
+                          rb"|(?:^|\r)content-type[ \t]*:\s*multipart/report", re.IGNORECASE | re.MULTILINE)
 INSIDE_TYPES = ("Authoritative", "InternalRelay")   # recipients of these accepted domains stay inside
 AUTO_REPLY, OOF, AUTO_FORWARD, DELIVERY_REPORT = "automatic reply", "out-of-office reply", "automatic forward", \
     "delivery report"
