@@ -38,7 +38,7 @@ def csv_line(values):
     if '"' not in line and line.count(",") == len(texts) - 1 and not _ESCAPED.search(line):
         return line + "\r\n"
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(["" if value is None else value for value in values])
+    csv.writer(buffer, lineterminator="").writerow(texts)
     return _ESCAPED.sub(_escape, buffer.getvalue()) + "\r\n"
 
 
