@@ -48,18 +48,29 @@ def test_a_group_that_cannot_be_written_leaves_nothing_behind(tmp_path):
     assert queue_files(tmp_path) == [] and store.ids() == []
 
 
-def test_a_removed_messages_file_is_emptied_and_serves_the_next_message(tmp_path):
+def test_a_removed_messages_file_serves_the_next_message_written_over_it(tmp_path):
     store = MessageStore(tmp_path)
-    first = store.accept(content("first"), **fields())
+    first = store.accept(content("a first message, longer than the one after it"), **fields())
     inode = os.stat(tmp_path / f"{first.message_id}.msg").st_ino
     store.remove(first.message_id)
     assert store.ids() == []
     [kept] = free_files(tmp_path)
-    assert kept.stat().st_size == 0 and kept.stat().st_ino == inode   # the content is gone, the file kept
+    assert kept.stat().st_ino == inode   # the file is kept, out of the store
+    with pytest.raises(FileNotFoundError):
+        store.load(first.message_id)
     second = store.accept(content("second"), **fields())
     assert free_files(tmp_path) == []
     assert os.stat(tmp_path / f"{second.message_id}.msg").st_ino == inode
-    assert store.load(second.message_id)[1] == content("second")
+    assert store.load(second.message_id) == (second, content("second"))   # nothing of the first's longer end
+
+
+def test_a_large_removed_messages_file_is_emptied(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "KEEP_BLOCKS_UP_TO", 1000)
+    store = MessageStore(tmp_path)
+    small, large = (store.accept(content(text), **fields()) for text in ("small", "x" * 2000))
+    small_size = os.stat(tmp_path / f"{small.message_id}.msg").st_size
+    store.remove(small.message_id, large.message_id)
+    assert sorted(kept.stat().st_size for kept in free_files(tmp_path)) == [0, small_size]
 
 
 def test_another_store_on_the_folder_takes_the_kept_files_too(tmp_path):

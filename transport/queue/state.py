@@ -142,12 +142,14 @@ def claim(queue, limit, instance):
         token = f"{instance}:{uuid.uuid4().hex[:16]}"
         cursor.execute(f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN {_in(ids)} "
                        f"AND {due}", [MessageStatus.ACTIVE, token, *ids, *due_params])
+        # Looked up among the ids just read, by their primary key: `claim` has no index of its own.
         cursor.execute(f"SELECT message_id, address FROM {recipients} WHERE message_id IN "
-                       f"(SELECT id FROM {messages} WHERE claim = %s) ORDER BY id", [token])
+                       f"(SELECT id FROM {messages} WHERE id IN {_in(ids)} AND claim = %s) ORDER BY id",
+                       [*ids, token])
         addresses = {}
         for message_id, address in cursor.fetchall():
             addresses.setdefault(message_id, []).append(address)
-    claimed = list(QueuedMessage.objects.filter(claim=token))
+    claimed = list(QueuedMessage.objects.filter(id__in=ids, claim=token))
     for message in claimed:
         message.addresses = addresses.get(message.id, [])
     return claimed

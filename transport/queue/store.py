@@ -11,9 +11,11 @@ or "syncfs" (Linux), one flush of the file system that holds the folder for the 
 of a new file is a journal commit and a flush of the disk's cache, so twenty messages cost twenty of them; one
 syncfs costs one, whatever the group's size, but it also writes whatever else is waiting on that file system.
 
-The files of removed messages are emptied and kept (up to FREE_FILES_KEPT, in Free/) for new messages: creating a
-file allocates an inode, which on ext4 without a journal scans past every inode freed in the last seconds (at a
-thousand messages a second, a third of the receive process's time went there); renaming a kept file allocates none.
+The files of removed messages are kept (up to FREE_FILES_KEPT, in Free/) for new messages: creating a file
+allocates an inode, which on ext4 without a journal scans past every inode freed in the last seconds (at a thousand
+messages a second, a third of the receive process's time went there); renaming a kept file allocates none. A kept
+file keeps its disk blocks too, when it is small (KEEP_BLOCKS_UP_TO): the new message is written over them and the
+file cut to its length, instead of the blocks being freed at removal and allocated again at the next acceptance.
 
 A message too large to hold in memory arrives in a spool (<random>.spool, in the same folder) as the client
 sends it; storing it copies the spool in the kernel after the envelope line and the headers.
@@ -30,6 +32,7 @@ from pathlib import Path
 
 MESSAGE_SUFFIX, TEMP_SUFFIX, SPOOL_SUFFIX = ".msg", ".tmp", ".spool"
 FREE_FOLDER, FREE_FILES_KEPT = "Free", 1024
+KEEP_BLOCKS_UP_TO = 64 * 1024   # bytes: a larger kept file is emptied (at most 64 MiB held in Free/)
 RECOUNT_EVERY, RELIST_AFTER = 256, 0.5   # removals between counts of Free/; seconds before listing an empty one again
 FSYNC, SYNCFS = "fsync", "syncfs"
 
@@ -125,8 +128,9 @@ class SpooledContent:
 
 
 class FreeFiles:
-    """Emptied files of removed messages, kept in a folder for new ones. Every process using the store keeps and
-    takes them: a file is taken by renaming it, which only one process can do."""
+    """Files of removed messages, kept in a folder for new ones. Every process using the store keeps and takes
+    them: a file is taken by renaming it, which only one process can do. Nothing in the folder is a message: a
+    kept file's old bytes are only ever read again as part of the new message written over them."""
 
     def __init__(self, folder):
         self.folder = str(folder)
@@ -149,8 +153,9 @@ class FreeFiles:
         except FileNotFoundError:
             return
         try:
-            os.truncate(kept, 0)
-        except FileNotFoundError:   # already taken for a new message, which empties it before writing
+            if os.stat(kept).st_size > KEEP_BLOCKS_UP_TO:
+                os.truncate(kept, 0)
+        except FileNotFoundError:   # already taken for a new message, which is written over it
             pass
         with self._lock:
             self._kept += 1
@@ -286,15 +291,18 @@ class MessageStore:
     def _write_temporary(self, envelope, content):
         """The message in a file under a temporary name, not synced yet; returns (its path, its descriptor)."""
         temporary = self._prefix + envelope.message_id + TEMP_SUFFIX
-        self.free_files.take(temporary)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        reused = self.free_files.take(temporary)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | (0 if reused else os.O_TRUNC), 0o600)
         try:
             spooled = isinstance(content, SpooledContent)
             data = memoryview(envelope.to_json().encode() + b"\n" + (content.head if spooled else content))
+            length = len(data) + (content.spool.size if spooled else 0)
             while data:   # one write, as a rule
                 data = data[os.write(descriptor, data):]
             if spooled:
                 content.spool.copy_to(descriptor)
+            if reused and os.fstat(descriptor).st_size > length:   # written over a longer message: cut its end
+                os.ftruncate(descriptor, length)
         except BaseException:
             os.close(descriptor)
             _unlink(temporary)
