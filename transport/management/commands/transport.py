@@ -16,8 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--server", required=True, help="Transport server name, as in Get-TransportServer")
-        parser.add_argument("--concurrency", type=int, default=4,
-                            help="Pool threads for the categorizer and delivery (default 4)")
+        parser.add_argument("--concurrency", type=int, default=None,
+                            help="Pool threads for the categorizer and delivery (default: 2 on SQLite, 4 on "
+                                 "PostgreSQL)")
         parser.add_argument("--loglevel", default="INFO")
 
     def handle(self, *args, server, concurrency, loglevel, **options):
@@ -31,12 +32,21 @@ class Command(BaseCommand):
                                               help="Transport server whose configuration this worker runs"))
         app.steps["worker"].add(TransportServerStep)
         app.steps["worker"].add(EdgeSyncStep)   # the EdgeSync service runs beside the transport, as in Exchange
+        concurrency = concurrency or default_concurrency(connections[DEFAULT_DB_ALIAS].vendor)
         app.worker_main([
             *(["--quiet"] if settings.LOG_FORMAT == "json" else []),   # no banner: every line is an event
             "worker", f"--queues={found.celery_queue},management", f"--hostname={found.name.lower()}@%h",
             f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=threads",
             f"--transport-server={found.name}", "--without-gossip", "--without-mingle",
         ])
+
+
+def default_concurrency(vendor):
+    """On PostgreSQL a pool thread spends much of its time waiting for the server's replies, so four threads relay
+    more than two. SQLite answers in-process and one connection writes at a time: two threads keep the work
+    going, more only take the interpreter from each other and make every connection read again the pages
+    another one changed."""
+    return 2 if vendor == "sqlite" else 4
 
 
 def commit_without_waiting_for_the_disk(sender, connection, **kwargs):
