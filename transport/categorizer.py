@@ -99,6 +99,8 @@ class Categorizer:
                               for hop, hop_entries in entries.items() for envelope, recipients in hop_entries)
         for queue in touched.values():
             transaction.on_commit(lambda queue=queue: self.runtime.queue_manager.deliver_soon(queue))
+        queued = sum(len(hop_entries) for hop_entries in entries.values())
+        transaction.on_commit(lambda: self.runtime.queue_statistics.queued(queued))
         return {envelope.message_id for hop_entries in entries.values() for envelope, _ in hop_entries}
 
     def transfer(self, configuration, envelope, content, connector, recipients):

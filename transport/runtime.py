@@ -13,6 +13,7 @@ from transport.logs.protocol import ProtocolLog
 from transport.logs.tracking import MessageTrackingLog
 from transport.metrics import DeliveryMetrics
 from transport.queue.manager import QueueManager
+from transport.queue.state import QueueStatistics
 from transport.queue.store import MessageStore
 from transport.snapshot import build_configuration
 
@@ -35,6 +36,7 @@ class TransportRuntime:
         self.retries = ScheduledRetries()
         self.client_contexts = ClientContexts()
         self.metrics = DeliveryMetrics()
+        self.queue_statistics = QueueStatistics()
         self.queue_manager = QueueManager(self)
         self.categorizer = Categorizer(self)
         _remove_client_certificate_files(self._configuration.send.server.data_dir)

@@ -1,8 +1,11 @@
 """`manage.py transport --server NAME`: a Celery worker that consumes NAME's queue and runs its transport."""
+import sys
+
+from celery.signals import task_postrun, task_prerun
 from click import Option
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.db.backends.signals import connection_created
 
 from exchange_console.celery import app
@@ -23,8 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, server, concurrency, loglevel, **options):
         connection_created.connect(commit_without_waiting_for_the_disk)
-        # The pool's few long-lived threads each keep their connection, instead of one per task.
-        connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = None
+        keep_connections_across_tasks()
         found = TransportServer.objects.filter(name__iexact=server).first()
         if found is None:
             raise CommandError(f"The transport server '{server}' couldn't be found.")
@@ -39,6 +41,21 @@ class Command(BaseCommand):
             f"--concurrency={concurrency}", f"--loglevel={loglevel}", "--pool=threads",
             f"--transport-server={found.name}", "--without-gossip", "--without-mingle",
         ])
+
+
+def keep_connections_across_tasks():
+    """The pool's few long-lived threads each keep their database connection, instead of one per task: Celery's
+    Django fixup closes every connection before and after each task (a new PostgreSQL backend, or SQLite reading
+    the schema again, for every delivery attempt) unless it is told to reuse them, and then it never closes one.
+    Django's own rule decides instead, as between two requests: a connection that broke is replaced."""
+    connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = None
+    app.conf.CELERY_DB_REUSE_MAX = sys.maxsize   # the fixup closes after twice this many tasks
+    task_prerun.connect(_close_unusable_connections, weak=False)
+    task_postrun.connect(_close_unusable_connections, weak=False)
+
+
+def _close_unusable_connections(**kwargs):
+    close_old_connections()
 
 
 def default_concurrency(vendor):
