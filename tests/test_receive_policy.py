@@ -3,6 +3,9 @@ with the server's certificate, AUTH, ExchangeServer and externally secured sessi
 and the rights of each permission group (Submit, relay, sender spoofing, size limit bypass)."""
 import smtplib
 import ssl
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 import pytest
 import trustme
@@ -120,8 +123,14 @@ def test_it_refuses_a_client_that_no_connector_on_the_binding_accepts(worker):
 # --- greeting and extensions ---------------------------------------------------------------------------
 
 def test_it_greets_with_the_fqdn_in_exchanges_banner_and_ehlo(worker):
+    for _ in range(2):   # the second greeting's date is the clock's too, not the first one's kept
+        time.sleep(1.1)
+        with Client(HOST, CLIENT) as client:
+            banner, _, date = client.welcome.decode().partition(" ready at ")
+            greeted = datetime.now(timezone.utc)
+        assert banner == "rp.contoso.com Microsoft ESMTP MAIL Service"
+        assert abs(greeted - parsedate_to_datetime(date)) < timedelta(seconds=1.5)
     with Client(HOST, CLIENT) as client:
-        assert client.welcome.decode().startswith("rp.contoso.com Microsoft ESMTP MAIL Service ready at ")
         assert ehlo_lines(client) == ["rp.contoso.com Hello [127.0.0.1]", "SIZE 10485760", "PIPELINING", "DSN",
                                       "ENHANCEDSTATUSCODES", "STARTTLS", "8BITMIME", "CHUNKING"]
 

@@ -7,7 +7,7 @@ import logging
 import time
 
 from transport.receive.acceptance import GroupAcceptance
-from transport.receive.session import TOO_MANY_CONNECTIONS, TOO_MANY_FROM_SOURCE, ReceiveSession
+from transport.receive.session import TOO_MANY_CONNECTIONS, TOO_MANY_FROM_SOURCE, BannerClock, ReceiveSession
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class ReceiveService:
         self._submissions = collections.defaultdict(collections.deque)   # rate key -> submission times
         self.received = collections.Counter()        # connector name -> messages accepted (metrics)
         self.refused = collections.Counter()         # (connector name, reason) -> sessions refused (metrics)
+        self.banner_clock = BannerClock()
 
     async def apply(self, runtime):
         """Switch to a new configuration: new sessions get it at once; open ones keep theirs."""

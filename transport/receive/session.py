@@ -387,7 +387,7 @@ class ReceiveSession(asyncio.Protocol):
     def _banner(self):
         if self.connector.banner:
             return self.connector.banner
-        return f"220 {self.connector.fqdn} Microsoft ESMTP MAIL Service ready at {_banner_time(int(time.time()))}"
+        return f"220 {self.connector.fqdn} Microsoft ESMTP MAIL Service ready at {self.service.banner_clock.now()}"
 
     # --- who the client is -----------------------------------------------------------------------------
 
@@ -855,9 +855,18 @@ def _add_run(content, run, line_start, bare_lf_taken, dot_stuffed=True):
     content.add(run.replace(b"\r\n.", b"\r\n"))
 
 
-def _banner_time(second):
-    """The banner's date (RFC 5322, local time)."""
-    return format_datetime(datetime.fromtimestamp(second, timezone.utc).astimezone())
+class BannerClock:
+    """The banner's date (RFC 5322, local time), formatted once a second rather than for every connection: the
+    formatting and the local time zone's lookup cost more than the rest of the greeting. One per event loop."""
+
+    def __init__(self):
+        self._second, self._text = None, ""
+
+    def now(self):
+        second = int(time.time())
+        if second != self._second:
+            self._second, self._text = second, format_datetime(datetime.fromtimestamp(second, timezone.utc).astimezone())
+        return self._text
 
 
 def _loggable(command, text):
