@@ -1,8 +1,10 @@
 """Real peers for the send side's tests: aiosmtpd servers on loopback addresses standing in for smart hosts and
 MX hosts, and a recorder of the Celery tasks the transport sends, which tests run themselves in order."""
+import asyncio
 import logging
 import ssl
 import threading
+import weakref
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -64,6 +66,34 @@ class SinkHandler:
         return "250 2.6.0 Queued mail for delivery"
 
 
+class ClosingController(Controller):
+    """aiosmtpd's Controller, whose stop() first stops listening and ends the sessions still open: a client (a
+    worker) connected at that moment would otherwise leave a transport that only the garbage collector finds, with
+    a ResourceWarning in whichever test runs then."""
+
+    def __init__(self, *args, **kwargs):
+        self._sessions = weakref.WeakSet()
+        super().__init__(*args, **kwargs)
+
+    def factory(self):
+        session = super().factory()
+        self._sessions.add(session)
+        return session
+
+    def stop(self, no_assert=False):
+        if self._thread is not None:
+            asyncio.run_coroutine_threadsafe(self._end_sessions(), self.loop).result(timeout=10)
+        super().stop(no_assert)
+
+    async def _end_sessions(self):
+        self.server.close()
+        for session in list(self._sessions):
+            if session.transport is not None:
+                session.transport.abort()
+        for _ in range(3):   # their connection_lost, which closes the sockets, runs (TLS: a step more)
+            await asyncio.sleep(0)
+
+
 class Sink:
     """An SMTP server on address:port. tls: a trustme certificate for STARTTLS; client_ca: require client
     certificates issued by it; credentials: (user, password) that AUTH must present."""
@@ -81,7 +111,7 @@ class Sink:
             kwargs["tls_context"] = context
         if credentials is not None:
             kwargs.update(authenticator=self._authenticator(credentials), auth_require_tls=tls is not None)
-        self.controller = Controller(self.handler, hostname=address, port=port, **kwargs)
+        self.controller = ClosingController(self.handler, hostname=address, port=port, **kwargs)
 
     @staticmethod
     def _authenticator(credentials):
