@@ -4,13 +4,9 @@ that the worker read its 250 for message K. After the restart only the messages 
 import pytest
 from django.conf import settings
 
-from exchange_console.connectors.schemas import SEND_CONNECTOR
-from exchange_console.organization.schemas import ACCEPTED_DOMAIN
-from exchange_console.services import new_object
 from tests.send_peers import Sink, SinkHandler
 from tests.transport_helpers import (
-    TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, remove_server_data,
-    server_store, unique_server_name, wait_for,
+    TransportWorker, committed_db, install_relay_server, loopback_host, remove_server_data, server_store, wait_for,
 )
 
 pytestmark = pytest.mark.smtp
@@ -36,14 +32,9 @@ class KillingHandler(SinkHandler):
 
 @pytest.fixture(scope="module")
 def server(committed_db):
-    name = unique_server_name("CR")
-    server = install_receive_server(name, "cr.contoso.com")
-    new_object(ACCEPTED_DOMAIN, {"Name": "relay.example", "DomainName": "relay.example", "DomainType": "ExternalRelay"})
-    new_receive_connector(server, "Internet", f"{HOST}:{PORT}", PermissionGroups="AnonymousUsers")
-    new_object(SEND_CONNECTOR, {"Name": "Relay", "AddressSpaces": "relay.example", "SmartHosts": f"[{SMART_HOST}]",
-                                "DNSRoutingEnabled": False, "Port": SMART_HOST_PORT, "SourceTransportServers": [name]})
+    server = install_relay_server("CR", "cr.contoso.com", f"{HOST}:{PORT}", SMART_HOST, SMART_HOST_PORT)
     yield server
-    remove_server_data(name)
+    remove_server_data(server.name)
 
 
 def store_messages(server_name):

@@ -5,13 +5,9 @@ import smtplib
 import pytest
 from django.db import connection
 
-from exchange_console.connectors.schemas import SEND_CONNECTOR
-from exchange_console.organization.schemas import ACCEPTED_DOMAIN
-from exchange_console.services import new_object
 from tests.send_peers import Sink
 from tests.transport_helpers import (
-    TransportWorker, committed_db, install_receive_server, loopback_host, new_receive_connector, remove_server_data,
-    unique_server_name, wait_for,
+    TransportWorker, committed_db, install_relay_server, loopback_host, remove_server_data, wait_for,
 )
 
 __all__ = ["committed_db"]
@@ -34,14 +30,9 @@ def database_sessions():
 
 @pytest.fixture(scope="module")
 def server(committed_db):
-    name = unique_server_name("DB")
-    server = install_receive_server(name, "db.contoso.com")
-    new_object(ACCEPTED_DOMAIN, {"Name": "relay.example", "DomainName": "relay.example", "DomainType": "ExternalRelay"})
-    new_receive_connector(server, "Internet", f"{HOST}:{PORT}", PermissionGroups="AnonymousUsers")
-    new_object(SEND_CONNECTOR, {"Name": "Relay", "AddressSpaces": "relay.example", "SmartHosts": f"[{SMART_HOST}]",
-                                "DNSRoutingEnabled": False, "Port": SMART_HOST_PORT, "SourceTransportServers": [name]})
+    server = install_relay_server("DB", "db.contoso.com", f"{HOST}:{PORT}", SMART_HOST, SMART_HOST_PORT)
     yield server
-    remove_server_data(name)
+    remove_server_data(server.name)
 
 
 @postgresql_only

@@ -165,6 +165,22 @@ def install_receive_server(name, fqdn, domain="contoso.com"):
     return new_object(TRANSPORT_SERVER, {"Name": name, "Fqdn": fqdn, "Site": SITE})
 
 
+def install_relay_server(prefix, fqdn, binding, smart_host, smart_host_port):
+    """A server (named from `prefix`) that relays relay.example, an ExternalRelay domain, from anonymous clients on
+    `binding` ('IP:port') through the smart host [smart_host]:smart_host_port."""
+    from exchange_console.connectors.schemas import SEND_CONNECTOR
+    from exchange_console.organization.schemas import ACCEPTED_DOMAIN
+    from exchange_console.services import new_object
+
+    name = unique_server_name(prefix)
+    server = install_receive_server(name, fqdn)
+    new_object(ACCEPTED_DOMAIN, {"Name": "relay.example", "DomainName": "relay.example", "DomainType": "ExternalRelay"})
+    new_receive_connector(server, "Internet", binding, PermissionGroups="AnonymousUsers")
+    new_object(SEND_CONNECTOR, {"Name": "Relay", "AddressSpaces": "relay.example", "SmartHosts": f"[{smart_host}]",
+                                "DNSRoutingEnabled": False, "Port": smart_host_port, "SourceTransportServers": [name]})
+    return server
+
+
 @pytest.fixture(scope="module")
 def committed_db(django_db_blocker):
     """Database access whose writes commit (a worker in another process must see them), on a test database:
