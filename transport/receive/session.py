@@ -865,7 +865,8 @@ class BannerClock:
     def now(self):
         second = int(time.time())
         if second != self._second:
-            self._second, self._text = second, format_datetime(datetime.fromtimestamp(second, timezone.utc).astimezone())
+            local = datetime.fromtimestamp(second, timezone.utc).astimezone()
+            self._second, self._text = second, format_datetime(local)
         return self._text
 
 
