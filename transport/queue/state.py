@@ -19,13 +19,21 @@ from transport.queue.models import (
 )
 
 WAITING = (MessageStatus.READY, MessageStatus.RETRY)
-ENQUEUE_CHUNK = 500   # queue entries per INSERT (nine parameters each: well within every database's limit)
+ENQUEUE_CHUNK = 500   # rows per INSERT (on SQLite twelve parameters each: well within its limit)
 READ_CHUNK = 500      # queue entries read at a time when going through a whole queue
 
 
 def _in(values):
     """The parameter list of an SQL IN for `values`: '(%s, %s, ...)'."""
     return f"({', '.join(['%s'] * len(values))})"
+
+
+def _any(column, values):
+    """`column` is one of `values`, as SQL and its parameters: one array on PostgreSQL (the same statement whatever
+    their number, so that the server plans it once), one parameter each on SQLite."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN {_in(values)}", list(values)
 
 
 def next_hop_of(connector, domain):
@@ -53,27 +61,45 @@ def enqueue_new(entries):
     entries = list(entries)
     if not entries:
         return
-    messages, recipients = QueuedMessage._meta.db_table, QueuedRecipient._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    row = "(%s, %s, %s, %s, %s, %s, %s, %s, 0, '', %s, '')"
     with transaction.atomic(), connection.cursor() as cursor:
         created = {}
         for start in range(0, len(entries), ENQUEUE_CHUNK):
-            chunk = entries[start:start + ENQUEUE_CHUNK]
-            cursor.execute(
-                f"INSERT INTO {messages} (queue_id, store_id, from_address, subject, internet_message_id, size, "
-                f"date_received, status, retry_count, last_error, delay_notified, claim) VALUES "
-                f"{', '.join([row] * len(chunk))} ON CONFLICT (queue_id, store_id) DO NOTHING "
-                f"RETURNING id, queue_id, store_id",
-                [value for queue, envelope, _ in chunk for value in (
-                    queue.id, envelope.message_id, envelope.mail_from, envelope.subject[:1024],
-                    envelope.header_message_id[:998], envelope.size, adapt(envelope.arrival_time),
-                    MessageStatus.READY, False)])
+            _insert_rows(cursor, QueuedMessage._meta.db_table, NEW_ENTRY_COLUMNS, [
+                (queue.id, envelope.message_id, envelope.mail_from, envelope.subject[:1024],
+                 envelope.header_message_id[:998], envelope.size, adapt(envelope.arrival_time), MessageStatus.READY,
+                 0, "", False, "") for queue, envelope, _ in entries[start:start + ENQUEUE_CHUNK]],
+                "ON CONFLICT (queue_id, store_id) DO NOTHING RETURNING id, queue_id, store_id")
             created.update({(queue_id, store_id): entry_id for entry_id, queue_id, store_id in cursor.fetchall()})
-        cursor.executemany(f"INSERT INTO {recipients} (message_id, address, last_error) VALUES (%s, %s, '')",
-                           [(created[queue.id, envelope.message_id], address)
-                            for queue, envelope, addresses in entries if (queue.id, envelope.message_id) in created
-                            for address in addresses])
+        recipients = [(created[queue.id, envelope.message_id], address, "")
+                      for queue, envelope, addresses in entries if (queue.id, envelope.message_id) in created
+                      for address in addresses]
+        for start in range(0, len(recipients), ENQUEUE_CHUNK):
+            _insert_rows(cursor, QueuedRecipient._meta.db_table, NEW_RECIPIENT_COLUMNS,
+                         recipients[start:start + ENQUEUE_CHUNK])
+
+
+# (column, PostgreSQL type) of what enqueue_new inserts
+NEW_ENTRY_COLUMNS = (("queue_id", "bigint"), ("store_id", "text"), ("from_address", "text"), ("subject", "text"),
+                     ("internet_message_id", "text"), ("size", "bigint"), ("date_received", "timestamptz"),
+                     ("status", "text"), ("retry_count", "integer"), ("last_error", "text"),
+                     ("delay_notified", "boolean"), ("claim", "text"))
+NEW_RECIPIENT_COLUMNS = (("message_id", "bigint"), ("address", "text"), ("last_error", "text"))
+
+
+def _insert_rows(cursor, table, columns, rows, suffix=""):
+    """One INSERT of many rows. On PostgreSQL each column goes as one array: the statement is the same whatever the
+    number of rows, so the server plans it once per connection and psycopg needn't rewrite thousands of
+    placeholders each time. On SQLite, a VALUES list."""
+    names = ", ".join(name for name, _ in columns)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {suffix}",
+                       [list(values) for values in zip(*rows)])
+    else:
+        row = f"({', '.join(['%s'] * len(columns))})"
+        cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * len(rows))} {suffix}",
+                       [value for values in rows for value in values])
 
 
 class QueueStatistics:
@@ -137,9 +163,9 @@ def queued_store_ids(store_ids):
     store_ids = list(store_ids)
     if not store_ids:
         return set()
+    condition, params = _any("store_id", store_ids)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT store_id FROM {QueuedMessage._meta.db_table} WHERE store_id IN "
-                       f"{_in(store_ids)}", store_ids)
+        cursor.execute(f"SELECT DISTINCT store_id FROM {QueuedMessage._meta.db_table} WHERE {condition}", params)
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -155,37 +181,50 @@ def release_abandoned(server_name, store_ids, instance):
 
 
 def claim(queue, limit, instance):
-    """Claim up to `limit` waiting messages of the queue whose retry time has come, unless the queue is
-    suspended (conditional update: two workers never hold the same message); each carries `addresses`, its
-    recipients to attempt. `instance`: the claiming worker's. Plain SQL: this runs for every few messages
-    delivered, and building the ORM's queries cost more than running them."""
-    messages, recipients = QueuedMessage._meta.db_table, QueuedRecipient._meta.db_table
-    # The queue's own condition is a subquery of its own, not tied to each row: read once, not for every row
-    # the index walk passes.
+    """Claim up to `limit` waiting messages of the queue whose retry time has come, oldest first, unless the queue
+    is suspended; each carries `addresses`, its recipients to attempt. `instance`: the claiming worker's. One
+    conditional update chooses and marks them (two workers never hold the same message), one more statement reads
+    their recipients. Plain SQL: this runs for every few messages delivered, and building the ORM's queries cost
+    more than running them."""
+    messages = QueuedMessage._meta.db_table
+    token = f"{instance}:{uuid.uuid4().hex[:16]}"
+    # The queue's own condition is a subquery of its own, not tied to each row: read once, not for every row the
+    # index walk passes. The outer statement asks again whether each message is still waiting: on PostgreSQL,
+    # when another attempt claimed one meanwhile, it is left to that attempt.
     due = (f"status IN (%s, %s) AND (next_retry_time IS NULL OR next_retry_time <= %s) AND EXISTS "
            f"(SELECT 1 FROM {DeliveryQueue._meta.db_table} WHERE id = %s AND status <> %s)")
     due_params = [*WAITING, connection.ops.adapt_datetimefield_value(timezone.now()), queue.id,
                   QueueStatus.SUSPENDED]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {messages} WHERE queue_id = %s AND {due} ORDER BY date_received, id "
-                       "LIMIT %s", [queue.id, *due_params, limit])
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return []
-        token = f"{instance}:{uuid.uuid4().hex[:16]}"
-        cursor.execute(f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN {_in(ids)} "
-                       f"AND {due}", [MessageStatus.ACTIVE, token, *ids, *due_params])
-        # Looked up among the ids just read, by their primary key: `claim` has no index of its own.
-        cursor.execute(f"SELECT message_id, address FROM {recipients} WHERE message_id IN "
-                       f"(SELECT id FROM {messages} WHERE id IN {_in(ids)} AND claim = %s) ORDER BY id",
-                       [*ids, token])
-        addresses = {}
-        for message_id, address in cursor.fetchall():
-            addresses.setdefault(message_id, []).append(address)
-    claimed = list(QueuedMessage.objects.filter(id__in=ids, claim=token))
-    for message in claimed:
-        message.addresses = addresses.get(message.id, [])
-    return claimed
+        cursor.execute(
+            f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN (SELECT id FROM {messages} WHERE queue_id = %s "
+            f"AND {due} ORDER BY date_received, id LIMIT %s) AND {due} RETURNING {', '.join(_entry_columns())}",
+            [MessageStatus.ACTIVE, token, queue.id, *due_params, limit, *due_params])
+        claimed = sorted(_entries(cursor.fetchall()), key=lambda message: (message.date_received, message.id))
+    return with_addresses(claimed)
+
+
+def _entry_columns():
+    return [field.column for field in QueuedMessage._meta.concrete_fields]
+
+
+def _entries(rows):
+    """Queue entries from plain rows of _entry_columns(), their values converted as the ORM's own reads convert them
+    (SQLite gives dates as text)."""
+    fields = QueuedMessage._meta.concrete_fields
+    columns = [field.get_col(QueuedMessage._meta.db_table) for field in fields]
+    converters = [[(converter, column) for converter in (*connection.ops.get_db_converters(column),
+                                                         *column.get_db_converters(connection))]
+                  for column in columns]
+    names = [field.attname for field in fields]
+    entries = []
+    for row in rows:
+        values = list(row)
+        for position, column_converters in enumerate(converters):
+            for converter, column in column_converters:
+                values[position] = converter(values[position], column, connection)
+        entries.append(QueuedMessage.from_db(connection.alias, names, values))
+    return entries
 
 
 def pending(message):
@@ -326,13 +365,16 @@ def with_addresses(messages):
     """The messages (a list), each carrying `addresses`: its recipients still to deliver, read for READ_CHUNK
     messages at a time as plain values. Not prefetched rows: those and the messages refer to one another, and
     such cycles of thousands of objects wait for the garbage collector, whose full passes then cost a listing of
-    1,000 messages 100 ms more."""
+    1,000 messages 100 ms more. Plain SQL: every claim reads them."""
     found = {}
     ids = [message.id for message in messages]
-    for start in range(0, len(ids), READ_CHUNK):
-        rows = QueuedRecipient.objects.filter(message_id__in=ids[start:start + READ_CHUNK]).order_by("id")
-        for message_id, address in rows.values_list("message_id", "address"):
-            found.setdefault(message_id, []).append(address)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), READ_CHUNK):
+            condition, params = _any("message_id", ids[start:start + READ_CHUNK])
+            cursor.execute(f"SELECT message_id, address FROM {QueuedRecipient._meta.db_table} WHERE {condition} "
+                           "ORDER BY id", params)
+            for message_id, address in cursor.fetchall():
+                found.setdefault(message_id, []).append(address)
     for message in messages:
         message.addresses = found.get(message.id, [])
     return messages
