@@ -2,14 +2,16 @@
 queue store, RECEIVE tracking event, then the hand-off to the categorizer; all before the 250 reply."""
 import logging
 import re
-from email.parser import BytesHeaderParser
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 
 from transport.batching import Batcher
 from transport.queue.store import SpooledContent
 
 log = logging.getLogger(__name__)
-_header_parser = BytesHeaderParser()
+# What Python's email parser takes for a line of the header block, and its line ends (header_fields reads as it does).
+_HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
 TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
@@ -18,23 +20,52 @@ HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
 MEMORY_CONTENT = 64 * 1024
 
 
-def received_header(helo, client_ip, fqdn, local_ip, tls, moment):
-    """Exchange 2010's form: `from HELO (client IP) by FQDN (server IP) with Microsoft SMTP Server (TLS) id`."""
+def received_header(helo, client_ip, fqdn, local_ip, tls, date):
+    """Exchange 2010's form: `from HELO (client IP) by FQDN (server IP) with Microsoft SMTP Server (TLS) id`;
+    `date` as RFC 5322 writes it."""
     with_text = "Microsoft SMTP Server (TLS)" if tls else "Microsoft SMTP Server"
     return (f"Received: from {helo} ({client_ip}) by {fqdn} ({local_ip})\r\n"
-            f" with {with_text} id 14.0.0.0; {format_datetime(moment)}\r\n").encode()
+            f" with {with_text} id 14.0.0.0; {date}\r\n").encode()
 
 
 def header_facts(headers, local_hosts=frozenset()):
     """Hop counts (all Received headers, and those added by `local_hosts`), Message-ID and Subject."""
-    parsed = _header_parser.parsebytes(headers)
-    received = [str(value) for value in parsed.get_all("Received") or ()]
+    fields = header_fields(headers)
+    received = [value for name, value in fields if name == "received"]
     return {
         "received_count": len(received),
         "local_received_count": sum(_received_by(value) in local_hosts for value in received),
-        "message_id": _one_line(parsed.get("Message-ID")),
-        "subject": _one_line(parsed.get("Subject")),
+        "message_id": _one_line(next((value for name, value in fields if name == "message-id"), "")),
+        "subject": _one_line(next((value for name, value in fields if name == "subject"), "")),
     }
+
+
+def header_fields(headers):
+    """[(lower-case name, value)] of a header block, read as Python's email parser reads it (compat32: the block
+    ends at the first line that is no header line, a "From " line is skipped, continuation lines join the field
+    before them, a byte that isn't ASCII reads as U+FFFD), without building a message: this runs for every
+    message received."""
+    lines = []
+    for line in _LINE_END.split(headers.decode("ascii", "surrogateescape")):
+        if not _HEADER_LINE.match(line):
+            break
+        lines.append(line)
+    fields, name, value = [], None, []
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if name is not None:
+                value.append(line)
+            continue
+        if name is not None:
+            fields.append((name, value))
+            name = None
+        colon = line.find(":")
+        if line.startswith("From ") or colon < 1:
+            continue
+        name, value = line[:colon].lower(), [line[colon + 1:].lstrip(" \t")]
+    if name is not None:
+        fields.append((name, value))
+    return [(name, _UNDECODABLE.sub("\ufffd", "\n".join(value))) for name, value in fields]
 
 
 def _one_line(value):
