@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 import pytest
 from django.conf import settings
@@ -118,6 +120,19 @@ def test_it_refuses_control_characters_in_the_hello_and_never_puts_them_in_the_r
     content = server_store(server.name).load(message_id)[1]
     assert content.startswith(b"Received: from client.example.com (")
     assert b"Injected" not in content and b"evil" not in content
+
+
+def test_each_received_header_is_dated_when_its_message_arrived(worker, server):
+    for _ in range(2):   # the second message's date is the clock's too, not the first one's kept
+        time.sleep(1.1)
+        replies = dialogue(INTERNET, b"HELO client.example.com\r\nMAIL FROM:<a@example.com>\r\n"
+                                     b"RCPT TO:<b@relay.example>\r\nDATA\r\nSubject: dated\r\n\r\nbody\r\n.\r\n"
+                                     b"QUIT\r\n")
+        arrived = datetime.now(timezone.utc)
+        message_id = re.search(r"\[InternalId=(\w+)\]", replies[4]).group(1)
+        received = server_store(server.name).load(message_id)[1].split(b"\r\n", 2)[1]
+        assert received.startswith(b" with Microsoft SMTP Server id 14.0.0.0; ")
+        assert abs(arrived - parsedate_to_datetime(received.partition(b"; ")[2].decode())) < timedelta(seconds=1.5)
 
 
 @pytest.mark.parametrize("commands", [b"MAIL FROM:<a\x00b@example.com>\r\n",

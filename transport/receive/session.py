@@ -786,7 +786,7 @@ class ReceiveSession(asyncio.Protocol):
     async def _accept(self, content, facts):
         moment = datetime.now(timezone.utc)
         received = received_header(self.helo, self.client_ip, self.connector.fqdn, self.local_ip,
-                                   self.tls_active, moment)
+                                   self.tls_active, self.service.banner_clock.received(moment))
         received += (f"X-MS-Exchange-Organization-AuthSource: {self.connector.fqdn}\r\n"
                      f"X-MS-Exchange-Organization-AuthAs: {_AUTH_AS[self.principal]}\r\n").encode()
         envelope_fields = dict(
@@ -856,18 +856,25 @@ def _add_run(content, run, line_start, bare_lf_taken, dot_stuffed=True):
 
 
 class BannerClock:
-    """The banner's date (RFC 5322, local time), formatted once a second rather than for every connection: the
-    formatting and the local time zone's lookup cost more than the rest of the greeting. One per event loop."""
+    """The dates a session writes, RFC 5322, to the second: the banner's (local time) and the Received header's
+    (UTC), each formatted once a second rather than for every connection or message: the formatting and the local
+    time zone's lookup cost more than the rest of the greeting. One per event loop."""
 
     def __init__(self):
-        self._second, self._text = None, ""
+        self._banner = self._received = (None, "")
 
     def now(self):
         second = int(time.time())
-        if second != self._second:
-            local = datetime.fromtimestamp(second, timezone.utc).astimezone()
-            self._second, self._text = second, format_datetime(local)
-        return self._text
+        if second != self._banner[0]:
+            self._banner = second, format_datetime(datetime.fromtimestamp(second, timezone.utc).astimezone())
+        return self._banner[1]
+
+    def received(self, moment):
+        """`moment` (UTC) as the Received header dates it."""
+        second = int(moment.timestamp())
+        if second != self._received[0]:
+            self._received = second, format_datetime(datetime.fromtimestamp(second, timezone.utc))
+        return self._received[1]
 
 
 def _loggable(command, text):
