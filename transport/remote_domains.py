@@ -28,10 +28,13 @@ from transport.headers import split_headers
 OOF_TYPE_HEADER = "X-MS-Exchange-OOF-Type"
 AUTO_FORWARDED_HEADER = "X-MS-Exchange-Organization-AutoForwarded"
 # A header block with none of these fields is an ordinary message's: it needn't be parsed to know what it is. A
-# field starts a line, after LF or a lone CR, as the email parser has it.
+# field starts a line, after LF or a lone CR, as the email parser has it. The pattern looks at every line start, so it
+# runs only on blocks that hold one of _KIND_WORDS somewhere (not the usual case).
 _KIND_FIELDS = re.compile(rb"(?:^|\r)(?:auto-submitted|" + re.escape(OOF_TYPE_HEADER.lower().encode()) + rb"|"
                           + re.escape(AUTO_FORWARDED_HEADER.lower().encode()) + rb")[ \t]*:"
                           rb"|(?:^|\r)content-type[ \t]*:\s*multipart/report", re.IGNORECASE | re.MULTILINE)
+_KIND_WORDS = (b"auto-submitted", OOF_TYPE_HEADER.lower().encode(), AUTO_FORWARDED_HEADER.lower().encode(),
+               b"multipart/report")
 INSIDE_TYPES = ("Authoritative", "InternalRelay")   # recipients of these accepted domains stay inside
 AUTO_REPLY, OOF, AUTO_FORWARD, DELIVERY_REPORT = "automatic reply", "out-of-office reply", "automatic forward", \
     "delivery report"
@@ -97,7 +100,7 @@ def outbound(configuration, connector, envelope, recipients, content):
     if not any(leaving.values()):   # mail inside the organization: its header isn't read on the way
         return Outbound(groups=[(list(recipients), content)])
     block = split_headers(content)[0]
-    headers = BytesHeaderParser().parsebytes(block) if _KIND_FIELDS.search(block) else None
+    headers = BytesHeaderParser().parsebytes(block) if _names_a_kind(block) else None
     kind = message_kind(headers, envelope.mail_from) if headers is not None else None
     result, converted, by_content = Outbound(), {}, {}
     for recipient in recipients:
@@ -111,6 +114,11 @@ def outbound(configuration, connector, envelope, recipients, content):
         by_content.setdefault(converted[key], []).append(recipient)
     result.groups = [(group, data) for data, group in by_content.items()]
     return result
+
+
+def _names_a_kind(block):
+    lowered = block.lower()
+    return any(word in lowered for word in _KIND_WORDS) and _KIND_FIELDS.search(block) is not None
 
 
 def message_kind(headers, mail_from):
