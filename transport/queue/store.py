@@ -237,8 +237,10 @@ class MessageStore:
         this message's only if its name still exists after the read (a removal renames first)."""
         path = self._path(message_id)
         with open(path, "rb") as file:
-            line = file.readline()
-            data = file.read() if content else None
+            if content:   # one read of the whole file, then split: cheaper than a line, then the rest
+                line, _, data = file.read().partition(b"\n")
+            else:
+                line, data = file.readline(), None
         if not os.path.exists(path) or not line:
             raise FileNotFoundError(f"message {message_id} is no longer in the store")
         envelope = Envelope.from_json(line.decode())
