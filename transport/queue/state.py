@@ -23,17 +23,12 @@ ENQUEUE_CHUNK = 500   # rows per INSERT (on SQLite twelve parameters each: well 
 READ_CHUNK = 500      # queue entries read at a time when going through a whole queue
 
 
-def _in(values):
-    """The parameter list of an SQL IN for `values`: '(%s, %s, ...)'."""
-    return f"({', '.join(['%s'] * len(values))})"
-
-
 def _any(column, values):
     """`column` is one of `values`, as SQL and its parameters: one array on PostgreSQL (the same statement whatever
     their number, so that the server plans it once), one parameter each on SQLite."""
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(values)]
-    return f"{column} IN {_in(values)}", list(values)
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 def next_hop_of(connector, domain):

@@ -60,8 +60,8 @@ def bind_parameters_on_the_server():
     statement it runs for every message (queueing, claiming, removing) is parsed and planned once per connection and
     then only executed: planning a statement on the queue tables, with their indexes, cost the server more than
     running it. Parameters are no longer quoted into the text by psycopg either."""
-    options = connections.settings[DEFAULT_DB_ALIAS].setdefault("OPTIONS", {})
     if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+        options = connections.settings[DEFAULT_DB_ALIAS].setdefault("OPTIONS", {})
         options.setdefault("server_side_binding", True)
         options.setdefault("prepare_threshold", 5)   # psycopg's own default; Django's is never to prepare
 
