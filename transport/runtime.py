@@ -25,6 +25,9 @@ class TransportRuntime:
         # Tells this worker's delivery attempts from those of a worker that died (see queue.state.claim).
         self.instance = uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
+        # Reloads run one at a time, each reading and swapping in whole: two reload tasks in two pool threads
+        # could otherwise land in the opposite order to their reads, leaving the older configuration running.
+        self._reload_lock = threading.Lock()
         self._configuration = build_configuration(server_name)
         self.server_name = self._configuration.name
         receive = self._configuration.receive
@@ -54,15 +57,22 @@ class TransportRuntime:
     def reload(self):
         """Read the configuration again and swap it in, for the send side here and for whatever was registered
         with on_reload (the receive listeners). Pushed by the reload_configuration task; nothing polls."""
-        configuration = build_configuration(self.server_name)
-        with self._lock:
-            self._configuration = configuration
-        for apply in self._on_reload:
-            apply(configuration)
-        return configuration
+        with self._reload_lock:
+            configuration = build_configuration(self.server_name)
+            with self._lock:
+                self._configuration = configuration
+            for apply in self._on_reload:
+                apply(configuration)
+            return configuration
 
     def on_reload(self, apply):
         self._on_reload.append(apply)
+
+    def apply_again(self, apply):
+        """Hand the running configuration to `apply` once more (a receive process that started again), in turn
+        with reloads: never an older configuration after a newer one."""
+        with self._reload_lock:
+            return apply(self._configuration)
 
     def tracking_log(self):
         """The message tracking log of the server, reopened when its settings change."""

@@ -43,7 +43,7 @@ class ReceiveListeners:
         runtime.on_reload(self.apply)
 
     def _restarted(self):
-        self.apply(self.runtime.configuration)
+        self.runtime.apply_again(self.apply)
         recover_queued_messages(self.runtime)
 
     def apply(self, configuration):
