@@ -59,6 +59,9 @@ def hover(page, label, when):
     plot_area.scroll_into_view_if_needed()
     box = plot_area.bounding_box()
     x = box["x"] + box["width"] * (when.timestamp() - data["start"]) / (data["end"] - data["start"])
+    # The minute that just ended lies a fraction of a pixel from the right edge: stay a pixel inside the area,
+    # where the nearest minute is still that one (a pixel is about two minutes of the day).
+    x = min(max(x, box["x"] + 1), box["x"] + box["width"] - 1)
     page.mouse.move(x, box["y"] + box["height"] / 2)
 
 
