@@ -8,6 +8,7 @@ from tests.send_peers import Sink, SinkHandler
 from tests.transport_helpers import (
     TransportWorker, committed_db, install_relay_server, loopback_host, remove_server_data, server_store, wait_for,
 )
+from transport.queue.models import QueuedMessage
 
 pytestmark = pytest.mark.smtp
 __all__ = ["committed_db"]
@@ -72,6 +73,9 @@ def test_it_sends_again_only_the_messages_not_yet_acknowledged_after_a_kill(serv
             assert received_subjects(sink) == SUBJECTS[:ACKNOWLEDGED_BEFORE_THE_CRASH]
             worker.start(wait_for=[f"{HOST}:{PORT}"])
             assert wait_for(lambda: len(server_store(server.name).ids()) == 0), "not everything was delivered"
+            # Nor do the entries of those sent before the kill stay behind in Get-Queue and Get-Message.
+            assert wait_for(lambda: not QueuedMessage.objects.filter(queue__server=server).exists()), \
+                list(QueuedMessage.objects.filter(queue__server=server).values_list("subject", "status"))
         finally:
             worker.stop()
     assert received_subjects(sink) == SUBJECTS          # each once: none of the acknowledged ones again

@@ -144,7 +144,9 @@ class Heartbeat:
 
 
 def recover_queued_messages(runtime):
-    """Messages accepted before a crash or stop are still in the store: hand them on again."""
+    """Messages accepted before a crash or stop are still in the store: hand them on again (and forget those that
+    a worker killed mid-delivery had sent)."""
+    runtime.queue_manager.forget_sent()
     message_ids = runtime.store.ids()
     for start in range(0, len(message_ids), RECOVERY_BATCH):
         dispatch.categorize_messages(runtime.server_name, message_ids[start:start + RECOVERY_BATCH])

@@ -146,6 +146,7 @@ class QueueManager:
         joins in (as far as the outbound connection limits allow)."""
         queue, limit = attempt.queue, attempt.connector.smtp_max_messages_per_connection
         interrupted = None
+        finished = FinishedEntries(self)
         try:
             while batch:
                 if len(batch) >= limit:
@@ -153,7 +154,8 @@ class QueueManager:
                 for message in batch:
                     if self.attempt_message(attempt, agent, message):
                         # Done before the next message goes: a crash sends again only the message in flight.
-                        self.remove_entry(message)
+                        finished.add(message)
+                finished.remove()
                 batch = self._claim(queue, limit)
         except (ConnectFailure, TransientRoutingError, PermanentRoutingError, OSError) as error:
             # The connection broke mid-batch (or timed out): what was not sent waits TransientFailureRetryInterval.
@@ -166,6 +168,7 @@ class QueueManager:
             raise
         finally:
             agent.close()
+            finished.remove()   # what the session sent, however it ended
             if interrupted is None:
                 state.idle(queue)
         self._schedule_fresh(queue)
@@ -274,6 +277,13 @@ class QueueManager:
         queue rows whose message is gone."""
         if not state.remove_entry(message):
             self.runtime.store.remove(message.store_id)
+
+    def forget_sent(self):
+        """When the worker starts: the entries that a worker which died left Active and whose message has left the
+        store were sent (FinishedEntries), and go. The others it held are released when the categorizer gets their
+        messages again (the store hands them on)."""
+        state.remove_entries([entry_id for entry_id, store_id in state.abandoned_entries(
+            self.server_name, self.runtime.instance) if not self.runtime.store.holds(store_id)])
 
     def remove_if_done(self, *store_ids):
         queued = state.queued_store_ids(store_ids)
@@ -400,6 +410,30 @@ class QueueManager:
                     source="QUEUE", connector_id=message.queue.next_hop_connector, directionality="Originating")
                 message.delete()
         self.remove_if_done(message.store_id)
+
+
+class FinishedEntries:
+    """The entries an SMTP session has delivered, removed together once per batch instead of a database statement
+    for each. A message that was its message's only queue entry when claimed leaves the store at once (a rename:
+    done for the kernel even if the worker is killed the next moment), and that is what marks it sent: a worker
+    killed before its rows go sends it no more (the message is gone from the store) and its successor deletes the
+    rows (QueueManager.forget_sent). A message that other queues hold too goes as before, rows first."""
+
+    def __init__(self, manager):
+        self.manager, self.entry_ids = manager, []
+
+    def add(self, message):
+        if message.id is None:   # deleted already: its message had left the store
+            return
+        if getattr(message, "sole_entry", False):
+            self.manager.runtime.store.remove(message.store_id)
+            self.entry_ids.append(message.id)
+        else:
+            self.manager.remove_entry(message)
+
+    def remove(self):
+        entry_ids, self.entry_ids = self.entry_ids, []
+        state.remove_entries(entry_ids)
 
 
 def relayed_reports(envelope, sent, connector):

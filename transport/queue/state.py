@@ -190,12 +190,19 @@ def claim(queue, limit, instance):
            f"(SELECT 1 FROM {DeliveryQueue._meta.db_table} WHERE id = %s AND status <> %s)")
     due_params = [*WAITING, connection.ops.adapt_datetimefield_value(timezone.now()), queue.id,
                   QueueStatus.SUSPENDED]
+    # Each claimed entry also says whether it is its message's only entry (see manager.FinishedEntries).
+    sole = (f"NOT EXISTS (SELECT 1 FROM {messages} other WHERE other.store_id = {messages}.store_id "
+            f"AND other.id <> {messages}.id)")
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN (SELECT id FROM {messages} WHERE queue_id = %s "
-            f"AND {due} ORDER BY date_received, id LIMIT %s) AND {due} RETURNING {', '.join(_entry_columns())}",
+            f"AND {due} ORDER BY date_received, id LIMIT %s) AND {due} RETURNING {', '.join(_entry_columns())}, {sole}",
             [MessageStatus.ACTIVE, token, queue.id, *due_params, limit, *due_params])
-        claimed = sorted(_entries(cursor.fetchall()), key=lambda message: (message.date_received, message.id))
+        rows = cursor.fetchall()
+    claimed = _entries(row[:-1] for row in rows)
+    for message, row in zip(claimed, rows):
+        message.sole_entry = bool(row[-1])
+    claimed.sort(key=lambda message: (message.date_received, message.id))
     return with_addresses(claimed)
 
 
@@ -245,6 +252,29 @@ def remove_entry(message):
         cursor.execute(f"DELETE FROM {messages} WHERE id = %s", [message.id])
         cursor.execute(f"SELECT 1 FROM {messages} WHERE store_id = %s LIMIT 1", [message.store_id])
         return cursor.fetchone() is not None
+
+
+def remove_entries(entry_ids):
+    """Delete queue entries and their recipients, in one transaction (see manager.FinishedEntries)."""
+    if not entry_ids:
+        return
+    messages, recipients = QueuedMessage._meta.db_table, QueuedRecipient._meta.db_table
+    if connection.vendor == "postgresql":   # one statement, atomic by itself: one round trip
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH recipients AS (DELETE FROM {recipients} WHERE message_id = ANY(%s)) "
+                           f"DELETE FROM {messages} WHERE id = ANY(%s)", [list(entry_ids), list(entry_ids)])
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, column in ((recipients, "message_id"), (messages, "id")):
+            condition, params = _any(column, entry_ids)
+            cursor.execute(f"DELETE FROM {table} WHERE {condition}", params)
+
+
+def abandoned_entries(server_name, instance):
+    """(id, store id) of the server's entries that a worker which is gone left Active: claimed, not by
+    `instance` (this worker)."""
+    return list(QueuedMessage.objects.filter(queue__server__name__iexact=server_name).exclude(claim="")
+                .exclude(claim__startswith=instance + ":").values_list("id", "store_id"))
 
 
 def finish_recipients(message, addresses):

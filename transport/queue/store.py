@@ -255,6 +255,9 @@ class MessageStore:
         for message_id in message_ids:
             self.free_files.keep(self._path(message_id))
 
+    def holds(self, message_id):
+        return os.path.exists(self._path(message_id))
+
     def discard_spools(self):
         """Delete spools a receive process left when it died mid-DATA: they never became messages."""
         for path in self.root.glob("*" + SPOOL_SUFFIX):
