@@ -190,20 +190,28 @@ def claim(queue, limit, instance):
            f"(SELECT 1 FROM {DeliveryQueue._meta.db_table} WHERE id = %s AND status <> %s)")
     due_params = [*WAITING, connection.ops.adapt_datetimefield_value(timezone.now()), queue.id,
                   QueueStatus.SUSPENDED]
-    # Each claimed entry also says whether it is its message's only entry (see manager.FinishedEntries).
-    sole = (f"NOT EXISTS (SELECT 1 FROM {messages} other WHERE other.store_id = {messages}.store_id "
-            f"AND other.id <> {messages}.id)")
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {messages} SET status = %s, claim = %s WHERE id IN (SELECT id FROM {messages} WHERE queue_id = %s "
-            f"AND {due} ORDER BY date_received, id LIMIT %s) AND {due} RETURNING {', '.join(_entry_columns())}, {sole}",
+            f"AND {due} ORDER BY date_received, id LIMIT %s) AND {due} RETURNING {', '.join(_entry_columns())}",
             [MessageStatus.ACTIVE, token, queue.id, *due_params, limit, *due_params])
-        rows = cursor.fetchall()
-    claimed = _entries(row[:-1] for row in rows)
-    for message, row in zip(claimed, rows):
-        message.sole_entry = bool(row[-1])
-    claimed.sort(key=lambda message: (message.date_received, message.id))
+        claimed = sorted(_entries(cursor.fetchall()), key=lambda message: (message.date_received, message.id))
+    shared = _shared_store_ids([message.store_id for message in claimed])
+    for message in claimed:   # whether it is its message's only entry (see manager.FinishedEntries)
+        message.sole_entry = message.store_id not in shared
     return with_addresses(claimed)
+
+
+def _shared_store_ids(store_ids):
+    """Which of the messages have entries in more than one queue. A statement of its own: asked in the claim's
+    RETURNING, SQLite would scan the whole store_id index for every entry claimed."""
+    if not store_ids:
+        return set()
+    condition, params = _any("store_id", store_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT store_id FROM {QueuedMessage._meta.db_table} WHERE {condition} GROUP BY store_id "
+                       "HAVING COUNT(*) > 1", params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _entry_columns():
