@@ -414,9 +414,9 @@ class QueueManager:
 
 class FinishedEntries:
     """The entries an SMTP session has delivered, removed together once per batch instead of a database statement
-    for each. A message that was its message's only queue entry when claimed leaves the store at once (a rename:
-    done for the kernel even if the worker is killed the next moment), and that is what marks it sent: a worker
-    killed before its rows go sends it no more (the message is gone from the store) and its successor deletes the
+    for each. When an entry was its message's only one at the claim, the message leaves the store at once (a
+    rename: done for the kernel even if the worker is killed the next moment), and that is what marks it sent: a
+    worker killed before the rows go sends it no more (it is gone from the store) and its successor deletes the
     rows (QueueManager.forget_sent). A message that other queues hold too goes as before, rows first."""
 
     def __init__(self, manager):
